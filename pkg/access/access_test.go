@@ -1,0 +1,35 @@
+package access_test
+
+import (
+	"testing"
+
+	"github.com/supportdesk/supportdesk/pkg/access"
+)
+
+func TestHas(t *testing.T) {
+	tests := []struct {
+		role access.Role
+		perm access.Permission
+		want bool
+	}{
+		{access.RoleUser, access.CreateRequest, true},
+		{access.RoleUser, access.ViewRequests, false},
+		{access.RoleUser, access.ViewLogs, false},
+		{access.RoleStaff, access.UpdateRequestStatus, true},
+		{access.RoleStaff, access.CreateRequest, false},
+		{access.RoleStaff, access.ViewLogs, false},
+		{access.RoleAdmin, access.ViewLogs, true},
+		{access.RoleAdmin, access.CreateRequest, true},
+		{access.Role("root"), access.ViewLogs, false},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.role)+"/"+string(tt.perm), func(t *testing.T) {
+			if got := access.Has(tt.role, tt.perm); got != tt.want {
+				t.Errorf("Has = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if n := len(access.Permissions(access.RoleAdmin)); n != 18 {
+		t.Errorf("admin holds %d permissions, want all 18", n)
+	}
+}

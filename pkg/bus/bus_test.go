@@ -1,0 +1,192 @@
+package bus_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/supportdesk/supportdesk/pkg/bus"
+	"github.com/supportdesk/supportdesk/pkg/events"
+	"github.com/supportdesk/supportdesk/pkg/natstest"
+)
+
+func setup(t *testing.T) (context.Context, jetstream.JetStream, jetstream.Stream) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	nc, js, err := bus.Connect(natstest.Start(t), "bus-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	cfg := bus.DefaultStream()
+	s, err := bus.EnsureStream(ctx, js, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second call must succeed too: every service ensures the stream.
+	if _, err := bus.EnsureStream(ctx, js, cfg); err != nil {
+		t.Fatalf("EnsureStream is not idempotent: %v", err)
+	}
+	return ctx, js, s
+}
+
+func newEvent(t *testing.T, ctx context.Context, subject string) events.Event {
+	t.Helper()
+	ev, err := events.New(ctx, events.SourceTickets, events.TypeTicketCreated, subject, events.Actor{ID: "1", Role: "user"},
+		events.TicketCreated{After: events.Ticket{ID: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestPublishDeduplicatesByEventID(t *testing.T) {
+	ctx, js, s := setup(t)
+	p := bus.NewPublisher(js)
+	ev := newEvent(t, ctx, "REQ000001")
+	for range 3 {
+		if err := p.Publish(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Publish(ctx, newEvent(t, ctx, "REQ000002")); err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 2 {
+		t.Errorf("stream holds %d messages, want 2", info.State.Msgs)
+	}
+}
+
+type recorder struct {
+	mu      sync.Mutex
+	calls   map[string]int
+	handled chan events.Event
+	dead    chan string
+}
+
+func newRecorder() *recorder {
+	return &recorder{calls: map[string]int{}, handled: make(chan events.Event, 10), dead: make(chan string, 10)}
+}
+
+func (r *recorder) deadLetter(_ context.Context, msg jetstream.Msg, ev events.Event, reason error) error {
+	r.dead <- msg.Subject() + ": " + reason.Error()
+	return nil
+}
+
+func TestConsumeOutcomes(t *testing.T) {
+	ctx, js, _ := setup(t)
+	p := bus.NewPublisher(js)
+
+	tid, _ := trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
+	sid, _ := trace.SpanIDFromHex("b7ad6b7169203331")
+	traced := trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled}))
+
+	ok := newEvent(t, traced, "ok")
+	flaky := newEvent(t, ctx, "flaky")
+	bad := newEvent(t, ctx, "bad")
+
+	rec := newRecorder()
+	var traceSeen trace.TraceID
+	handler := func(ctx context.Context, ev events.Event) error {
+		rec.mu.Lock()
+		rec.calls[ev.Subject]++
+		n := rec.calls[ev.Subject]
+		if ev.Subject == "ok" {
+			traceSeen = trace.SpanContextFromContext(ctx).TraceID()
+		}
+		rec.mu.Unlock()
+		switch {
+		case ev.Subject == "flaky" && n < 3:
+			return errors.New("store down")
+		case ev.Subject == "bad":
+			return bus.Permanent(errors.New("invalid payload"))
+		}
+		rec.handled <- ev
+		return nil
+	}
+	c, err := bus.Consume(ctx, js, bus.ConsumerConfig{Durable: "test", FilterSubject: "support.>", MaxDelay: 200 * time.Millisecond},
+		handler, rec.deadLetter, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop(context.Background()) })
+
+	for _, ev := range []events.Event{ok, flaky, bad} {
+		if err := p.Publish(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := js.Publish(ctx, "support.junk.thing", []byte("not a cloudevent")); err != nil {
+		t.Fatal(err)
+	}
+
+	got := map[string]bool{}
+	var deadReasons []string
+	for len(got) < 2 || len(deadReasons) < 2 {
+		select {
+		case ev := <-rec.handled:
+			got[ev.Subject] = true
+		case reason := <-rec.dead:
+			deadReasons = append(deadReasons, reason)
+		case <-ctx.Done():
+			t.Fatalf("timed out: handled %v, dead %v", got, deadReasons)
+		}
+	}
+	if !got["ok"] || !got["flaky"] {
+		t.Errorf("handled %v, want ok and flaky", got)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.calls["flaky"] != 3 {
+		t.Errorf("flaky handled %d times, want 3 (two naks then an ack)", rec.calls["flaky"])
+	}
+	if rec.calls["bad"] != 1 {
+		t.Errorf("permanent failure handled %d times, want 1", rec.calls["bad"])
+	}
+	if traceSeen != tid {
+		t.Errorf("handler trace id = %s, want %s", traceSeen, tid)
+	}
+	if len(deadReasons) != 2 {
+		t.Errorf("dead letters %v, want the permanent failure and the junk message", deadReasons)
+	}
+}
+
+func TestLastDeliveryIsTerminated(t *testing.T) {
+	ctx, js, _ := setup(t)
+	rec := newRecorder()
+	calls := 0
+	c, err := bus.Consume(ctx, js, bus.ConsumerConfig{Durable: "give-up", FilterSubject: "support.>", MaxDeliver: 2, MaxDelay: 50 * time.Millisecond},
+		func(context.Context, events.Event) error { calls++; return errors.New("always down") }, rec.deadLetter, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop(context.Background()) })
+	if err := bus.NewPublisher(js).Publish(ctx, newEvent(t, ctx, "x")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-rec.dead:
+	case <-ctx.Done():
+		t.Fatal("the message was never dead-lettered")
+	}
+	if err := c.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 2 {
+		t.Errorf("handler ran %d times, want MaxDeliver=2", calls)
+	}
+}

@@ -1,0 +1,152 @@
+// Package config reads typed settings from the environment. Each service
+// declares one config struct in its config.go and fills it with a Reader, so
+// the environment is read once, in one place.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Reader reads settings through getenv and collects every problem it meets,
+// so that a misconfigured service reports all of them at once.
+type Reader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+// NewReader returns a Reader over getenv (os.Getenv in production).
+func NewReader(getenv func(string) string) *Reader {
+	return &Reader{getenv: getenv}
+}
+
+func (r *Reader) lookup(key string) (string, bool) {
+	v := strings.TrimSpace(r.getenv(key))
+	return v, v != ""
+}
+
+// String returns the value of key, or def when it is unset or empty.
+func (r *Reader) String(key, def string) string {
+	if v, ok := r.lookup(key); ok {
+		return v
+	}
+	return def
+}
+
+// Required returns the value of key and records an error when it is unset.
+func (r *Reader) Required(key string) string {
+	v, ok := r.lookup(key)
+	if !ok {
+		r.errs = append(r.errs, fmt.Errorf("%s is required", key))
+	}
+	return v
+}
+
+// Int returns key as an integer, or def.
+func (r *Reader) Int(key string, def int) int {
+	v, ok := r.lookup(key)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s: %q is not an integer", key, v))
+		return def
+	}
+	return n
+}
+
+// Bool returns key as a boolean (true/false/1/0, any case), or def.
+func (r *Reader) Bool(key string, def bool) bool {
+	v, ok := r.lookup(key)
+	if !ok {
+		return def
+	}
+	b, err := strconv.ParseBool(strings.ToLower(v))
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s: %q is not a boolean", key, v))
+		return def
+	}
+	return b
+}
+
+// Duration returns key as a Go duration ("30s", "5m"), or def.
+func (r *Reader) Duration(key string, def time.Duration) time.Duration {
+	v, ok := r.lookup(key)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s: %q is not a duration", key, v))
+		return def
+	}
+	return d
+}
+
+// Check records err, if not nil, as a configuration problem.
+func (r *Reader) Check(err error) {
+	if err != nil {
+		r.errs = append(r.errs, err)
+	}
+}
+
+// Err returns every problem met so far, joined, or nil.
+func (r *Reader) Err() error {
+	return errors.Join(r.errs...)
+}
+
+// Secret is a string that never shows itself in logs or formatted output.
+type Secret string
+
+// String masks the secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "********"
+}
+
+// LogValue masks the secret in slog output.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// Reveal returns the secret itself, for the one place that needs it.
+func (s Secret) Reveal() string { return string(s) }
+
+// MinSecretKeyBytes is the shortest SECRET_KEY accepted outside DEBUG mode.
+const MinSecretKeyBytes = 32
+
+// exampleKeys are values published in documentation; a key equal to one of
+// them is as good as no key.
+var exampleKeys = []string{
+	"your-secure-secret-key",
+	"your-secret-key",
+	"secret",
+	"changeme",
+	"change-me-to-a-long-random-string-of-at-least-32-bytes",
+	"dev-only-insecure-secret-key-change-me-0123456789",
+}
+
+// CheckSecretKey rejects a missing, short or published SECRET_KEY unless
+// debug is set, where any non-empty key is allowed.
+func CheckSecretKey(key Secret, debug bool) error {
+	k := key.Reveal()
+	switch {
+	case k == "":
+		return errors.New("SECRET_KEY is required")
+	case debug:
+		return nil
+	case len(k) < MinSecretKeyBytes:
+		return fmt.Errorf("SECRET_KEY must be at least %d bytes (set DEBUG=true to allow a weak key in development)", MinSecretKeyBytes)
+	}
+	for _, ex := range exampleKeys {
+		if strings.EqualFold(k, ex) {
+			return errors.New("SECRET_KEY is a published example value; generate a random one (set DEBUG=true to allow it in development)")
+		}
+	}
+	return nil
+}

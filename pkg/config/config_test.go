@@ -1,0 +1,94 @@
+package config_test
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/supportdesk/supportdesk/pkg/config"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestReader(t *testing.T) {
+	r := config.NewReader(env(map[string]string{
+		"NAME": " svc ", "N": "7", "B": "TRUE", "D": "3s",
+		"BAD_N": "x", "BAD_B": "maybe", "BAD_D": "soon",
+	}))
+	if got := r.String("NAME", "def"); got != "svc" {
+		t.Errorf("String = %q, want svc", got)
+	}
+	if got := r.String("UNSET", "def"); got != "def" {
+		t.Errorf("String default = %q", got)
+	}
+	if got := r.Int("N", 1); got != 7 {
+		t.Errorf("Int = %d", got)
+	}
+	if got := r.Bool("B", false); !got {
+		t.Errorf("Bool = false")
+	}
+	if got := r.Duration("D", 0); got != 3*time.Second {
+		t.Errorf("Duration = %v", got)
+	}
+	if err := r.Err(); err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+
+	r.Int("BAD_N", 0)
+	r.Bool("BAD_B", false)
+	r.Duration("BAD_D", 0)
+	r.Required("MISSING")
+	err := r.Err()
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, key := range []string{"BAD_N", "BAD_B", "BAD_D", "MISSING"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("error %q does not mention %s", err, key)
+		}
+	}
+}
+
+func TestSecretIsMasked(t *testing.T) {
+	s := config.Secret("super-secret-value")
+	var buf strings.Builder
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("cfg", "key", s)
+	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v %s", s, s), buf.String()} {
+		if strings.Contains(out, "super-secret-value") {
+			t.Errorf("secret leaked: %s", out)
+		}
+	}
+	if s.Reveal() != "super-secret-value" {
+		t.Error("Reveal lost the value")
+	}
+}
+
+func TestCheckSecretKey(t *testing.T) {
+	strong := config.Secret(strings.Repeat("k", 40))
+	tests := []struct {
+		name    string
+		key     config.Secret
+		debug   bool
+		wantErr bool
+	}{
+		{"empty", "", false, true},
+		{"empty in debug", "", true, true},
+		{"short", "short", false, true},
+		{"short in debug", "short", true, false},
+		{"example", "dev-only-insecure-secret-key-change-me-0123456789", false, true},
+		{"example in debug", "dev-only-insecure-secret-key-change-me-0123456789", true, false},
+		{"strong", strong, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := config.CheckSecretKey(tt.key, tt.debug)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("CheckSecretKey() error = %v, wantErr %v", err, tt.wantErr)
+			}
+		})
+	}
+}

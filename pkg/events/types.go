@@ -1,0 +1,76 @@
+package events
+
+import "time"
+
+// Event types. Each payload struct below documents the data of one type.
+const (
+	TypeUserRegistered = "support.user.registered.v1"
+	TypeTicketCreated  = "support.ticket.created.v1"
+	TypeAPIRequest     = "support.api.request.v1"
+)
+
+// Sources name the service that emitted an event.
+const (
+	SourceAuth    = "/services/auth"
+	SourceTickets = "/services/tickets"
+	SourceGateway = "/services/gateway"
+)
+
+// User is the public view of a user carried in user events. It never holds
+// credentials.
+type User struct {
+	ID         int64   `json:"id"`
+	DisplayID  string  `json:"display_id"`
+	Email      string  `json:"email"`
+	Role       string  `json:"role"`
+	FirstName  *string `json:"first_name"`
+	LastName   *string `json:"last_name"`
+	FatherName *string `json:"father_name"`
+	Active     bool    `json:"active"`
+}
+
+// UserRegistered is the data of support.user.registered.v1.
+type UserRegistered struct {
+	User      User      `json:"user"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Ticket is the state of a support request carried in ticket events.
+type Ticket struct {
+	ID           int64     `json:"id"`
+	DisplayID    string    `json:"display_id"`
+	OwnerID      int64     `json:"owner_id"`
+	StaffID      *int64    `json:"staff_id"`
+	Title        *string   `json:"title"`
+	Text         string    `json:"text"`
+	Status       string    `json:"status"`
+	Priority     string    `json:"priority"`
+	Category     *string   `json:"category"`
+	StaffComment *string   `json:"staff_comment"`
+	Version      int       `json:"version"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// TicketCreated is the data of support.ticket.created.v1. Before is always
+// null; it is there so that every ticket change reads the same way.
+type TicketCreated struct {
+	Before *Ticket `json:"before"`
+	After  Ticket  `json:"after"`
+}
+
+// APIRequest is the data of support.api.request.v1, one per API call seen by
+// the gateway. Path never includes the query string.
+type APIRequest struct {
+	Method      string  `json:"method"`
+	Route       string  `json:"route"`
+	Path        string  `json:"path"`
+	StatusCode  int     `json:"status_code"`
+	ProcessTime float64 `json:"process_time"` // seconds
+	IPAddress   string  `json:"ip_address"`
+	UserAgent   string  `json:"user_agent"`
+	UserID      *int64  `json:"user_id"`
+	Role        string  `json:"role"`
+	RequestID   string  `json:"request_id"`
+	TraceID     string  `json:"trace_id"`
+}

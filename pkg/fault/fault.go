@@ -1,0 +1,79 @@
+// Package fault classifies errors by kind so that each transport maps a kind
+// to a response once, while domain code stays free of HTTP.
+package fault
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind is the class of an error, independent of any transport.
+type Kind int
+
+// The kinds of error the services report.
+const (
+	Internal        Kind = iota // something broke; details are logged, never sent
+	Invalid                     // the request is well formed but not acceptable (400)
+	Validation                  // one or more fields are invalid (422)
+	Unauthenticated             // no or bad credentials (401)
+	Forbidden                   // authenticated but not allowed (403)
+	NotFound                    // the resource does not exist or is hidden (404)
+	Conflict                    // the state forbids the change (409)
+	Precondition                // a conditional request failed (412)
+	TooMany                     // rate limited (429)
+	Unavailable                 // a dependency is down (503)
+)
+
+// FieldError names one invalid field of a request.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Error is an error with a kind, a human-readable detail that is safe to show
+// to a client, and optionally the error that caused it.
+type Error struct {
+	Kind   Kind
+	Code   string // stable machine-readable code, e.g. "email_taken"
+	Detail string
+	Fields []FieldError
+	Err    error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Detail + ": " + e.Err.Error()
+	}
+	return e.Detail
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// New returns an error of the given kind whose detail may be shown to clients.
+func New(kind Kind, code, detail string) *Error {
+	return &Error{Kind: kind, Code: code, Detail: detail}
+}
+
+// Newf is New with a formatted detail.
+func Newf(kind Kind, code, format string, args ...any) *Error {
+	return &Error{Kind: kind, Code: code, Detail: fmt.Sprintf(format, args...)}
+}
+
+// Fields returns a Validation error listing the invalid fields.
+func Fields(fields ...FieldError) *Error {
+	return &Error{Kind: Validation, Code: "validation_failed", Detail: "The request has invalid fields", Fields: fields}
+}
+
+// KindOf reports the kind of err: the kind of the first *Error in its chain,
+// or Internal when there is none.
+func KindOf(err error) Kind {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.Kind
+	}
+	return Internal
+}
+
+// Is reports whether err is classified as kind.
+func Is(err error, kind Kind) bool {
+	return err != nil && KindOf(err) == kind
+}

@@ -1,0 +1,218 @@
+package outbox_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/supportdesk/supportdesk/pkg/bus"
+	"github.com/supportdesk/supportdesk/pkg/events"
+	"github.com/supportdesk/supportdesk/pkg/natstest"
+	"github.com/supportdesk/supportdesk/pkg/outbox"
+	"github.com/supportdesk/supportdesk/pkg/pgdb"
+	"github.com/supportdesk/supportdesk/pkg/pgtest"
+)
+
+var migrations = pgdb.Migrations{Table: "test_schema_migrations", FS: fstest.MapFS{
+	"1_outbox.up.sql": {Data: []byte(`
+CREATE SCHEMA svc;
+CREATE TABLE svc.things (id int PRIMARY KEY);
+CREATE TABLE svc.outbox (
+    seq        bigserial   PRIMARY KEY,
+    event_id   uuid        NOT NULL UNIQUE,
+    event      jsonb       NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);`)},
+	"1_outbox.down.sql": {Data: []byte(`DROP SCHEMA svc CASCADE;`)},
+}}
+
+var box = outbox.Outbox{Table: "svc.outbox", Channel: "svc_outbox"}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func event(t *testing.T, subject string) events.Event {
+	t.Helper()
+	ev, err := events.New(context.Background(), "/test", events.TypeTicketCreated, subject, events.Actor{}, map[string]string{"s": subject})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// insert writes a thing and its event in one transaction, committed or not.
+func insert(t *testing.T, pool *pgxpool.Pool, id int, commit bool) events.Event {
+	t.Helper()
+	ctx := context.Background()
+	ev := event(t, "thing")
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck
+	if _, err := tx.Exec(ctx, "INSERT INTO svc.things VALUES ($1)", id); err != nil {
+		t.Fatal(err)
+	}
+	if err := box.Add(ctx, tx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if commit {
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ev
+}
+
+// flakyPublisher fails the first failures calls, then records what it publishes.
+type flakyPublisher struct {
+	mu       sync.Mutex
+	failures int
+	got      []string
+	next     outbox.Publisher
+}
+
+func (p *flakyPublisher) Publish(ctx context.Context, ev events.Event) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failures > 0 {
+		p.failures--
+		return errors.New("bus down")
+	}
+	if p.next != nil {
+		if err := p.next.Publish(ctx, ev); err != nil {
+			return err
+		}
+	}
+	p.got = append(p.got, ev.ID)
+	return nil
+}
+
+func (p *flakyPublisher) published() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.got...)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestRelayPublishesCommittedEventsOnlyInOrder(t *testing.T) {
+	pool, _ := pgtest.New(t, migrations)
+	nc, js, err := bus.Connect(natstest.Start(t), "outbox-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	stream, err := bus.EnsureStream(ctx, js, bus.DefaultStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The first publish fails: the row must stay and be retried.
+	pub := &flakyPublisher{failures: 1, next: bus.NewPublisher(js)}
+	// A long poll interval proves that NOTIFY, not polling, wakes the relay.
+	relay := outbox.NewRelay(box, pool, pub, outbox.RelayConfig{PollInterval: time.Hour, RetryDelay: 20 * time.Millisecond}, quiet())
+	done := make(chan error)
+	go func() { done <- relay.Run(ctx) }()
+
+	var want []string
+	for i := range 5 {
+		want = append(want, insert(t, pool, i, true).ID)
+	}
+	insert(t, pool, 99, false) // rolled back: never published
+
+	waitFor(t, "5 events published", func() bool { return len(pub.published()) == 5 })
+	if got := pub.published(); !equal(got, want) {
+		t.Errorf("published %v, want %v in commit order", got, want)
+	}
+	waitFor(t, "empty outbox", func() bool {
+		n, err := relay.Backlog(ctx)
+		return err == nil && n == 0
+	})
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 5 {
+		t.Errorf("stream holds %d messages, want 5", info.State.Msgs)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run returned %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("relay did not stop")
+	}
+}
+
+func TestRelayPollsWithoutNotification(t *testing.T) {
+	pool, _ := pgtest.New(t, migrations)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// A row written behind the relay's back, with no NOTIFY.
+	ev := event(t, "quiet")
+	pgtest.Exec(t, pool, "INSERT INTO svc.outbox (event_id, event) VALUES ($1, $2)", ev.ID, ev)
+
+	pub := &flakyPublisher{}
+	relay := outbox.NewRelay(box, pool, pub, outbox.RelayConfig{PollInterval: 50 * time.Millisecond}, quiet())
+	go relay.Run(ctx) //nolint:errcheck
+	waitFor(t, "polled event", func() bool { return len(pub.published()) == 1 })
+}
+
+func TestTwoRelaysShareOneOutbox(t *testing.T) {
+	pool, _ := pgtest.New(t, migrations)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := range 200 {
+		insert(t, pool, i, true)
+	}
+	a, b := &flakyPublisher{}, &flakyPublisher{}
+	cfg := outbox.RelayConfig{BatchSize: 7, PollInterval: 20 * time.Millisecond}
+	go outbox.NewRelay(box, pool, a, cfg, quiet()).Run(ctx) //nolint:errcheck
+	go outbox.NewRelay(box, pool, b, cfg, quiet()).Run(ctx) //nolint:errcheck
+	waitFor(t, "200 events", func() bool { return len(a.published())+len(b.published()) >= 200 })
+	time.Sleep(100 * time.Millisecond) // let a double publish, if any, happen
+	seen := map[string]int{}
+	for _, id := range append(a.published(), b.published()...) {
+		seen[id]++
+	}
+	if len(seen) != 200 {
+		t.Errorf("%d distinct events published, want 200", len(seen))
+	}
+	for id, n := range seen {
+		if n > 1 {
+			t.Errorf("event %s published %d times", id, n)
+		}
+	}
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

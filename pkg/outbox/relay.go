@@ -1,0 +1,185 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/supportdesk/supportdesk/pkg/events"
+)
+
+// Publisher sends one event and returns once the bus has stored it.
+type Publisher interface {
+	Publish(ctx context.Context, ev events.Event) error
+}
+
+// RelayConfig tunes a Relay; zero values take the defaults.
+type RelayConfig struct {
+	BatchSize    int           // rows claimed per transaction; default 100
+	PollInterval time.Duration // fallback when no notification arrives; default 2s
+	RetryDelay   time.Duration // pause after a failed publish; default 1s
+}
+
+// Relay publishes the rows of an outbox in order and deletes each row only
+// after the bus acknowledged it. Rows are claimed with FOR UPDATE SKIP LOCKED,
+// so several replicas can run a relay on the same table. A crash between the
+// publish and the commit republishes the row, and the bus drops the duplicate
+// by its Nats-Msg-Id.
+type Relay struct {
+	outbox Outbox
+	pool   *pgxpool.Pool
+	pub    Publisher
+	cfg    RelayConfig
+	logger *slog.Logger
+}
+
+// NewRelay returns a relay for o.
+func NewRelay(o Outbox, pool *pgxpool.Pool, pub Publisher, cfg RelayConfig, logger *slog.Logger) *Relay {
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 100
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 2 * time.Second
+	}
+	if cfg.RetryDelay <= 0 {
+		cfg.RetryDelay = time.Second
+	}
+	return &Relay{outbox: o, pool: pool, pub: pub, cfg: cfg, logger: logger}
+}
+
+// Run relays until ctx is cancelled. It stops between batches, never in the
+// middle of one, and returns nil on cancellation.
+func (r *Relay) Run(ctx context.Context) error {
+	wake := make(chan struct{}, 1)
+	go r.listen(ctx, wake)
+
+	for {
+		n, err := r.drain(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		delay := r.cfg.PollInterval
+		if err != nil {
+			r.logger.WarnContext(ctx, "outbox relay: publish failed; retrying", "table", r.outbox.Table, "err", err)
+			delay = r.cfg.RetryDelay
+		} else if n > 0 {
+			r.logger.DebugContext(ctx, "outbox relay: published", "table", r.outbox.Table, "events", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		case <-time.After(delay):
+		}
+	}
+}
+
+// Backlog returns the number of rows waiting to be published.
+func (r *Relay) Backlog(ctx context.Context) (int64, error) {
+	var n int64
+	err := r.pool.QueryRow(ctx, "SELECT count(*) FROM "+r.outbox.Table).Scan(&n)
+	return n, err
+}
+
+// drain publishes batches until the outbox is empty or a publish fails.
+func (r *Relay) drain(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := r.publishBatch(context.WithoutCancel(ctx))
+		total += n
+		if err != nil || n < r.cfg.BatchSize || ctx.Err() != nil {
+			return total, err
+		}
+	}
+}
+
+// publishBatch claims up to BatchSize rows, publishes them in order and
+// deletes those that were published, all in one transaction.
+func (r *Relay) publishBatch(ctx context.Context) (int, error) {
+	tx, err := r.pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+
+	q := "SELECT seq, event FROM " + r.outbox.Table + " ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED"
+	rows, err := tx.Query(ctx, q, r.cfg.BatchSize)
+	if err != nil {
+		return 0, fmt.Errorf("claim rows: %w", err)
+	}
+	type row struct {
+		seq int64
+		ev  events.Event
+	}
+	claimed, err := pgx.CollectRows(rows, func(rw pgx.CollectableRow) (row, error) {
+		var out row
+		err := rw.Scan(&out.seq, &out.ev)
+		return out, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read rows: %w", err)
+	}
+
+	var done []int64
+	var pubErr error
+	for _, c := range claimed {
+		if err := r.pub.Publish(c.ev.Context(ctx), c.ev); err != nil {
+			pubErr = err
+			break
+		}
+		done = append(done, c.seq)
+	}
+	if len(done) > 0 {
+		if _, err := tx.Exec(ctx, "DELETE FROM "+r.outbox.Table+" WHERE seq = ANY($1)", done); err != nil {
+			return 0, errors.Join(pubErr, fmt.Errorf("mark published: %w", err))
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, errors.Join(pubErr, fmt.Errorf("commit: %w", err))
+	}
+	return len(done), pubErr
+}
+
+// listen signals wake on every notification on the outbox channel. When the
+// listening connection breaks it reconnects after a pause; meanwhile the
+// relay's polling keeps events flowing.
+func (r *Relay) listen(ctx context.Context, wake chan<- struct{}) {
+	for ctx.Err() == nil {
+		err := r.listenOnce(ctx, wake)
+		if ctx.Err() != nil {
+			return
+		}
+		r.logger.WarnContext(ctx, "outbox relay: LISTEN connection lost; polling meanwhile", "channel", r.outbox.Channel, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(r.cfg.RetryDelay):
+		}
+	}
+}
+
+func (r *Relay) listenOnce(ctx context.Context, wake chan<- struct{}) error {
+	pooled, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// A connection that was LISTENing must not go back to the pool.
+	conn := pooled.Hijack()
+	defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{r.outbox.Channel}.Sanitize()); err != nil {
+		return err
+	}
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		select {
+		case wake <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
+}

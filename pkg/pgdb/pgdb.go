@@ -1,0 +1,134 @@
+// Package pgdb opens PostgreSQL pools and runs each service's embedded
+// golang-migrate migrations, at start-up and as a "migrate" subcommand.
+package pgdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/exaring/otelpgx"
+	"github.com/golang-migrate/migrate/v4"
+	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5" // registers pgx5://
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Open connects a pool to url, traced with OpenTelemetry, and checks that the
+// database answers.
+func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	cfg.ConnConfig.Tracer = otelpgx.NewTracer()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("ping database %s@%s/%s: %w", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
+	}
+	return pool, nil
+}
+
+// Migrations are a service's embedded SQL files and the name of the table in
+// which golang-migrate records how far they were applied. Every service has
+// its own table, so their histories are independent in one database.
+type Migrations struct {
+	FS    fs.FS  // *.up.sql and *.down.sql files at its root
+	Table string // e.g. "auth_schema_migrations"
+}
+
+func (m Migrations) open(dbURL string) (*migrate.Migrate, error) {
+	src, err := iofs.New(m.FS, ".")
+	if err != nil {
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	u.Scheme = "pgx5"
+	q := u.Query()
+	q.Set("x-migrations-table", m.Table)
+	u.RawQuery = q.Encode()
+	mg, err := migrate.NewWithSourceInstance("iofs", src, u.String())
+	if err != nil {
+		return nil, fmt.Errorf("open migrations: %w", err)
+	}
+	return mg, nil
+}
+
+func closeMigrate(mg *migrate.Migrate, err error) error {
+	srcErr, dbErr := mg.Close()
+	return errors.Join(err, srcErr, dbErr)
+}
+
+// Up applies every pending migration. It is safe to run from several
+// replicas at once: golang-migrate holds an advisory lock meanwhile.
+func (m Migrations) Up(dbURL string) error {
+	mg, err := m.open(dbURL)
+	if err != nil {
+		return err
+	}
+	err = mg.Up()
+	if errors.Is(err, migrate.ErrNoChange) {
+		err = nil
+	}
+	if err != nil {
+		err = fmt.Errorf("migrate up: %w", err)
+	}
+	return closeMigrate(mg, err)
+}
+
+// Command runs "migrate up", "migrate down [N]" (default 1 step) or
+// "migrate version" for a service binary; args are what follows "migrate".
+func (m Migrations) Command(dbURL string, args []string, out io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: migrate up | down [N] | version")
+	}
+	mg, err := m.open(dbURL)
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "up":
+		err = mg.Up()
+		if errors.Is(err, migrate.ErrNoChange) {
+			err = nil
+		}
+	case "down":
+		steps := 1
+		if len(args) > 1 {
+			steps, err = strconv.Atoi(args[1])
+			if err != nil || steps < 1 {
+				return closeMigrate(mg, fmt.Errorf("down: %q is not a positive number of steps", args[1]))
+			}
+		}
+		err = mg.Steps(-steps)
+	case "version":
+	default:
+		return closeMigrate(mg, fmt.Errorf("unknown migrate command %q (want up, down or version)", args[0]))
+	}
+	if err == nil {
+		v, dirty, verr := mg.Version()
+		switch {
+		case errors.Is(verr, migrate.ErrNilVersion):
+			fmt.Fprintln(out, "version: none")
+		case verr != nil:
+			err = verr
+		default:
+			fmt.Fprintf(out, "version: %d dirty: %t\n", v, dirty)
+		}
+	}
+	return closeMigrate(mg, err)
+}

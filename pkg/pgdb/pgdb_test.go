@@ -1,0 +1,63 @@
+package pgdb_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/supportdesk/supportdesk/pkg/pgdb"
+	"github.com/supportdesk/supportdesk/pkg/pgtest"
+)
+
+var migrations = pgdb.Migrations{Table: "demo_schema_migrations", FS: fstest.MapFS{
+	"1_a.up.sql":   {Data: []byte("CREATE TABLE a (id int)")},
+	"1_a.down.sql": {Data: []byte("DROP TABLE a")},
+	"2_b.up.sql":   {Data: []byte("CREATE TABLE b (id int)")},
+	"2_b.down.sql": {Data: []byte("DROP TABLE b")},
+}}
+
+func TestMigrateCommand(t *testing.T) {
+	dbURL := pgtest.NewDatabase(t)
+	run := func(args ...string) string {
+		t.Helper()
+		var out strings.Builder
+		if err := migrations.Command(dbURL, args, &out); err != nil {
+			t.Fatalf("migrate %v: %v", args, err)
+		}
+		return strings.TrimSpace(out.String())
+	}
+	if got := run("version"); got != "version: none" {
+		t.Errorf("fresh version = %q", got)
+	}
+	if got := run("up"); got != "version: 2 dirty: false" {
+		t.Errorf("after up = %q", got)
+	}
+	if err := migrations.Up(dbURL); err != nil {
+		t.Errorf("Up on a migrated database: %v", err)
+	}
+	if got := run("down"); got != "version: 1 dirty: false" {
+		t.Errorf("after down = %q", got)
+	}
+
+	pool, err := pgdb.Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if n := pgtest.Count(t, pool, "SELECT count(*) FROM information_schema.tables WHERE table_name IN ('a','b')"); n != 1 {
+		t.Errorf("%d of tables a, b exist after one step down, want 1", n)
+	}
+
+	for _, bad := range [][]string{nil, {"sideways"}, {"down", "0"}} {
+		if err := migrations.Command(dbURL, bad, &strings.Builder{}); err == nil {
+			t.Errorf("migrate %v succeeded", bad)
+		}
+	}
+}
+
+func TestOpenRejectsUnreachableDatabase(t *testing.T) {
+	if _, err := pgdb.Open(context.Background(), "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"); err == nil {
+		t.Fatal("Open succeeded against a closed port")
+	}
+}

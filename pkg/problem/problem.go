@@ -1,0 +1,107 @@
+// Package problem writes RFC 9457 problem details (application/problem+json),
+// the one error format of every service and of the gateway.
+package problem
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/supportdesk/supportdesk/pkg/fault"
+)
+
+// ContentType is the media type of a problem document.
+const ContentType = "application/problem+json"
+
+// Problem is an RFC 9457 problem document with the extension members that
+// every response of the system carries.
+type Problem struct {
+	Type     string             `json:"type"`
+	Title    string             `json:"title"`
+	Status   int                `json:"status"`
+	Detail   string             `json:"detail"`
+	Instance string             `json:"instance,omitempty"`
+	Code     string             `json:"code,omitempty"`
+	TraceID  string             `json:"trace_id,omitempty"`
+	Errors   []fault.FieldError `json:"errors,omitempty"`
+}
+
+// New returns a problem with the standard title of status.
+func New(status int, code, detail string) Problem {
+	return Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Code: code, Detail: detail}
+}
+
+var statusOf = map[fault.Kind]int{
+	fault.Internal:        http.StatusInternalServerError,
+	fault.Invalid:         http.StatusBadRequest,
+	fault.Validation:      http.StatusUnprocessableEntity,
+	fault.Unauthenticated: http.StatusUnauthorized,
+	fault.Forbidden:       http.StatusForbidden,
+	fault.NotFound:        http.StatusNotFound,
+	fault.Conflict:        http.StatusConflict,
+	fault.Precondition:    http.StatusPreconditionFailed,
+	fault.TooMany:         http.StatusTooManyRequests,
+	fault.Unavailable:     http.StatusServiceUnavailable,
+}
+
+// FromError maps err to a problem. Only the detail of a *fault.Error reaches
+// the client; any other error becomes a generic 500 and is logged with the
+// trace id by Write.
+func FromError(err error) Problem {
+	kind := fault.KindOf(err)
+	if kind == fault.Internal {
+		return New(http.StatusInternalServerError, "internal", "An internal error occurred; quote the trace_id when reporting it")
+	}
+	fe, _ := errors.AsType[*fault.Error](err)
+	p := New(statusOf[kind], fe.Code, fe.Detail)
+	p.Errors = fe.Fields
+	return p
+}
+
+// Write sends p as the response, filling in instance and trace_id.
+func Write(w http.ResponseWriter, r *http.Request, p Problem) {
+	if p.Instance == "" {
+		p.Instance = r.URL.Path
+	}
+	if p.TraceID == "" {
+		p.TraceID = TraceID(r.Context())
+	}
+	if p.Type == "" {
+		p.Type = "about:blank"
+	}
+	if p.Title == "" {
+		p.Title = http.StatusText(p.Status)
+	}
+	h := w.Header()
+	h.Set("Content-Type", ContentType)
+	if p.Status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
+		h.Set("WWW-Authenticate", `Bearer`)
+	}
+	body, _ := json.Marshal(p)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(p.Status)
+	_, _ = w.Write(body)
+}
+
+// WriteError logs err when it is internal and sends its problem.
+func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	p := FromError(err)
+	if p.Status >= 500 {
+		logger.ErrorContext(r.Context(), "request failed", "err", err, "path", r.URL.Path)
+	}
+	Write(w, r, p)
+}
+
+// TraceID returns the trace id of the span in ctx, or "".
+func TraceID(ctx context.Context) string {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.HasTraceID() {
+		return ""
+	}
+	return sc.TraceID().String()
+}

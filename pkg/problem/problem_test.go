@@ -1,0 +1,69 @@
+package problem_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/supportdesk/supportdesk/pkg/fault"
+	"github.com/supportdesk/supportdesk/pkg/problem"
+)
+
+func TestWriteError(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want problem.Problem
+	}{
+		{
+			name: "wrapped not found",
+			err:  fmt.Errorf("get ticket 7: %w", fault.New(fault.NotFound, "ticket_not_found", "Request not found")),
+			want: problem.Problem{Type: "about:blank", Title: "Not Found", Status: 404, Detail: "Request not found", Code: "ticket_not_found", Instance: "/x"},
+		},
+		{
+			name: "validation",
+			err:  fault.Fields(fault.FieldError{Field: "text", Message: "must not be empty"}),
+			want: problem.Problem{Type: "about:blank", Title: "Unprocessable Entity", Status: 422, Detail: "The request has invalid fields",
+				Code: "validation_failed", Instance: "/x", Errors: []fault.FieldError{{Field: "text", Message: "must not be empty"}}},
+		},
+		{
+			name: "internal hides the cause",
+			err:  errors.New("pq: relation users does not exist"),
+			want: problem.Problem{Type: "about:blank", Title: "Internal Server Error", Status: 500,
+				Detail: "An internal error occurred; quote the trace_id when reporting it", Code: "internal", Instance: "/x"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodGet, "/x", nil)
+			problem.WriteError(rec, req, discardLogger(), tt.err)
+			if got := rec.Header().Get("Content-Type"); got != problem.ContentType {
+				t.Errorf("Content-Type = %q", got)
+			}
+			if rec.Code != tt.want.Status {
+				t.Errorf("status = %d, want %d", rec.Code, tt.want.Status)
+			}
+			var got problem.Problem
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("problem mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestUnauthorizedCarriesChallenge(t *testing.T) {
+	rec := httptest.NewRecorder()
+	problem.Write(rec, httptest.NewRequest(http.MethodGet, "/auth/profile", nil), problem.New(401, "unauthenticated", "Not authenticated"))
+	if got := rec.Header().Get("WWW-Authenticate"); got != "Bearer" {
+		t.Errorf("WWW-Authenticate = %q, want Bearer", got)
+	}
+}

@@ -1,0 +1,111 @@
+// Package token issues and verifies the system's JWT access tokens: HS256
+// with SECRET_KEY, the algorithm pinned, exp, iss and aud required.
+package token
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+
+	"github.com/supportdesk/supportdesk/pkg/access"
+)
+
+// Issuer and Audience are fixed claims of every token the system issues.
+const (
+	Issuer   = "supportdesk-auth"
+	Audience = "supportdesk-api"
+)
+
+// TypeAccess is the "typ" claim of an access token; other token kinds carry
+// other values and are refused where an access token is expected.
+const TypeAccess = "access"
+
+// ErrInvalid is returned for every token that does not verify; the cause is
+// wrapped for logs but never shown to clients.
+var ErrInvalid = errors.New("invalid token")
+
+// Claims are the claims of an access token.
+type Claims struct {
+	jwt.RegisteredClaims
+	Role access.Role `json:"role"`
+	Type string      `json:"typ"`
+}
+
+// UserID returns the subject as a user id.
+func (c Claims) UserID() int64 {
+	id, _ := strconv.ParseInt(c.Subject, 10, 64)
+	return id
+}
+
+// Manager issues and verifies access tokens with one HMAC key.
+type Manager struct {
+	key    []byte
+	ttl    time.Duration
+	now    func() time.Time
+	parser *jwt.Parser
+}
+
+// NewManager returns a Manager signing with key; tokens live for ttl.
+func NewManager(key []byte, ttl time.Duration) *Manager {
+	return &Manager{
+		key: key,
+		ttl: ttl,
+		now: time.Now,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithIssuer(Issuer),
+			jwt.WithAudience(Audience),
+			jwt.WithLeeway(5*time.Second),
+		),
+	}
+}
+
+// TTL is the lifetime of the tokens m issues.
+func (m *Manager) TTL() time.Duration { return m.ttl }
+
+// Issue returns a signed access token for the user and its claims.
+func (m *Manager) Issue(userID int64, role access.Role) (string, Claims, error) {
+	now := m.now().UTC()
+	c := Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    Issuer,
+			Subject:   strconv.FormatInt(userID, 10),
+			Audience:  jwt.ClaimStrings{Audience},
+			ExpiresAt: jwt.NewNumericDate(now.Add(m.ttl)),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ID:        uuid.NewString(),
+		},
+		Role: role,
+		Type: TypeAccess,
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(m.key)
+	if err != nil {
+		return "", Claims{}, fmt.Errorf("sign token: %w", err)
+	}
+	return s, c, nil
+}
+
+// Verify checks the signature, algorithm, expiry, issuer, audience and type
+// of raw and returns its claims. Every failure wraps ErrInvalid.
+func (m *Manager) Verify(raw string) (Claims, error) {
+	var c Claims
+	_, err := m.parser.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return m.key, nil })
+	if err != nil {
+		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	switch {
+	case c.Type != TypeAccess:
+		return Claims{}, fmt.Errorf("%w: token type %q is not an access token", ErrInvalid, c.Type)
+	case c.UserID() <= 0:
+		return Claims{}, fmt.Errorf("%w: subject %q is not a user id", ErrInvalid, c.Subject)
+	case !c.Role.Valid():
+		return Claims{}, fmt.Errorf("%w: unknown role %q", ErrInvalid, c.Role)
+	}
+	return c, nil
+}

@@ -1,0 +1,74 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/supportdesk/supportdesk/pkg/access"
+	"github.com/supportdesk/supportdesk/pkg/problem"
+	"github.com/supportdesk/supportdesk/pkg/token"
+)
+
+const claimsKey = "web.claims"
+
+// BearerToken returns the token of an "Authorization: Bearer" header, or "".
+func BearerToken(r *http.Request) string {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
+
+// Unauthenticated answers 401 with a Bearer challenge.
+func Unauthenticated(c *gin.Context, detail string) {
+	c.Header("WWW-Authenticate", `Bearer`)
+	problem.Write(c.Writer, c.Request, problem.New(http.StatusUnauthorized, "unauthenticated", detail))
+	c.Abort()
+}
+
+// Authenticate requires a valid access token and stores its claims for
+// Claims to return.
+func Authenticate(tm *token.Manager) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		raw := BearerToken(c.Request)
+		if raw == "" {
+			Unauthenticated(c, "Not authenticated: send an access token as 'Authorization: Bearer <token>'")
+			return
+		}
+		claims, err := tm.Verify(raw)
+		if err != nil {
+			Unauthenticated(c, "Could not validate credentials")
+			return
+		}
+		c.Set(claimsKey, claims)
+		c.Next()
+	}
+}
+
+// Claims returns the claims stored by Authenticate.
+func Claims(c *gin.Context) token.Claims {
+	v, _ := c.Get(claimsKey)
+	claims, _ := v.(token.Claims)
+	return claims
+}
+
+// SetClaims stores claims as Authenticate does; the gateway uses it after
+// its own checks.
+func SetClaims(c *gin.Context, claims token.Claims) { c.Set(claimsKey, claims) }
+
+// Require answers 403 unless the caller's role holds p. It runs after
+// Authenticate.
+func Require(p access.Permission) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !access.Has(Claims(c).Role, p) {
+			problem.Write(c.Writer, c.Request, problem.New(http.StatusForbidden, "forbidden",
+				"Not enough permissions: this action needs "+string(p)))
+			c.Abort()
+			return
+		}
+		c.Next()
+	}
+}
