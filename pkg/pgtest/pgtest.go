@@ -98,4 +98,3 @@ func Count(tb testing.TB, pool *pgxpool.Pool, query string, args ...any) int {
 	}
 	return n
 }
-

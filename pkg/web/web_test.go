@@ -145,4 +145,3 @@ func TestRunChecksReportsFailures(t *testing.T) {
 		t.Errorf("health = %+v", h)
 	}
 }
-
