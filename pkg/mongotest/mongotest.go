@@ -152,4 +152,3 @@ func Database(tb testing.TB) string {
 	name := strings.NewReplacer("/", "_", " ", "_", "#", "_").Replace(tb.Name())
 	return fmt.Sprintf("t_%s_%d", strings.ToLower(name), time.Now().UnixNano()%1e9)
 }
-
