@@ -154,3 +154,11 @@ func IsPermanent(err error) bool {
 	_, ok := errors.AsType[permanentError](err)
 	return ok
 }
+
+// Healthy reports whether nc is connected.
+func Healthy(nc *nats.Conn) error {
+	if s := nc.Status(); s != nats.CONNECTED {
+		return fmt.Errorf("NATS connection is %s", s)
+	}
+	return nil
+}

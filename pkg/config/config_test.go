@@ -92,3 +92,24 @@ func TestCheckSecretKey(t *testing.T) {
 		})
 	}
 }
+
+func TestCommon(t *testing.T) {
+	key := strings.Repeat("s", 40)
+	r := config.NewReader(env(map[string]string{"SECRET_KEY": key, "ACCESS_TOKEN_EXPIRE_MINUTES": "5", "LOG_LEVEL": "debug"}))
+	c := r.Common("auth")
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if c.ServiceName != "auth" || c.TokenTTL != 5*time.Minute || c.LogLevel != slog.LevelDebug || c.SecretKey.Reveal() != key {
+		t.Errorf("Common = %+v", c)
+	}
+
+	r = config.NewReader(env(map[string]string{"SECRET_KEY": "short", "ALGORITHM": "RS256", "LOG_LEVEL": "loud", "ACCESS_TOKEN_EXPIRE_MINUTES": "0"}))
+	r.Common("auth")
+	err := r.Err()
+	for _, want := range []string{"SECRET_KEY", "ALGORITHM", "LOG_LEVEL", "ACCESS_TOKEN_EXPIRE_MINUTES"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not mention %s", err, want)
+		}
+	}
+}

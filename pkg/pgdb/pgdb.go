@@ -44,12 +44,17 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 // which golang-migrate records how far they were applied. Every service has
 // its own table, so their histories are independent in one database.
 type Migrations struct {
-	FS    fs.FS  // *.up.sql and *.down.sql files at its root
+	FS    fs.FS  // holds the *.up.sql and *.down.sql files
+	Dir   string // folder of FS holding them; "" is the root
 	Table string // e.g. "auth_schema_migrations"
 }
 
 func (m Migrations) open(dbURL string) (*migrate.Migrate, error) {
-	src, err := iofs.New(m.FS, ".")
+	dir := m.Dir
+	if dir == "" {
+		dir = "."
+	}
+	src, err := iofs.New(m.FS, dir)
 	if err != nil {
 		return nil, fmt.Errorf("read migrations: %w", err)
 	}

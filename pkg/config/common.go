@@ -1,0 +1,43 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Common are the settings every service reads, under the seed's names where
+// the seed had them.
+type Common struct {
+	ServiceName  string        // OTEL_SERVICE_NAME, default the service's name
+	Debug        bool          // DEBUG
+	LogLevel     slog.Level    // LOG_LEVEL: debug, info, warn, error
+	SecretKey    Secret        // SECRET_KEY: HMAC key of the access tokens
+	TokenTTL     time.Duration // ACCESS_TOKEN_EXPIRE_MINUTES
+	NATSURL      string        // NATS_URL
+	OTLPEndpoint string        // OTEL_EXPORTER_OTLP_ENDPOINT; empty: no export
+}
+
+// Common reads the settings every service shares.
+func (r *Reader) Common(service string) Common {
+	c := Common{
+		ServiceName:  r.String("OTEL_SERVICE_NAME", service),
+		Debug:        r.Bool("DEBUG", false),
+		SecretKey:    Secret(r.String("SECRET_KEY", "")),
+		TokenTTL:     time.Duration(r.Int("ACCESS_TOKEN_EXPIRE_MINUTES", 30)) * time.Minute,
+		NATSURL:      r.String("NATS_URL", "nats://127.0.0.1:4222"),
+		OTLPEndpoint: strings.TrimSuffix(r.String("OTEL_EXPORTER_OTLP_ENDPOINT", ""), "/"),
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(r.String("LOG_LEVEL", "info"))); err != nil {
+		r.Check(fmt.Errorf("LOG_LEVEL must be debug, info, warn or error"))
+	}
+	if alg := r.String("ALGORITHM", "HS256"); alg != "HS256" {
+		r.Check(fmt.Errorf("ALGORITHM %q is not supported; only HS256 is", alg))
+	}
+	if c.TokenTTL <= 0 {
+		r.Check(fmt.Errorf("ACCESS_TOKEN_EXPIRE_MINUTES must be positive"))
+	}
+	r.Check(CheckSecretKey(c.SecretKey, c.Debug))
+	return c
+}

@@ -1,0 +1,157 @@
+// Package api is the auth service's HTTP transport: request and response
+// JSON, and the Gin handlers that call the user service.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/supportdesk/supportdesk/pkg/access"
+	"github.com/supportdesk/supportdesk/pkg/events"
+	"github.com/supportdesk/supportdesk/pkg/fault"
+	"github.com/supportdesk/supportdesk/pkg/token"
+	"github.com/supportdesk/supportdesk/pkg/web"
+	"github.com/supportdesk/supportdesk/services/auth/internal/user"
+)
+
+// Users is what the handlers need of the user service.
+type Users interface {
+	Register(ctx context.Context, r user.Registration, role access.Role, actor events.Actor) (user.User, error)
+	Login(ctx context.Context, email, password string) (user.Session, error)
+	Get(ctx context.Context, id int64) (user.User, error)
+}
+
+// Handler serves the auth routes.
+type Handler struct {
+	users  Users
+	tokens *token.Manager
+	logger *slog.Logger
+}
+
+// New returns a Handler.
+func New(users Users, tokens *token.Manager, logger *slog.Logger) *Handler {
+	return &Handler{users: users, tokens: tokens, logger: logger}
+}
+
+// Routes registers the auth routes on e.
+func (h *Handler) Routes(e *gin.Engine) {
+	g := e.Group("/auth")
+	g.POST("/register", h.register)
+	g.POST("/login", h.login)
+	g.GET("/profile", web.Authenticate(h.tokens), web.Require(access.ManageProfile), h.profile)
+}
+
+// userJSON is the contract's user object; it never carries a hash.
+type userJSON struct {
+	ID         int64     `json:"id"`
+	DisplayID  string    `json:"display_id"`
+	Email      string    `json:"email"`
+	Role       string    `json:"role"`
+	INN        *string   `json:"inn"`
+	Phone      *string   `json:"phone"`
+	FirstName  *string   `json:"first_name"`
+	LastName   *string   `json:"last_name"`
+	FatherName *string   `json:"father_name"`
+	BirthDate  *string   `json:"birth_date"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+func toJSON(u user.User) userJSON {
+	out := userJSON{
+		ID: u.ID, DisplayID: u.DisplayID(), Email: u.Email, Role: string(u.Role),
+		INN: u.INN, Phone: u.Phone, FirstName: u.FirstName, LastName: u.LastName, FatherName: u.FatherName,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+	}
+	if u.BirthDate != nil {
+		d := u.BirthDate.Format(time.DateOnly)
+		out.BirthDate = &d
+	}
+	return out
+}
+
+type registerRequest struct {
+	Email      string  `json:"email"`
+	Password   string  `json:"password"`
+	INN        *string `json:"inn"`
+	Phone      *string `json:"phone"`
+	FirstName  *string `json:"first_name"`
+	LastName   *string `json:"last_name"`
+	FatherName *string `json:"father_name"`
+	BirthDate  *string `json:"birth_date"`
+}
+
+func (h *Handler) register(c *gin.Context) {
+	var req registerRequest
+	if err := web.BindJSON(c, &req); err != nil {
+		web.Error(c, h.logger, err)
+		return
+	}
+	if req.Password == "" {
+		web.Error(c, h.logger, fault.Fields(fault.FieldError{Field: "password", Message: "is required"}))
+		return
+	}
+	u, err := h.users.Register(c.Request.Context(), user.Registration{
+		Email: req.Email, Password: req.Password,
+		Profile: user.Profile{INN: req.INN, Phone: req.Phone, FirstName: req.FirstName, LastName: req.LastName,
+			FatherName: req.FatherName, BirthDate: req.BirthDate},
+	}, access.RoleUser, events.Actor{})
+	if err != nil {
+		web.Error(c, h.logger, err)
+		return
+	}
+	c.Header("Location", "/admin/users/"+strconv.FormatInt(u.ID, 10))
+	c.JSON(http.StatusCreated, toJSON(u))
+}
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type loginResponse struct {
+	AccessToken  string              `json:"access_token"`
+	RefreshToken string              `json:"refresh_token"`
+	TokenType    string              `json:"token_type"`
+	ExpiresIn    int                 `json:"expires_in"`
+	UserID       int64               `json:"user_id"`
+	Role         string              `json:"role"`
+	Permissions  []access.Permission `json:"permissions"`
+}
+
+func (h *Handler) login(c *gin.Context) {
+	var req loginRequest
+	if err := web.BindJSON(c, &req); err != nil {
+		web.Error(c, h.logger, err)
+		return
+	}
+	s, err := h.users.Login(c.Request.Context(), req.Email, req.Password)
+	if err != nil {
+		web.Error(c, h.logger, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, loginResponse{
+		AccessToken:  s.AccessToken,
+		RefreshToken: s.RefreshToken,
+		TokenType:    "bearer",
+		ExpiresIn:    int(s.ExpiresIn.Seconds()),
+		UserID:       s.User.ID,
+		Role:         string(s.User.Role),
+		Permissions:  access.Permissions(s.User.Role),
+	})
+}
+
+func (h *Handler) profile(c *gin.Context) {
+	u, err := h.users.Get(c.Request.Context(), web.Claims(c).UserID())
+	if err != nil {
+		web.Error(c, h.logger, err)
+		return
+	}
+	c.JSON(http.StatusOK, toJSON(u))
+}

@@ -1,0 +1,4 @@
+DROP TABLE auth.outbox;
+DROP TABLE auth.refresh_tokens;
+DROP TABLE auth.users;
+DROP SCHEMA auth;

@@ -1,0 +1,160 @@
+// Package postgres stores the auth service's users, refresh tokens and
+// outbox in PostgreSQL (schema "auth").
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/supportdesk/supportdesk/pkg/access"
+	"github.com/supportdesk/supportdesk/pkg/events"
+	"github.com/supportdesk/supportdesk/pkg/fault"
+	"github.com/supportdesk/supportdesk/pkg/outbox"
+	"github.com/supportdesk/supportdesk/pkg/pgdb"
+	"github.com/supportdesk/supportdesk/services/auth/internal/user"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations are the auth schema's migrations.
+var Migrations = pgdb.Migrations{FS: migrationFiles, Dir: "migrations", Table: "auth_schema_migrations"}
+
+// Outbox is the auth service's outbox.
+var Outbox = outbox.Outbox{Table: "auth.outbox", Channel: "auth_outbox"}
+
+// Store implements user.Store.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// NewStore returns a Store on pool.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+type userRow struct {
+	ID           int64      `db:"id"`
+	Email        string     `db:"email"`
+	PasswordHash string     `db:"password_hash"`
+	Role         string     `db:"role"`
+	INN          *string    `db:"inn"`
+	Phone        *string    `db:"phone"`
+	FirstName    *string    `db:"first_name"`
+	LastName     *string    `db:"last_name"`
+	FatherName   *string    `db:"father_name"`
+	BirthDate    *time.Time `db:"birth_date"`
+	Active       bool       `db:"active"`
+	CreatedAt    time.Time  `db:"created_at"`
+	UpdatedAt    time.Time  `db:"updated_at"`
+}
+
+const userColumns = `id, email, password_hash, role, inn, phone, first_name, last_name, father_name, birth_date, active, created_at, updated_at`
+
+func toUser(r userRow) user.User {
+	return user.User{
+		ID: r.ID, Email: r.Email, PasswordHash: r.PasswordHash, Role: access.Role(r.Role),
+		INN: r.INN, Phone: r.Phone, FirstName: r.FirstName, LastName: r.LastName, FatherName: r.FatherName,
+		BirthDate: r.BirthDate, Active: r.Active, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
+// Create implements user.Store.
+func (s *Store) Create(ctx context.Context, u user.User, evs func(user.User) ([]events.Event, error)) (user.User, error) {
+	const q = `
+INSERT INTO auth.users (email, password_hash, role, inn, phone, first_name, last_name, father_name, birth_date)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+RETURNING ` + userColumns
+
+	var created user.User
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, q, u.Email, u.PasswordHash, string(u.Role), u.INN, u.Phone,
+			u.FirstName, u.LastName, u.FatherName, u.BirthDate)
+		if err != nil {
+			return err
+		}
+		row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[userRow])
+		if err != nil {
+			return err
+		}
+		created = toUser(row)
+		out, err := evs(created)
+		if err != nil {
+			return err
+		}
+		return Outbox.Add(ctx, tx, out...)
+	})
+	if isUniqueViolation(err) {
+		return user.User{}, fault.New(fault.Conflict, "email_taken", "Email already registered")
+	}
+	if err != nil {
+		return user.User{}, fmt.Errorf("insert user: %w", err)
+	}
+	return created, nil
+}
+
+func (s *Store) one(ctx context.Context, where string, arg any) (user.User, error) {
+	rows, err := s.pool.Query(ctx, "SELECT "+userColumns+" FROM auth.users WHERE "+where, arg)
+	if err != nil {
+		return user.User{}, err
+	}
+	row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[userRow])
+	if errors.Is(err, pgx.ErrNoRows) {
+		return user.User{}, fault.New(fault.NotFound, "user_not_found", "User not found")
+	}
+	if err != nil {
+		return user.User{}, err
+	}
+	return toUser(row), nil
+}
+
+// ByEmail implements user.Store.
+func (s *Store) ByEmail(ctx context.Context, email string) (user.User, error) {
+	return s.one(ctx, "lower(email) = lower($1)", email)
+}
+
+// ByID implements user.Store.
+func (s *Store) ByID(ctx context.Context, id int64) (user.User, error) {
+	return s.one(ctx, "id = $1", id)
+}
+
+// AdminExists implements user.Store.
+func (s *Store) AdminExists(ctx context.Context) (bool, error) {
+	const q = `SELECT EXISTS (SELECT 1 FROM auth.users WHERE role = 'admin' AND active)`
+	var ok bool
+	if err := s.pool.QueryRow(ctx, q).Scan(&ok); err != nil {
+		return false, fmt.Errorf("admin exists: %w", err)
+	}
+	return ok, nil
+}
+
+// SetPasswordHash implements user.Store.
+func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string) error {
+	const q = `UPDATE auth.users SET password_hash = $2, updated_at = now() WHERE id = $1`
+	if _, err := s.pool.Exec(ctx, q, id, hash); err != nil {
+		return fmt.Errorf("set password hash of %d: %w", id, err)
+	}
+	return nil
+}
+
+// AddRefreshToken implements user.Store.
+func (s *Store) AddRefreshToken(ctx context.Context, t user.RefreshToken) error {
+	const q = `INSERT INTO auth.refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES ($1, $2, $3, $4)`
+	if _, err := s.pool.Exec(ctx, q, t.Hash, t.UserID, t.FamilyID, t.ExpiresAt); err != nil {
+		return fmt.Errorf("insert refresh token: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}

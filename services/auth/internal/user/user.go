@@ -1,0 +1,78 @@
+// Package user holds the rules of the auth service: who a user is, how one
+// registers and logs in, and what a profile may contain. It knows neither
+// HTTP nor SQL; storage is behind the Store interface.
+package user
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/supportdesk/supportdesk/pkg/access"
+	"github.com/supportdesk/supportdesk/pkg/events"
+	"github.com/supportdesk/supportdesk/pkg/fault"
+)
+
+// User is a registered account.
+type User struct {
+	ID           int64
+	Email        string
+	PasswordHash string
+	Role         access.Role
+	INN          *string
+	Phone        *string
+	FirstName    *string
+	LastName     *string
+	FatherName   *string
+	BirthDate    *time.Time // a date; the time of day is zero, UTC
+	Active       bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// DisplayID is the human-readable id, "USR" and the id padded to six digits.
+func DisplayID(id int64) string { return fmt.Sprintf("USR%06d", id) }
+
+// DisplayID is the human-readable id of u.
+func (u User) DisplayID() string { return DisplayID(u.ID) }
+
+// Public is the user as other services see it in events: no credentials.
+func (u User) Public() events.User {
+	return events.User{
+		ID: u.ID, DisplayID: u.DisplayID(), Email: u.Email, Role: string(u.Role),
+		FirstName: u.FirstName, LastName: u.LastName, FatherName: u.FatherName, Active: u.Active,
+	}
+}
+
+// RefreshToken is the stored form of a refresh token: only its hash.
+type RefreshToken struct {
+	Hash      []byte
+	UserID    int64
+	FamilyID  string
+	ExpiresAt time.Time
+}
+
+// Store keeps users. Methods that change state take a function returning the
+// events that describe the change, and commit both in one transaction.
+type Store interface {
+	// Create inserts u and the events that events(created) returns; it fails
+	// with a Conflict fault when the email is taken (case-insensitively).
+	Create(ctx context.Context, u User, events func(User) ([]events.Event, error)) (User, error)
+	// ByEmail returns the user with that email (case-insensitively), or a
+	// NotFound fault.
+	ByEmail(ctx context.Context, email string) (User, error)
+	// ByID returns the user, or a NotFound fault.
+	ByID(ctx context.Context, id int64) (User, error)
+	// AdminExists reports whether an active admin exists.
+	AdminExists(ctx context.Context) (bool, error)
+	// SetPasswordHash replaces the stored hash (used to upgrade bcrypt hashes).
+	SetPasswordHash(ctx context.Context, id int64, hash string) error
+	// AddRefreshToken stores a refresh token's hash.
+	AddRefreshToken(ctx context.Context, t RefreshToken) error
+}
+
+// ErrEmailTaken is the contract's answer to a duplicate registration.
+var ErrEmailTaken = fault.New(fault.Invalid, "email_taken", "Email already registered")
+
+// ErrBadCredentials is the one answer to a failed login, whatever failed.
+var ErrBadCredentials = fault.New(fault.Unauthenticated, "invalid_credentials", "Invalid email or password")
