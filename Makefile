@@ -1,0 +1,75 @@
+# Support desk: build, test and run. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+# Go modules of the workspace (go.work), in dependency order. `go test ./...` at the repository root
+# does not cross modules, so every target below loops over them.
+MODULES  := pkg services/auth services/tickets services/audit services/gateway
+SERVICES := auth tickets audit gateway
+# Modules outside go.work, built with GOWORK=off.
+TOOL_MODULES := deploy/ferretdb
+
+# Tests start bin/ferretdb as their MongoDB stand-in and an embedded NATS of their own; they use the
+# PostgreSQL on 127.0.0.1:5432.
+export FERRETDB_BIN := $(CURDIR)/bin/ferretdb
+export REPO_ROOT := $(CURDIR)
+
+# run-in-modules CMD: run CMD in every module; report every failing module, fail at the end.
+define run-in-modules
+	failed=(); \
+	for m in $(MODULES); do \
+		echo "==> $$m: $(1)"; \
+		(cd "$$m" && $(1)) || failed+=("$$m"); \
+	done; \
+	if (( $${#failed[@]} )); then echo "FAILED in: $${failed[*]}" >&2; exit 1; fi
+endef
+
+.PHONY: help run build tools test test-race test-deps lint bench tidy clean
+
+help:
+	@echo "make run        run the whole system locally (deploy/run.sh)"
+	@echo "make build      build the four services into bin/"
+	@echo "make tools      build bin/ferretdb (MongoDB stand-in for local runs and tests)"
+	@echo "make test       go test every module (needs PostgreSQL; started or installed if missing)"
+	@echo "make test-race  the same with the race detector (slow)"
+	@echo "make lint       gofmt and go vet"
+	@echo "make bench      benchmarks of every module"
+	@echo "make tidy       go mod tidy in every module"
+	@echo "make clean      remove bin/ and coverage files (data/ is kept)"
+
+run:
+	deploy/run.sh
+
+build:
+	mkdir -p bin
+	go build -o bin/ $(addprefix ./services/,$(SERVICES))
+
+tools:
+	deploy/deps.sh ensure_ferretdb_binary
+
+test-deps:
+	deploy/deps.sh ensure_postgres
+	deploy/deps.sh ensure_ferretdb_binary
+
+test: test-deps
+	@$(call run-in-modules,go test -count=1 ./...)
+
+test-race: test-deps
+	@$(call run-in-modules,go test -count=1 -race ./...)
+
+bench: test-deps
+	@$(call run-in-modules,go test -count=1 -run '^$$' -bench . -benchmem ./...)
+
+lint:
+	@unformatted=$$(find . -name '*.go' -not -path './.git/*' -not -path './data/*' -print0 | xargs -0 -r gofmt -l); \
+	if [[ -n $$unformatted ]]; then echo "gofmt would change:" >&2; echo "$$unformatted" >&2; exit 1; fi
+	@$(call run-in-modules,go vet ./...)
+	@for m in $(TOOL_MODULES); do echo "==> $$m: go vet ./..."; (cd "$$m" && GOWORK=off go vet ./...); done
+
+tidy:
+	@$(call run-in-modules,go mod tidy)
+	@for m in $(TOOL_MODULES); do echo "==> $$m: go mod tidy"; (cd "$$m" && GOWORK=off go mod tidy); done
+
+clean:
+	rm -rf bin
+	find . -name '*.coverprofile' -o -name 'coverage.out' -o -name 'coverage.html' | xargs -r rm -f

@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Runs the whole system on this machine without Docker (`make run`):
+# PostgreSQL and NATS (started only if not already running), FerretDB as the MongoDB stand-in (unless
+# MONGODB_URL is set), then auth, tickets, audit and gateway. Ctrl-C stops what this script started.
+#
+# Configuration comes from .env when present, otherwise from development-only defaults.
+# READY_TIMEOUT (seconds, default 60) bounds the wait for each service.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO"
+# shellcheck source=deploy/deps.sh
+. deploy/deps.sh
+
+log() { printf '[run] %s\n' "$*"; }
+die() {
+	printf '[run] ERROR: %s\n' "$*" >&2
+	exit 1
+}
+
+LOG_DIR=data/logs
+READY_TIMEOUT=${READY_TIMEOUT:-60}
+
+# ---- configuration -------------------------------------------------------------------------------
+
+if [[ -f .env ]]; then
+	log "loading .env"
+	set -a
+	# shellcheck source=/dev/null
+	. ./.env
+	set +a
+fi
+
+if [[ -z ${SECRET_KEY:-} ]]; then
+	cat >&2 <<'EOF'
+
+  ######################################################################
+  #  WARNING: SECRET_KEY is not set (no .env?), so DEVELOPMENT-ONLY    #
+  #  defaults are used: DEBUG=true, a public SECRET_KEY and the        #
+  #  example initial users (admin@company.com / SecureAdminPass123!).  #
+  #  Never expose this instance. Copy .env.example to .env instead.    #
+  ######################################################################
+
+EOF
+	export SECRET_KEY=dev-only-insecure-secret-key-change-me-0123456789
+	export DEBUG=true
+	: "${INITIAL_ADMIN_EMAIL:=admin@company.com}" "${INITIAL_ADMIN_PASSWORD:=SecureAdminPass123!}"
+	: "${INITIAL_STAFF_EMAIL:=staff@company.com}" "${INITIAL_STAFF_PASSWORD:=SecureStaffPass123!}"
+	: "${INITIAL_USER_EMAIL:=user@company.com}" "${INITIAL_USER_PASSWORD:=SecureUserPass123!}"
+	export INITIAL_ADMIN_EMAIL INITIAL_ADMIN_PASSWORD INITIAL_STAFF_EMAIL INITIAL_STAFF_PASSWORD \
+		INITIAL_USER_EMAIL INITIAL_USER_PASSWORD
+fi
+
+export ALGORITHM=${ALGORITHM:-HS256}
+export ACCESS_TOKEN_EXPIRE_MINUTES=${ACCESS_TOKEN_EXPIRE_MINUTES:-30}
+export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/support_system?sslmode=disable}
+export NATS_URL=${NATS_URL:-nats://127.0.0.1:4222}
+export MONGODB_DATABASE=${MONGODB_DATABASE:-app_logs}
+export AUTH_ADDR=${AUTH_ADDR:-:8001} TICKETS_ADDR=${TICKETS_ADDR:-:8002}
+export AUDIT_ADDR=${AUDIT_ADDR:-:8003} GATEWAY_ADDR=${GATEWAY_ADDR:-:8000}
+
+# Each service: name, listen address, readiness path. Started in this order, stopped in reverse.
+SERVICES=(auth tickets audit gateway)
+declare -A ADDR=([auth]=$AUTH_ADDR [tickets]=$TICKETS_ADDR [audit]=$AUDIT_ADDR [gateway]=$GATEWAY_ADDR)
+declare -A READY_PATH=([auth]=/health/ready [tickets]=/health/ready [audit]=/health/ready [gateway]=/health)
+port_of() { echo "${ADDR[$1]##*:}"; }
+
+# ---- process bookkeeping -------------------------------------------------------------------------
+
+started_names=()
+started_pids=()
+
+# track NAME PID: remember a process this script started, to stop it on exit.
+track() {
+	started_names+=("$1")
+	started_pids+=("$2")
+}
+
+# stop NAME PID: SIGTERM, wait up to 20 s for a clean exit, then SIGKILL.
+stop() {
+	local name=$1 pid=$2 deadline=$((SECONDS + 20))
+	kill -0 "$pid" 2>/dev/null || return 0
+	log "stopping $name (pid $pid)"
+	kill -TERM "$pid" 2>/dev/null || true
+	while kill -0 "$pid" 2>/dev/null; do
+		if ((SECONDS >= deadline)); then
+			log "$name did not stop within 20s: killing it"
+			kill -KILL "$pid" 2>/dev/null || true
+			break
+		fi
+		sleep 0.1
+	done
+	wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+	local status=$?
+	trap '' INT TERM HUP
+	local i
+	for ((i = ${#started_pids[@]} - 1; i >= 0; i--)); do
+		stop "${started_names[i]}" "${started_pids[i]}"
+	done
+	if ((${#started_pids[@]} > 0)); then
+		log "stopped"
+	fi
+	exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# ---- dependencies --------------------------------------------------------------------------------
+
+# is_local URL PORT: URL points at this machine on PORT (or on no explicit port), i.e. a server we may start.
+is_local() { [[ $1 =~ ://([^/@]*@)?(127\.0\.0\.1|localhost)(:$2)?(/|$) ]]; }
+
+if is_local "$DATABASE_URL" 5432; then
+	ensure_postgres
+	db=${DATABASE_URL##*/}
+	create_database "${db%%\?*}"
+else
+	log "using the PostgreSQL at DATABASE_URL as is"
+fi
+
+if is_local "$NATS_URL" 4222; then
+	DEPS_NATS_PID=""
+	ensure_nats
+	if [[ -n $DEPS_NATS_PID ]]; then
+		track nats-server "$DEPS_NATS_PID"
+	fi
+else
+	log "using the NATS server at NATS_URL as is"
+fi
+
+mkdir -p "$LOG_DIR"
+
+# FerretDB prints its mongodb:// URI once it accepts connections.
+ferretdb_uri() { grep -m 1 '^mongodb://' "$LOG_DIR/ferretdb.log"; }
+
+if [[ -z ${MONGODB_URL:-} ]]; then
+	ensure_ferretdb_binary
+	port_open 127.0.0.1 27017 && die "127.0.0.1:27017 is in use: stop that process, or set MONGODB_URL to use it"
+	log "starting FerretDB (data in data/ferretdb, log in $LOG_DIR/ferretdb.log)"
+	setsid bin/ferretdb -listen 127.0.0.1:27017 -dir data/ferretdb >"$LOG_DIR/ferretdb.log" 2>&1 &
+	track ferretdb $!
+	if ! wait_until 30 "FerretDB" ferretdb_uri >/dev/null; then
+		tail -n 20 "$LOG_DIR/ferretdb.log" >&2
+		die "FerretDB did not start"
+	fi
+	MONGODB_URL=$(ferretdb_uri)
+	export MONGODB_URL
+	log "FerretDB is listening: $MONGODB_URL"
+fi
+
+# ---- services ------------------------------------------------------------------------------------
+
+for svc in "${SERVICES[@]}"; do
+	port_open 127.0.0.1 "$(port_of "$svc")" &&
+		die "port $(port_of "$svc") ($svc) is in use: is another 'make run' still running?"
+done
+
+log "building ${SERVICES[*]} into bin/"
+go build -o bin/ "${SERVICES[@]/#/./services/}"
+
+ready() { curl -fs -o /dev/null --max-time 2 "$1"; }
+
+for svc in "${SERVICES[@]}"; do
+	url="http://127.0.0.1:$(port_of "$svc")${READY_PATH[$svc]}"
+	log "starting $svc (log in $LOG_DIR/$svc.log)"
+	OTEL_SERVICE_NAME=$svc setsid "bin/$svc" >"$LOG_DIR/$svc.log" 2>&1 &
+	pid=$!
+	track "$svc" "$pid"
+	deadline=$((SECONDS + READY_TIMEOUT))
+	until ready "$url"; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			tail -n 30 "$LOG_DIR/$svc.log" >&2
+			die "$svc exited during start-up (log above, full log in $LOG_DIR/$svc.log)"
+		fi
+		if ((SECONDS >= deadline)); then
+			tail -n 30 "$LOG_DIR/$svc.log" >&2
+			die "$svc was not ready at $url within ${READY_TIMEOUT}s (log above)"
+		fi
+		sleep 0.3
+	done
+	log "$svc is ready"
+done
+
+cat <<EOF
+
+  Support desk is running.
+    API          http://localhost:$(port_of gateway)
+    Health       http://localhost:$(port_of gateway)/health
+    API docs     http://localhost:$(port_of gateway)/docs
+    auth         http://localhost:$(port_of auth)/health/ready
+    tickets      http://localhost:$(port_of tickets)/health/ready
+    audit        http://localhost:$(port_of audit)/health/ready
+    Logs         $LOG_DIR/{auth,tickets,audit,gateway,ferretdb}.log
+  Press Ctrl-C to stop.
+
+EOF
+
+# Run until Ctrl-C, or until one of the processes exits on its own.
+wait -n "${started_pids[@]}" || true
+for i in "${!started_pids[@]}"; do
+	if ! kill -0 "${started_pids[i]}" 2>/dev/null; then
+		die "${started_names[i]} exited unexpectedly: see $LOG_DIR/${started_names[i]}.log"
+	fi
+done
