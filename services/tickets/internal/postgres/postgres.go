@@ -1,0 +1,180 @@
+// Package postgres stores the tickets service's requests, user directory and
+// outbox in PostgreSQL (schema "tickets").
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/supportdesk/supportdesk/pkg/access"
+	"github.com/supportdesk/supportdesk/pkg/events"
+	"github.com/supportdesk/supportdesk/pkg/outbox"
+	"github.com/supportdesk/supportdesk/pkg/pgdb"
+	"github.com/supportdesk/supportdesk/services/tickets/internal/ticket"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations are the tickets schema's migrations.
+var Migrations = pgdb.Migrations{FS: migrationFiles, Dir: "migrations", Table: "tickets_schema_migrations"}
+
+// Outbox is the tickets service's outbox.
+var Outbox = outbox.Outbox{Table: "tickets.outbox", Channel: "tickets_outbox"}
+
+// Store implements ticket.Store.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// NewStore returns a Store on pool.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+type ticketRow struct {
+	ID           int64     `db:"id"`
+	OwnerID      int64     `db:"owner_id"`
+	StaffID      *int64    `db:"staff_id"`
+	Title        *string   `db:"title"`
+	Text         string    `db:"text"`
+	Status       string    `db:"status"`
+	Priority     string    `db:"priority"`
+	Category     *string   `db:"category"`
+	StaffComment *string   `db:"staff_comment"`
+	Version      int       `db:"version"`
+	CreatedAt    time.Time `db:"created_at"`
+	UpdatedAt    time.Time `db:"updated_at"`
+}
+
+const ticketColumns = `id, owner_id, staff_id, title, text, status, priority, category, staff_comment, version, created_at, updated_at`
+
+func toTicket(r ticketRow) ticket.Ticket {
+	return ticket.Ticket{
+		ID: r.ID, OwnerID: r.OwnerID, StaffID: r.StaffID, Title: r.Title, Text: r.Text,
+		Status: ticket.Status(r.Status), Priority: ticket.Priority(r.Priority), Category: r.Category,
+		StaffComment: r.StaffComment, Version: r.Version, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
+// Create implements ticket.Store.
+func (s *Store) Create(ctx context.Context, t ticket.Ticket, evs func(ticket.Ticket) ([]events.Event, error)) (ticket.Ticket, error) {
+	const q = `
+INSERT INTO tickets.requests (owner_id, staff_id, title, text, status, priority, category)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING ` + ticketColumns
+
+	var created ticket.Ticket
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, q, t.OwnerID, t.StaffID, t.Title, t.Text, string(t.Status), string(t.Priority), t.Category)
+		if err != nil {
+			return err
+		}
+		row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[ticketRow])
+		if err != nil {
+			return err
+		}
+		created = toTicket(row)
+		out, err := evs(created)
+		if err != nil {
+			return err
+		}
+		return Outbox.Add(ctx, tx, out...)
+	})
+	if err != nil {
+		return ticket.Ticket{}, fmt.Errorf("insert ticket: %w", err)
+	}
+	return created, nil
+}
+
+type viewRow struct {
+	ticketRow
+	OwnerEmail      *string `db:"owner_email"`
+	OwnerRole       *string `db:"owner_role"`
+	OwnerFirstName  *string `db:"owner_first_name"`
+	OwnerLastName   *string `db:"owner_last_name"`
+	OwnerFatherName *string `db:"owner_father_name"`
+	OwnerActive     *bool   `db:"owner_active"`
+	StaffEmail      *string `db:"staff_email"`
+	StaffRole       *string `db:"staff_role"`
+	StaffFirstName  *string `db:"staff_first_name"`
+	StaffLastName   *string `db:"staff_last_name"`
+	StaffFatherName *string `db:"staff_father_name"`
+	StaffActive     *bool   `db:"staff_active"`
+}
+
+func directoryUser(id int64, email, role *string, first, last, father *string, active *bool) ticket.User {
+	u := ticket.User{ID: id, FirstName: first, LastName: last, FatherName: father}
+	if email != nil {
+		u.Email = *email
+	}
+	if role != nil {
+		u.Role = access.Role(*role)
+	}
+	if active != nil {
+		u.Active = *active
+	}
+	return u
+}
+
+func toView(r viewRow) ticket.View {
+	v := ticket.View{
+		Ticket: toTicket(r.ticketRow),
+		Owner:  directoryUser(r.OwnerID, r.OwnerEmail, r.OwnerRole, r.OwnerFirstName, r.OwnerLastName, r.OwnerFatherName, r.OwnerActive),
+	}
+	if r.StaffID != nil {
+		staff := directoryUser(*r.StaffID, r.StaffEmail, r.StaffRole, r.StaffFirstName, r.StaffLastName, r.StaffFatherName, r.StaffActive)
+		v.Staff = &staff
+	}
+	return v
+}
+
+// Get implements ticket.Store.
+func (s *Store) Get(ctx context.Context, id int64) (ticket.View, error) {
+	const q = `
+SELECT r.id, r.owner_id, r.staff_id, r.title, r.text, r.status, r.priority, r.category, r.staff_comment,
+       r.version, r.created_at, r.updated_at,
+       o.email AS owner_email, o.role AS owner_role, o.first_name AS owner_first_name,
+       o.last_name AS owner_last_name, o.father_name AS owner_father_name, o.active AS owner_active,
+       s.email AS staff_email, s.role AS staff_role, s.first_name AS staff_first_name,
+       s.last_name AS staff_last_name, s.father_name AS staff_father_name, s.active AS staff_active
+FROM tickets.requests r
+LEFT JOIN tickets.users o ON o.id = r.owner_id
+LEFT JOIN tickets.users s ON s.id = r.staff_id
+WHERE r.id = $1`
+
+	rows, err := s.pool.Query(ctx, q, id)
+	if err != nil {
+		return ticket.View{}, fmt.Errorf("get ticket %d: %w", id, err)
+	}
+	row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[viewRow])
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ticket.View{}, ticket.ErrNotFound
+	}
+	if err != nil {
+		return ticket.View{}, fmt.Errorf("get ticket %d: %w", id, err)
+	}
+	return toView(row), nil
+}
+
+// PutUser implements ticket.Store.
+func (s *Store) PutUser(ctx context.Context, u ticket.User) error {
+	const q = `
+INSERT INTO tickets.users (id, email, role, first_name, last_name, father_name, active, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+ON CONFLICT (id) DO UPDATE SET
+    email = EXCLUDED.email, role = EXCLUDED.role, first_name = EXCLUDED.first_name,
+    last_name = EXCLUDED.last_name, father_name = EXCLUDED.father_name, active = EXCLUDED.active,
+    updated_at = now()`
+	if _, err := s.pool.Exec(ctx, q, u.ID, u.Email, string(u.Role), u.FirstName, u.LastName, u.FatherName, u.Active); err != nil {
+		return fmt.Errorf("put directory user %d: %w", u.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,139 @@
+// Command tickets is the tickets service: support requests, their owners'
+// and staff members' directory, and their events.
+//
+//	tickets                     serve (migrates the schema first)
+//	tickets migrate up|down [N]|version
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/supportdesk/supportdesk/pkg/bus"
+	"github.com/supportdesk/supportdesk/pkg/events"
+	"github.com/supportdesk/supportdesk/pkg/fault"
+	"github.com/supportdesk/supportdesk/pkg/outbox"
+	"github.com/supportdesk/supportdesk/pkg/pgdb"
+	"github.com/supportdesk/supportdesk/pkg/telemetry"
+	"github.com/supportdesk/supportdesk/pkg/token"
+	"github.com/supportdesk/supportdesk/pkg/web"
+	"github.com/supportdesk/supportdesk/services/tickets/internal/api"
+	"github.com/supportdesk/supportdesk/services/tickets/internal/postgres"
+	"github.com/supportdesk/supportdesk/services/tickets/internal/ticket"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "tickets:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if len(args) > 0 {
+		if args[0] != "migrate" {
+			return fmt.Errorf("unknown command %q (want migrate)", args[0])
+		}
+		return postgres.Migrations.Command(cfg.DatabaseURL.Reveal(), args[1:], stdout)
+	}
+
+	logger := telemetry.NewLogger(stdout, cfg.LogLevel, cfg.ServiceName)
+	logger.InfoContext(ctx, "starting", "addr", cfg.Addr, "nats", cfg.NATSURL, "debug", cfg.Debug)
+	shutdownTracing, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: cfg.ServiceName, Endpoint: cfg.OTLPEndpoint})
+	if err != nil {
+		return err
+	}
+	defer shutdownWithin(shutdownTracing, 5*time.Second)
+
+	if err := postgres.Migrations.Up(cfg.DatabaseURL.Reveal()); err != nil {
+		return err
+	}
+	pool, err := pgdb.Open(ctx, cfg.DatabaseURL.Reveal())
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	nc, js, err := bus.Connect(cfg.NATSURL, cfg.ServiceName)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if _, err := bus.EnsureStream(ctx, js, bus.DefaultStream()); err != nil {
+		return err
+	}
+
+	store := postgres.NewStore(pool)
+	tickets := ticket.NewService(store)
+	tokens := token.NewManager([]byte(cfg.SecretKey.Reveal()), cfg.TokenTTL)
+
+	directory, err := bus.Consume(ctx, js, bus.ConsumerConfig{Durable: "tickets-directory", FilterSubject: "support.user.>"},
+		directoryHandler(ticket.NewDirectory(store)), deadLetterLog(logger), logger)
+	if err != nil {
+		return err
+	}
+	defer shutdownWithin(directory.Stop, 10*time.Second)
+
+	engine := web.NewEngine(cfg.ServiceName, logger, prometheus.NewRegistry())
+	web.HealthRoutes(engine, map[string]web.Check{
+		"postgres": store.Ping,
+		"nats":     func(context.Context) error { return bus.Healthy(nc) },
+	})
+	api.New(tickets, tokens, logger).Routes(engine)
+
+	relay := outbox.NewRelay(postgres.Outbox, pool, bus.NewPublisher(js), outbox.RelayConfig{}, logger)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return relay.Run(gctx) })
+	g.Go(func() error { return web.Serve(gctx, cfg.Addr, engine, 10*time.Second, logger) })
+	err = g.Wait()
+	logger.InfoContext(ctx, "stopped", "err", err)
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// directoryHandler applies user events to the directory; an event that can
+// never apply is terminated instead of retried.
+func directoryHandler(d *ticket.Directory) bus.Handler {
+	return func(ctx context.Context, ev events.Event) error {
+		err := d.Apply(ctx, ev)
+		if fault.Is(err, fault.Invalid) {
+			return bus.Permanent(err)
+		}
+		return err
+	}
+}
+
+// deadLetterLog records a terminated user event in the log; the audit
+// service keeps every event, so nothing is lost from the record.
+func deadLetterLog(logger *slog.Logger) bus.DeadLetter {
+	return func(ctx context.Context, msg jetstream.Msg, ev events.Event, reason error) error {
+		logger.ErrorContext(ctx, "user event dropped from the directory", "subject", msg.Subject(), "event_id", ev.ID, "reason", reason)
+		return nil
+	}
+}
+
+func shutdownWithin(f func(context.Context) error, d time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	_ = f(ctx)
+}
+
