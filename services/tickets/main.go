@@ -136,4 +136,3 @@ func shutdownWithin(f func(context.Context) error, d time.Duration) {
 	defer cancel()
 	_ = f(ctx)
 }
-
