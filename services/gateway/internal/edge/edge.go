@@ -1,0 +1,141 @@
+// Package edge is the gateway's HTTP side: it checks the access token and
+// the route's permission, strips identity headers a client may have sent,
+// and proxies the request to the service that owns the route, carrying the
+// trace context along.
+package edge
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
+	"github.com/supportdesk/supportdesk/pkg/problem"
+	"github.com/supportdesk/supportdesk/pkg/token"
+	"github.com/supportdesk/supportdesk/pkg/web"
+	"github.com/supportdesk/supportdesk/services/gateway/internal/route"
+)
+
+// Revoker reports whether a valid token must nevertheless be refused (for
+// example, its user logged out after it was issued).
+type Revoker interface {
+	Revoked(c token.Claims) bool
+}
+
+// Gateway routes the public API to the services.
+type Gateway struct {
+	tokens    *token.Manager
+	upstreams map[route.Upstream]*url.URL
+	transport http.RoundTripper
+	revoker   Revoker
+	logger    *slog.Logger
+}
+
+// New returns a Gateway that proxies to upstreams with transport.
+func New(tokens *token.Manager, upstreams map[route.Upstream]*url.URL, transport http.RoundTripper, revoker Revoker, logger *slog.Logger) *Gateway {
+	return &Gateway{
+		tokens:    tokens,
+		upstreams: upstreams,
+		transport: otelhttp.NewTransport(transport),
+		revoker:   revoker,
+		logger:    logger,
+	}
+}
+
+// Routes registers every route of table on e.
+func (g *Gateway) Routes(e *gin.Engine, table []route.Route) error {
+	e.Use(requestID, traceHeader)
+	for _, r := range table {
+		target, ok := g.upstreams[r.Upstream]
+		if !ok {
+			return fmt.Errorf("route %s %s: no URL for upstream %s", r.Method, r.Path, r.Upstream)
+		}
+		proxy := g.proxy(r.Upstream, target)
+		handlers := []gin.HandlerFunc{}
+		if !r.Public {
+			handlers = append(handlers, g.authenticate, web.Require(r.Permission))
+		}
+		handlers = append(handlers, func(c *gin.Context) { proxy.ServeHTTP(c.Writer, c.Request) })
+		e.Handle(r.Method, r.Path, handlers...)
+	}
+	return nil
+}
+
+func (g *Gateway) authenticate(c *gin.Context) {
+	raw := web.BearerToken(c.Request)
+	if raw == "" {
+		web.Unauthenticated(c, "Not authenticated: send an access token as 'Authorization: Bearer <token>'")
+		return
+	}
+	claims, err := g.tokens.Verify(raw)
+	if err != nil || (g.revoker != nil && g.revoker.Revoked(claims)) {
+		web.Unauthenticated(c, "Could not validate credentials")
+		return
+	}
+	web.SetClaims(c, claims)
+	c.Next()
+}
+
+// identityHeaders are headers a backend might take as the caller's identity;
+// a client must never be able to set them.
+var identityPrefixes = []string{"X-User-", "X-Auth-", "X-Forwarded-User", "X-Remote-User", "Remote-User", "X-Actor-"}
+
+func stripIdentity(h http.Header) {
+	for name := range h {
+		for _, p := range identityPrefixes {
+			if strings.HasPrefix(http.CanonicalHeaderKey(name), p) {
+				h.Del(name)
+			}
+		}
+	}
+}
+
+func (g *Gateway) proxy(name route.Upstream, target *url.URL) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.SetXForwarded()
+			pr.Out.Host = target.Host
+			stripIdentity(pr.Out.Header)
+		},
+		Transport: g.transport,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			g.logger.ErrorContext(r.Context(), "upstream failed", "upstream", name, "err", err)
+			problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "upstream_unavailable",
+				fmt.Sprintf("The %s service is unavailable; try again shortly", name)))
+		},
+	}
+}
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// requestID keeps a well-formed client X-Request-Id or makes one, and
+// returns it to the client.
+func requestID(c *gin.Context) {
+	id := c.GetHeader("X-Request-Id")
+	if !validRequestID.MatchString(id) {
+		b := make([]byte, 12)
+		_, _ = rand.Read(b)
+		id = hex.EncodeToString(b)
+		c.Request.Header.Set("X-Request-Id", id)
+	}
+	c.Header("X-Request-Id", id)
+	c.Next()
+}
+
+// traceHeader tells the client the trace id of its request, for support
+// questions and for finding the trace in Jaeger.
+func traceHeader(c *gin.Context) {
+	if id := problem.TraceID(c.Request.Context()); id != "" {
+		c.Header("X-Trace-Id", id)
+	}
+	c.Next()
+}

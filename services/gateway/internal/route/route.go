@@ -1,0 +1,42 @@
+// Package route is the gateway's table of public API routes: which service
+// answers each one and what a caller needs to reach it. A route that is not
+// in the table does not exist at the edge.
+package route
+
+import "github.com/supportdesk/supportdesk/pkg/access"
+
+// Upstream names a backend service.
+type Upstream string
+
+// The backend services.
+const (
+	Auth    Upstream = "auth"
+	Tickets Upstream = "tickets"
+	Audit   Upstream = "audit"
+)
+
+// Route is one method and path template (Gin syntax) of the public API.
+type Route struct {
+	Method   string
+	Path     string
+	Upstream Upstream
+	// Public routes need no token. Every other route needs a valid access
+	// token whose role holds Permission.
+	Public     bool
+	Permission access.Permission
+}
+
+// Table is the public API as the gateway exposes it.
+func Table() []Route {
+	return []Route{
+		{Method: "POST", Path: "/auth/register", Upstream: Auth, Public: true},
+		{Method: "POST", Path: "/auth/login", Upstream: Auth, Public: true},
+		{Method: "GET", Path: "/auth/profile", Upstream: Auth, Permission: access.ManageProfile},
+
+		{Method: "POST", Path: "/user_request", Upstream: Tickets, Permission: access.CreateRequest},
+		{Method: "POST", Path: "/user_request/", Upstream: Tickets, Permission: access.CreateRequest},
+		{Method: "GET", Path: "/user_request/:id", Upstream: Tickets, Permission: access.ViewOwnRequests},
+
+		{Method: "GET", Path: "/admin/logs/request-actions", Upstream: Audit, Permission: access.ViewLogs},
+	}
+}

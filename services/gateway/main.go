@@ -1,0 +1,71 @@
+// Command gateway is the public edge of the support system: it verifies
+// access tokens, enforces each route's permission and proxies to the auth,
+// tickets and audit services.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/supportdesk/supportdesk/pkg/bus"
+	"github.com/supportdesk/supportdesk/pkg/telemetry"
+	"github.com/supportdesk/supportdesk/pkg/token"
+	"github.com/supportdesk/supportdesk/pkg/web"
+	"github.com/supportdesk/supportdesk/services/gateway/internal/edge"
+	"github.com/supportdesk/supportdesk/services/gateway/internal/route"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	logger := telemetry.NewLogger(stdout, cfg.LogLevel, cfg.ServiceName)
+	logger.InfoContext(ctx, "starting", "addr", cfg.Addr, "nats", cfg.NATSURL, "debug", cfg.Debug)
+	shutdownTracing, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: cfg.ServiceName, Endpoint: cfg.OTLPEndpoint})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = shutdownTracing(sctx)
+	}()
+
+	nc, _, err := bus.Connect(cfg.NATSURL, cfg.ServiceName)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 64
+	tokens := token.NewManager([]byte(cfg.SecretKey.Reveal()), cfg.TokenTTL)
+
+	engine := web.NewEngine(cfg.ServiceName, logger, prometheus.NewRegistry())
+	health := edge.NewHealth(&http.Client{Transport: transport, Timeout: 5 * time.Second}, cfg.Upstreams,
+		func(context.Context) error { return bus.Healthy(nc) })
+	engine.GET("/health", health.Handle)
+	web.HealthRoutes(engine, map[string]web.Check{"nats": func(context.Context) error { return bus.Healthy(nc) }})
+	if err := edge.New(tokens, cfg.Upstreams, transport, nil, logger).Routes(engine, route.Table()); err != nil {
+		return err
+	}
+	return web.Serve(ctx, cfg.Addr, engine, 10*time.Second, logger)
+}
