@@ -1,0 +1,60 @@
+package ticket_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/supportdesk/supportdesk/pkg/events"
+	"github.com/supportdesk/supportdesk/pkg/fault"
+	"github.com/supportdesk/supportdesk/services/tickets/internal/ticket"
+)
+
+// fakeStore records directory writes; ticket methods are not used here.
+type fakeStore struct {
+	ticket.Store
+	users map[int64]ticket.User
+}
+
+func (f *fakeStore) PutUser(_ context.Context, u ticket.User) error {
+	f.users[u.ID] = u
+	return nil
+}
+
+func TestDirectoryApply(t *testing.T) {
+	store := &fakeStore{users: map[int64]ticket.User{}}
+	d := ticket.NewDirectory(store)
+	ctx := context.Background()
+
+	ev, err := events.New(ctx, events.SourceAuth, events.TypeUserRegistered, "USR000005", events.Actor{},
+		events.UserRegistered{User: events.User{ID: 5, Email: "s@x.com", Role: "staff", Active: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Apply(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if u := store.users[5]; u.Email != "s@x.com" || u.Role != "staff" || !u.Active {
+		t.Errorf("directory entry = %+v", u)
+	}
+
+	other := ev
+	other.Type = "support.user.unheard_of.v1"
+	if err := d.Apply(ctx, other); err != nil {
+		t.Errorf("an unknown user event must be ignored, got %v", err)
+	}
+
+	for name, data := range map[string]string{
+		"not an object": `[1,2]`,
+		"no id":         `{"user":{"email":"a@b.c","role":"user"}}`,
+		"bad role":      `{"user":{"id":9,"email":"a@b.c","role":"root"}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			bad := ev
+			bad.Data = json.RawMessage(data)
+			if err := d.Apply(ctx, bad); !fault.Is(err, fault.Invalid) {
+				t.Errorf("Apply = %v, want an Invalid fault", err)
+			}
+		})
+	}
+}
