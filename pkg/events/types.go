@@ -4,9 +4,18 @@ import "time"
 
 // Event types. Each payload struct below documents the data of one type.
 const (
-	TypeUserRegistered = "support.user.registered.v1"
-	TypeTicketCreated  = "support.ticket.created.v1"
-	TypeAPIRequest     = "support.api.request.v1"
+	TypeUserRegistered      = "support.user.registered.v1"
+	TypeUserProfileUpdated  = "support.user.profile_updated.v1"
+	TypeUserPasswordChanged = "support.user.password_changed.v1"
+	TypeUserRoleChanged     = "support.user.role_changed.v1"
+	TypeUserDeleted         = "support.user.deleted.v1"
+	TypeUserLoggedIn        = "support.user.logged_in.v1"
+	TypeUserLoginFailed     = "support.user.login_failed.v1"
+	TypeUserLoggedOut       = "support.user.logged_out.v1"
+	TypeUserRefreshReused   = "support.user.refresh_reuse_detected.v1"
+
+	TypeTicketCreated = "support.ticket.created.v1"
+	TypeAPIRequest    = "support.api.request.v1"
 )
 
 // Sources name the service that emitted an event.
@@ -33,6 +42,37 @@ type User struct {
 type UserRegistered struct {
 	User      User      `json:"user"`
 	CreatedAt time.Time `json:"created_at"`
+}
+
+// Revocation, in a user event, tells every gateway to refuse some access
+// tokens of the user from now on: those issued before IssuedBefore, or the
+// one whose id is TokenID. Tokens live minutes, so a gateway only needs the
+// revocations of the last token lifetime.
+type Revocation struct {
+	UserID       int64      `json:"user_id"`
+	IssuedBefore *time.Time `json:"issued_before,omitempty"`
+	TokenID      string     `json:"token_id,omitempty"`
+}
+
+// UserChanged is the data of support.user.profile_updated.v1,
+// support.user.role_changed.v1 and support.user.deleted.v1: the user before
+// and after the change (After.Active is false once deleted), and the
+// revocation the change implies, if any.
+type UserChanged struct {
+	Before User        `json:"before"`
+	After  User        `json:"after"`
+	Revoke *Revocation `json:"revoke,omitempty"`
+}
+
+// UserSecurity is the data of the security events: password_changed,
+// logged_in, login_failed, logged_out and refresh_reuse_detected. It never
+// holds a password, hash or token, only a token's id.
+type UserSecurity struct {
+	UserID    *int64      `json:"user_id"`
+	Email     string      `json:"email,omitempty"`
+	Reason    string      `json:"reason,omitempty"`
+	IPAddress string      `json:"ip_address,omitempty"`
+	Revoke    *Revocation `json:"revoke,omitempty"`
 }
 
 // Ticket is the state of a support request carried in ticket events.

@@ -24,6 +24,10 @@ type Users interface {
 	Register(ctx context.Context, r user.Registration, role access.Role, actor events.Actor) (user.User, error)
 	Login(ctx context.Context, email, password string) (user.Session, error)
 	Get(ctx context.Context, id int64) (user.User, error)
+	Refresh(ctx context.Context, raw string) (user.Session, error)
+	Logout(ctx context.Context, claims token.Claims, refresh string) error
+	UpdateProfile(ctx context.Context, id int64, p user.ProfilePatch) (user.User, error)
+	ChangePassword(ctx context.Context, id int64, current, next string) error
 }
 
 // Handler serves the auth routes.
@@ -43,7 +47,13 @@ func (h *Handler) Routes(e *gin.Engine) {
 	g := e.Group("/auth")
 	g.POST("/register", h.register)
 	g.POST("/login", h.login)
-	g.GET("/profile", web.Authenticate(h.tokens), web.Require(access.ManageProfile), h.profile)
+	g.POST("/refresh", h.refresh)
+	authed := g.Group("", web.Authenticate(h.tokens))
+	authed.POST("/logout", h.logout)
+	authed.POST("/verify-token", h.verifyToken)
+	authed.GET("/profile", web.Require(access.ManageProfile), h.profile)
+	authed.PUT("/profile", web.Require(access.ManageProfile), h.updateProfile)
+	authed.POST("/change-password", web.Require(access.ManageProfile), h.changePassword)
 }
 
 // userJSON is the contract's user object; it never carries a hash.
@@ -135,6 +145,10 @@ func (h *Handler) login(c *gin.Context) {
 		web.Error(c, h.logger, err)
 		return
 	}
+	h.session(c, s)
+}
+
+func (h *Handler) session(c *gin.Context, s user.Session) {
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, loginResponse{
 		AccessToken:  s.AccessToken,

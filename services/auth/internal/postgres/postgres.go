@@ -158,3 +158,129 @@ func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
+
+// RotateRefreshToken implements user.Store.
+func (s *Store) RotateRefreshToken(ctx context.Context, old []byte, next user.RefreshToken, onReuse func(user.RefreshToken) ([]events.Event, error)) (user.RefreshToken, error) {
+	const find = `
+SELECT user_id, family_id, expires_at, used_at IS NOT NULL, revoked_at IS NOT NULL
+FROM auth.refresh_tokens WHERE token_hash = $1 FOR UPDATE`
+	const revokeFamily = `UPDATE auth.refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL`
+	const markUsed = `UPDATE auth.refresh_tokens SET used_at = now() WHERE token_hash = $1`
+	const insert = `INSERT INTO auth.refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES ($1, $2, $3, $4)`
+
+	var t user.RefreshToken
+	var reused bool
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var used, revoked bool
+		err := tx.QueryRow(ctx, find, old).Scan(&t.UserID, &t.FamilyID, &t.ExpiresAt, &used, &revoked)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return user.ErrRefreshInvalid
+		}
+		if err != nil {
+			return err
+		}
+		t.Hash = old
+		switch {
+		case revoked:
+			return user.ErrRefreshInvalid
+		case used:
+			reused = true
+			if _, err := tx.Exec(ctx, revokeFamily, t.FamilyID); err != nil {
+				return err
+			}
+			evs, err := onReuse(t)
+			if err != nil {
+				return err
+			}
+			return Outbox.Add(ctx, tx, evs...)
+		case time.Now().After(t.ExpiresAt):
+			return user.ErrRefreshInvalid
+		}
+		if _, err := tx.Exec(ctx, markUsed, old); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, insert, next.Hash, t.UserID, t.FamilyID, next.ExpiresAt)
+		return err
+	})
+	switch {
+	case err != nil && fault.KindOf(err) != fault.Internal:
+		return user.RefreshToken{}, err
+	case err != nil:
+		return user.RefreshToken{}, fmt.Errorf("rotate refresh token: %w", err)
+	case reused:
+		return user.RefreshToken{}, user.ErrRefreshReused
+	}
+	return t, nil
+}
+
+// RevokeRefreshFamily implements user.Store.
+func (s *Store) RevokeRefreshFamily(ctx context.Context, hash []byte, userID int64, evs []events.Event) error {
+	const q = `
+UPDATE auth.refresh_tokens SET revoked_at = now()
+WHERE revoked_at IS NULL AND family_id = (
+    SELECT family_id FROM auth.refresh_tokens WHERE token_hash = $1 AND user_id = $2)`
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if hash != nil {
+			if _, err := tx.Exec(ctx, q, hash, userID); err != nil {
+				return fmt.Errorf("revoke refresh family: %w", err)
+			}
+		}
+		return Outbox.Add(ctx, tx, evs...)
+	})
+}
+
+// Update implements user.Store.
+func (s *Store) Update(ctx context.Context, id int64, change func(*user.User) ([]events.Event, error)) (user.User, error) {
+	const lock = `SELECT ` + userColumns + ` FROM auth.users WHERE id = $1 FOR UPDATE`
+	const save = `
+UPDATE auth.users SET password_hash = $2, role = $3, inn = $4, phone = $5, first_name = $6, last_name = $7,
+    father_name = $8, birth_date = $9, active = $10, updated_at = now()
+WHERE id = $1
+RETURNING ` + userColumns
+	const revokeAll = `UPDATE auth.refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL`
+
+	var saved user.User
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, lock, id)
+		if err != nil {
+			return err
+		}
+		row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[userRow])
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fault.New(fault.NotFound, "user_not_found", "User not found")
+		}
+		if err != nil {
+			return err
+		}
+		u := toUser(row)
+		oldHash := u.PasswordHash
+		evs, err := change(&u)
+		if err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, save, id, u.PasswordHash, string(u.Role), u.INN, u.Phone, u.FirstName,
+			u.LastName, u.FatherName, u.BirthDate, u.Active)
+		if err != nil {
+			return err
+		}
+		if row, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[userRow]); err != nil {
+			return err
+		}
+		saved = toUser(row)
+		if saved.PasswordHash != oldHash {
+			if _, err := tx.Exec(ctx, revokeAll, id); err != nil {
+				return err
+			}
+		}
+		return Outbox.Add(ctx, tx, evs...)
+	})
+	if err != nil && fault.KindOf(err) == fault.Internal {
+		return user.User{}, fmt.Errorf("update user %d: %w", id, err)
+	}
+	return saved, err
+}
+
+// Append implements user.Store.
+func (s *Store) Append(ctx context.Context, evs ...events.Event) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return Outbox.Add(ctx, tx, evs...) })
+}

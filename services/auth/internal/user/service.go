@@ -155,6 +155,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (Session, e
 	switch {
 	case fe != nil || fault.Is(err, fault.NotFound):
 		_, _, _ = VerifyPassword(s.dummyHash, password)
+		s.recordLogin(ctx, nil, email, "unknown email")
 		return Session{}, ErrBadCredentials
 	case err != nil:
 		return Session{}, fmt.Errorf("login: %w", err)
@@ -164,12 +165,17 @@ func (s *Service) Login(ctx context.Context, email, password string) (Session, e
 		return Session{}, fmt.Errorf("login %d: %w", u.ID, err)
 	}
 	if !ok || !u.Active {
+		s.recordLogin(ctx, &u, email, "wrong password")
 		return Session{}, ErrBadCredentials
 	}
 	if rehash {
 		s.upgradeHash(ctx, u.ID, password)
 	}
-	return s.openSession(ctx, u)
+	sess, err := s.openSession(ctx, u)
+	if err == nil {
+		s.recordLogin(ctx, &u, email, "")
+	}
+	return sess, err
 }
 
 // upgradeHash replaces a legacy bcrypt hash by argon2id. A failure is logged
@@ -189,22 +195,22 @@ func (s *Service) openSession(ctx context.Context, u User) (Session, error) {
 	if err != nil {
 		return Session{}, err
 	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return Session{}, fmt.Errorf("refresh token: %w", err)
+	rt, refresh, err := s.newRefreshToken(u.ID, "")
+	if err != nil {
+		return Session{}, err
 	}
-	refresh := base64.RawURLEncoding.EncodeToString(raw)
-	family := make([]byte, 16)
-	_, _ = rand.Read(family)
-	if err := s.store.AddRefreshToken(ctx, RefreshToken{
-		Hash:      HashRefreshToken(refresh),
-		UserID:    u.ID,
-		FamilyID:  base64.RawURLEncoding.EncodeToString(family),
-		ExpiresAt: s.now().Add(RefreshTTL),
-	}); err != nil {
+	if err := s.store.AddRefreshToken(ctx, rt); err != nil {
 		return Session{}, fmt.Errorf("store refresh token: %w", err)
 	}
 	return Session{AccessToken: access, RefreshToken: refresh, ExpiresIn: s.tokens.TTL(), User: u}, nil
+}
+
+func randomString(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // HashRefreshToken is how a refresh token is stored: its SHA-256. The token

@@ -69,7 +69,29 @@ type Store interface {
 	SetPasswordHash(ctx context.Context, id int64, hash string) error
 	// AddRefreshToken stores a refresh token's hash.
 	AddRefreshToken(ctx context.Context, t RefreshToken) error
+	// RotateRefreshToken marks the live token with hash old as used and
+	// stores next in its family, returning the old token. A token already
+	// used is a theft signal: its whole family is revoked, the events of
+	// onReuse are written, and ErrRefreshReused is returned. An unknown,
+	// expired or revoked token is ErrRefreshInvalid.
+	RotateRefreshToken(ctx context.Context, old []byte, next RefreshToken, onReuse func(RefreshToken) ([]events.Event, error)) (RefreshToken, error)
+	// RevokeRefreshFamily revokes the family of the token with hash, if it
+	// belongs to userID, and writes evs, in one transaction.
+	RevokeRefreshFamily(ctx context.Context, hash []byte, userID int64, evs []events.Event) error
+	// Update locks the user, lets change modify it and returns the events of
+	// the change, then saves both. When the password hash changes, every
+	// refresh token of the user is revoked in the same transaction.
+	Update(ctx context.Context, id int64, change func(*User) ([]events.Event, error)) (User, error)
+	// Append writes events that go with no state change (logins, for example).
+	Append(ctx context.Context, evs ...events.Event) error
 }
+
+// ErrRefreshInvalid answers a refresh token that cannot be used.
+var ErrRefreshInvalid = fault.New(fault.Unauthenticated, "invalid_refresh_token", "Invalid or expired refresh token")
+
+// ErrRefreshReused answers a refresh token presented a second time.
+var ErrRefreshReused = fault.New(fault.Unauthenticated, "refresh_token_reused",
+	"Refresh token already used; every session started from it has been revoked")
 
 // ErrEmailTaken is the contract's answer to a duplicate registration.
 var ErrEmailTaken = fault.New(fault.Invalid, "email_taken", "Email already registered")

@@ -1,0 +1,170 @@
+package api_test
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/supportdesk/supportdesk/pkg/pgtest"
+)
+
+// registerAndLogin creates a user and returns its login answer.
+func (e env) registerAndLogin(t *testing.T, email, password string) map[string]any {
+	t.Helper()
+	if status, body := e.do(t, "POST", "/auth/register", `{"email":"`+email+`","password":"`+password+`"}`, ""); status != 201 {
+		t.Fatalf("register = %d %v", status, body)
+	}
+	status, s := e.do(t, "POST", "/auth/login", `{"email":"`+email+`","password":"`+password+`"}`, "")
+	if status != 200 {
+		t.Fatalf("login = %d %v", status, s)
+	}
+	return s
+}
+
+func TestRefreshRotatesAndDetectsReuse(t *testing.T) {
+	e := setup(t)
+	s := e.registerAndLogin(t, "carol@example.com", "Str0ngPassw0rd")
+	first := s["refresh_token"].(string)
+
+	status, s2 := e.do(t, "POST", "/auth/refresh", `{"refresh_token":"`+first+`"}`, "")
+	if status != 200 || s2["refresh_token"] == first || s2["access_token"] == "" {
+		t.Fatalf("refresh = %d %v", status, s2)
+	}
+	second := s2["refresh_token"].(string)
+
+	// The query parameter form of the seed still works.
+	status, s3 := e.do(t, "POST", "/auth/refresh?refresh_token="+second, "", "")
+	if status != 200 {
+		t.Fatalf("refresh by query = %d %v", status, s3)
+	}
+	third := s3["refresh_token"].(string)
+
+	// Presenting the first token again is theft: the family dies.
+	if status, p := e.do(t, "POST", "/auth/refresh", `{"refresh_token":"`+first+`"}`, ""); status != 401 || p["code"] != "refresh_token_reused" {
+		t.Errorf("reuse = %d %v", status, p)
+	}
+	if status, _ := e.do(t, "POST", "/auth/refresh", `{"refresh_token":"`+third+`"}`, ""); status != 401 {
+		t.Errorf("a token of the revoked family still works: %d", status)
+	}
+	if status, _ := e.do(t, "POST", "/auth/refresh", `{"refresh_token":"made-up"}`, ""); status != 401 {
+		t.Errorf("unknown token = %d", status)
+	}
+	if status, _ := e.do(t, "POST", "/auth/refresh", `{}`, ""); status != 422 {
+		t.Errorf("missing token = %d", status)
+	}
+	types := e.outboxTypes(t)
+	if types[len(types)-1] != "support.user.refresh_reuse_detected.v1" {
+		t.Errorf("outbox = %v", types)
+	}
+}
+
+func TestLogoutAndVerify(t *testing.T) {
+	e := setup(t)
+	s := e.registerAndLogin(t, "dan@example.com", "Str0ngPassw0rd")
+	access := s["access_token"].(string)
+
+	status, v := e.do(t, "POST", "/auth/verify-token", "", access)
+	if status != 200 || v["valid"] != true || v["email"] != "dan@example.com" || v["role"] != "user" {
+		t.Errorf("verify = %d %v", status, v)
+	}
+	if status, _ := e.do(t, "POST", "/auth/logout", `{"refresh_token":"`+s["refresh_token"].(string)+`"}`, access); status != 204 {
+		t.Fatalf("logout = %d", status)
+	}
+	if status, _ := e.do(t, "POST", "/auth/refresh", `{"refresh_token":"`+s["refresh_token"].(string)+`"}`, ""); status != 401 {
+		t.Errorf("refresh after logout = %d", status)
+	}
+	var revoke map[string]any
+	if err := e.pool.QueryRow(t.Context(), `SELECT event->'data'->'revoke' FROM auth.outbox WHERE event->>'type' = 'support.user.logged_out.v1'`).Scan(&revoke); err != nil {
+		t.Fatal(err)
+	}
+	if revoke["user_id"] != float64(1) || revoke["token_id"] == "" {
+		t.Errorf("logout revocation = %v", revoke)
+	}
+	if status, _ := e.do(t, "POST", "/auth/logout", "", ""); status != 401 {
+		t.Errorf("logout without token = %d", status)
+	}
+}
+
+func TestUpdateProfile(t *testing.T) {
+	e := setup(t)
+	s := e.registerAndLogin(t, "erin@example.com", "Str0ngPassw0rd")
+	tok := s["access_token"].(string)
+
+	status, u := e.do(t, "PUT", "/auth/profile", `{"first_name":"Erin","phone":"+1 (555) 123-4567","inn":"1234567890"}`, tok)
+	if status != 200 || u["first_name"] != "Erin" || u["phone"] != "+15551234567" || u["inn"] != "1234567890" {
+		t.Fatalf("update = %d %v", status, u)
+	}
+	// null clears, absent keeps.
+	status, u = e.do(t, "PUT", "/auth/profile", `{"phone":null}`, tok)
+	if status != 200 || u["phone"] != nil || u["first_name"] != "Erin" {
+		t.Errorf("clear phone = %d %v", status, u)
+	}
+	before := pgtest.Count(t, e.pool, "SELECT count(*) FROM auth.outbox")
+	for name, body := range map[string]string{
+		"email":   `{"email":"x@example.com"}`,
+		"role":    `{"role":"admin"}`,
+		"bad inn": `{"first_name":"New","inn":"12"}`,
+		"number":  `{"first_name":5}`,
+		"unknown": `{"nickname":"e"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if status, p := e.do(t, "PUT", "/auth/profile", body, tok); status != 422 {
+				t.Errorf("= %d %v", status, p)
+			}
+		})
+	}
+	_, prof := e.do(t, "GET", "/auth/profile", "", tok)
+	if prof["first_name"] != "Erin" || prof["email"] != "erin@example.com" || prof["role"] != "user" {
+		t.Errorf("a rejected update changed the profile: %v", prof)
+	}
+	if after := pgtest.Count(t, e.pool, "SELECT count(*) FROM auth.outbox"); after != before {
+		t.Errorf("rejected updates wrote %d events", after-before)
+	}
+}
+
+func TestChangePassword(t *testing.T) {
+	e := setup(t)
+	s := e.registerAndLogin(t, "fay@example.com", "Str0ngPassw0rd")
+	tok := s["access_token"].(string)
+
+	for _, c := range []struct {
+		name, body, code string
+	}{
+		{"wrong current", `{"current_password":"Wr0ngPassw0rd","new_password":"N3wPassw0rdX"}`, "wrong_password"},
+		{"same", `{"current_password":"Str0ngPassw0rd","new_password":"Str0ngPassw0rd"}`, "same_password"},
+		{"weak", `{"current_password":"Str0ngPassw0rd","new_password":"weak"}`, "weak_password"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if status, p := e.do(t, "POST", "/auth/change-password", c.body, tok); status != 400 || p["code"] != c.code {
+				t.Errorf("= %d %v", status, p)
+			}
+		})
+	}
+	status, m := e.do(t, "POST", "/auth/change-password", `{"current_password":"Str0ngPassw0rd","new_password":"N3wPassw0rdX"}`, tok)
+	if status != 200 || !cmp.Equal(m, map[string]any{"message": "Password changed successfully"}) {
+		t.Fatalf("change = %d %v", status, m)
+	}
+	// Every other session dies: the old refresh token no longer works.
+	if status, _ := e.do(t, "POST", "/auth/refresh", `{"refresh_token":"`+s["refresh_token"].(string)+`"}`, ""); status != 401 {
+		t.Errorf("old session's refresh = %d", status)
+	}
+	if status, _ := e.do(t, "POST", "/auth/login", `{"email":"fay@example.com","password":"Str0ngPassw0rd"}`, ""); status != 401 {
+		t.Errorf("old password still logs in: %d", status)
+	}
+	if status, _ := e.do(t, "POST", "/auth/login", `{"email":"fay@example.com","password":"N3wPassw0rdX"}`, ""); status != 200 {
+		t.Errorf("new password = %d", status)
+	}
+	types := e.outboxTypes(t)
+	if !contains(types, "support.user.password_changed.v1") || !contains(types, "support.user.login_failed.v1") || !contains(types, "support.user.logged_in.v1") {
+		t.Errorf("outbox = %v", types)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,157 @@
+package user
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/supportdesk/supportdesk/pkg/events"
+	"github.com/supportdesk/supportdesk/pkg/fault"
+	"github.com/supportdesk/supportdesk/pkg/token"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func userActor(u User) events.Actor {
+	return events.Actor{ID: strconv.FormatInt(u.ID, 10), Role: string(u.Role)}
+}
+
+func (s *Service) securityEvent(ctx context.Context, typ, subject string, actor events.Actor, data events.UserSecurity) (events.Event, error) {
+	return events.New(ctx, events.SourceAuth, typ, subject, actor, data)
+}
+
+// Refresh exchanges a refresh token for a new pair. Each refresh token works
+// once; presenting one again revokes every token of its family, since one of
+// the two presenters has stolen it.
+func (s *Service) Refresh(ctx context.Context, raw string) (Session, error) {
+	if raw == "" {
+		return Session{}, fault.Fields(fault.FieldError{Field: "refresh_token", Message: "is required"})
+	}
+	next, refresh, err := s.newRefreshToken(0, "")
+	if err != nil {
+		return Session{}, err
+	}
+	old, err := s.store.RotateRefreshToken(ctx, HashRefreshToken(raw), next, func(t RefreshToken) ([]events.Event, error) {
+		ev, err := s.securityEvent(ctx, events.TypeUserRefreshReused, DisplayID(t.UserID),
+			events.Actor{ID: strconv.FormatInt(t.UserID, 10)},
+			events.UserSecurity{UserID: &t.UserID, Reason: "a used refresh token was presented again",
+				Revoke: &events.Revocation{UserID: t.UserID, IssuedBefore: ptr(s.now().UTC())}})
+		return []events.Event{ev}, err
+	})
+	if err != nil {
+		return Session{}, err
+	}
+	u, err := s.Get(ctx, old.UserID)
+	if err != nil {
+		return Session{}, ErrRefreshInvalid
+	}
+	access, _, err := s.tokens.Issue(u.ID, u.Role)
+	if err != nil {
+		return Session{}, err
+	}
+	return Session{AccessToken: access, RefreshToken: refresh, ExpiresIn: s.tokens.TTL(), User: u}, nil
+}
+
+// Logout ends the caller's session: the access token it presented stops
+// working at every gateway, and the refresh token, when given, is revoked
+// with its family.
+func (s *Service) Logout(ctx context.Context, claims token.Claims, refresh string) error {
+	id := claims.UserID()
+	ev, err := s.securityEvent(ctx, events.TypeUserLoggedOut, DisplayID(id),
+		events.Actor{ID: strconv.FormatInt(id, 10), Role: string(claims.Role)},
+		events.UserSecurity{UserID: &id, Revoke: &events.Revocation{UserID: id, TokenID: claims.ID}})
+	if err != nil {
+		return err
+	}
+	var hash []byte
+	if refresh != "" {
+		hash = HashRefreshToken(refresh)
+	}
+	if err := s.store.RevokeRefreshFamily(ctx, hash, id, []events.Event{ev}); err != nil {
+		return fmt.Errorf("logout %d: %w", id, err)
+	}
+	return nil
+}
+
+// recordLogin writes the logged_in or login_failed event. A failure to
+// record is logged, not returned: the login's answer must not depend on it.
+func (s *Service) recordLogin(ctx context.Context, u *User, email, reason string) {
+	typ, subject := events.TypeUserLoggedIn, ""
+	data := events.UserSecurity{Email: email, Reason: reason}
+	actor := events.Actor{}
+	if u != nil {
+		data.UserID = &u.ID
+		subject = u.DisplayID()
+		actor = userActor(*u)
+	}
+	if reason != "" {
+		typ = events.TypeUserLoginFailed
+	}
+	ev, err := s.securityEvent(ctx, typ, subject, actor, data)
+	if err == nil {
+		err = s.store.Append(ctx, ev)
+	}
+	if err != nil {
+		s.logger.WarnContext(ctx, "could not record login event", "type", typ, "err", err)
+	}
+}
+
+// ErrWrongPassword answers a password change with a wrong current password.
+var ErrWrongPassword = fault.New(fault.Invalid, "wrong_password", "Current password is incorrect")
+
+// ChangePassword replaces the caller's password after checking the current
+// one. Every other session of the user dies: refresh tokens are revoked and
+// access tokens issued before now are refused by the gateways.
+func (s *Service) ChangePassword(ctx context.Context, id int64, current, next string) error {
+	u, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	ok, _, err := VerifyPassword(u.PasswordHash, current)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrWrongPassword
+	}
+	if current == next {
+		return fault.New(fault.Invalid, "same_password", "Password validation failed: the new password must differ from the current one")
+	}
+	if err := CheckPassword(next, u.Email); err != nil {
+		return err
+	}
+	hash, err := HashPassword(next)
+	if err != nil {
+		return err
+	}
+	_, err = s.store.Update(ctx, id, func(u *User) ([]events.Event, error) {
+		u.PasswordHash = hash
+		now := s.now().UTC()
+		ev, err := s.securityEvent(ctx, events.TypeUserPasswordChanged, u.DisplayID(), userActor(*u),
+			events.UserSecurity{UserID: &u.ID, Revoke: &events.Revocation{UserID: u.ID, IssuedBefore: &now}})
+		return []events.Event{ev}, err
+	})
+	if errors.Is(err, ErrUserGone) || fault.Is(err, fault.NotFound) {
+		return ErrUserGone
+	}
+	return err
+}
+
+// newRefreshToken makes a random refresh token and its stored form.
+func (s *Service) newRefreshToken(userID int64, family string) (RefreshToken, string, error) {
+	raw, err := randomString(32)
+	if err != nil {
+		return RefreshToken{}, "", fmt.Errorf("refresh token: %w", err)
+	}
+	if family == "" && userID != 0 {
+		if family, err = randomString(16); err != nil {
+			return RefreshToken{}, "", err
+		}
+	}
+	return RefreshToken{
+		Hash: HashRefreshToken(raw), UserID: userID, FamilyID: family,
+		ExpiresAt: s.now().Add(RefreshTTL),
+	}, raw, nil
+}
+
