@@ -154,4 +154,3 @@ func (s *Service) newRefreshToken(userID int64, family string) (RefreshToken, st
 		ExpiresAt: s.now().Add(RefreshTTL),
 	}, raw, nil
 }
-
