@@ -45,13 +45,14 @@ type UserRegistered struct {
 }
 
 // Revocation, in a user event, tells every gateway to refuse some access
-// tokens of the user from now on: those issued before IssuedBefore, or the
-// one whose id is TokenID. Tokens live minutes, so a gateway only needs the
-// revocations of the last token lifetime.
+// tokens of the user from now on: those of the listed sessions (a session is
+// a login and the tokens refreshed from it), or all of them. Access tokens
+// live minutes, so a gateway only needs the revocations of the last token
+// lifetime.
 type Revocation struct {
-	UserID       int64      `json:"user_id"`
-	IssuedBefore *time.Time `json:"issued_before,omitempty"`
-	TokenID      string     `json:"token_id,omitempty"`
+	UserID      int64    `json:"user_id"`
+	SessionIDs  []string `json:"session_ids,omitempty"`
+	AllSessions bool     `json:"all_sessions,omitempty"`
 }
 
 // UserChanged is the data of support.user.profile_updated.v1,

@@ -33,6 +33,9 @@ type Claims struct {
 	jwt.RegisteredClaims
 	Role access.Role `json:"role"`
 	Type string      `json:"typ"`
+	// SessionID names the login session (the refresh-token family) the
+	// token belongs to, so that a session can be revoked as a whole.
+	SessionID string `json:"sid,omitempty"`
 }
 
 // UserID returns the subject as a user id.
@@ -69,8 +72,9 @@ func NewManager(key []byte, ttl time.Duration) *Manager {
 // TTL is the lifetime of the tokens m issues.
 func (m *Manager) TTL() time.Duration { return m.ttl }
 
-// Issue returns a signed access token for the user and its claims.
-func (m *Manager) Issue(userID int64, role access.Role) (string, Claims, error) {
+// Issue returns a signed access token for the user in session sessionID,
+// and its claims.
+func (m *Manager) Issue(userID int64, role access.Role, sessionID string) (string, Claims, error) {
 	now := m.now().UTC()
 	c := Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
@@ -81,8 +85,9 @@ func (m *Manager) Issue(userID int64, role access.Role) (string, Claims, error) 
 			IssuedAt:  jwt.NewNumericDate(now),
 			ID:        uuid.NewString(),
 		},
-		Role: role,
-		Type: TypeAccess,
+		Role:      role,
+		Type:      TypeAccess,
+		SessionID: sessionID,
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(m.key)
 	if err != nil {

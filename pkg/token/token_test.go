@@ -40,7 +40,7 @@ func with(mod func(jwt.MapClaims)) jwt.MapClaims {
 
 func TestIssueVerify(t *testing.T) {
 	m := token.NewManager(key, 30*time.Minute)
-	raw, issued, err := m.Issue(7, access.RoleStaff)
+	raw, issued, err := m.Issue(7, access.RoleStaff, "session-7")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestIssueVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.UserID() != 7 || got.Role != access.RoleStaff || got.ID != issued.ID || got.ID == "" {
+	if got.UserID() != 7 || got.Role != access.RoleStaff || got.ID != issued.ID || got.ID == "" || got.SessionID != "session-7" {
 		t.Errorf("claims = %+v", got)
 	}
 	if d := got.ExpiresAt.Sub(got.IssuedAt.Time); d != 30*time.Minute {

@@ -73,8 +73,8 @@ func decodeProblem(t *testing.T, rec *httptest.ResponseRecorder) problem.Problem
 func TestEngineErrors(t *testing.T) {
 	tm := token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute)
 	e := newEngine(tm)
-	userTok, _, _ := tm.Issue(3, access.RoleUser)
-	adminTok, _, _ := tm.Issue(1, access.RoleAdmin)
+	userTok, _, _ := tm.Issue(3, access.RoleUser, "s3")
+	adminTok, _, _ := tm.Issue(1, access.RoleAdmin, "s1")
 
 	tests := []struct {
 		name, method, path, body string
@@ -120,7 +120,7 @@ func TestEngineErrors(t *testing.T) {
 func TestEngineSuccess(t *testing.T) {
 	tm := token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute)
 	e := newEngine(tm)
-	adminTok, _, _ := tm.Issue(1, access.RoleAdmin)
+	adminTok, _, _ := tm.Issue(1, access.RoleAdmin, "s1")
 	if rec := do(e, "GET", "/logs", "", "Authorization", "Bearer "+adminTok); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"user":1`) {
 		t.Errorf("admin /logs = %d %s", rec.Code, rec.Body)
 	}

@@ -27,7 +27,7 @@ type Users interface {
 	Refresh(ctx context.Context, raw string) (user.Session, error)
 	Logout(ctx context.Context, claims token.Claims, refresh string) error
 	UpdateProfile(ctx context.Context, id int64, p user.ProfilePatch) (user.User, error)
-	ChangePassword(ctx context.Context, id int64, current, next string) error
+	ChangePassword(ctx context.Context, claims token.Claims, current, next string) error
 }
 
 // Handler serves the auth routes.

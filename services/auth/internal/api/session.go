@@ -120,7 +120,7 @@ func (h *Handler) changePassword(c *gin.Context) {
 		web.Error(c, h.logger, err)
 		return
 	}
-	if err := h.users.ChangePassword(c.Request.Context(), web.Claims(c).UserID(), req.CurrentPassword, req.NewPassword); err != nil {
+	if err := h.users.ChangePassword(c.Request.Context(), web.Claims(c), req.CurrentPassword, req.NewPassword); err != nil {
 		web.Error(c, h.logger, err)
 		return
 	}

@@ -77,7 +77,7 @@ func TestLogoutAndVerify(t *testing.T) {
 	if err := e.pool.QueryRow(t.Context(), `SELECT event->'data'->'revoke' FROM auth.outbox WHERE event->>'type' = 'support.user.logged_out.v1'`).Scan(&revoke); err != nil {
 		t.Fatal(err)
 	}
-	if revoke["user_id"] != float64(1) || revoke["token_id"] == "" {
+	if sessions, _ := revoke["session_ids"].([]any); revoke["user_id"] != float64(1) || len(sessions) != 1 || sessions[0] == "" {
 		t.Errorf("logout revocation = %v", revoke)
 	}
 	if status, _ := e.do(t, "POST", "/auth/logout", "", ""); status != 401 {
@@ -126,6 +126,7 @@ func TestChangePassword(t *testing.T) {
 	e := setup(t)
 	s := e.registerAndLogin(t, "fay@example.com", "Str0ngPassw0rd")
 	tok := s["access_token"].(string)
+	_, otherSession := e.do(t, "POST", "/auth/login", `{"email":"fay@example.com","password":"Str0ngPassw0rd"}`, "")
 
 	for _, c := range []struct {
 		name, body, code string
@@ -144,9 +145,20 @@ func TestChangePassword(t *testing.T) {
 	if status != 200 || !cmp.Equal(m, map[string]any{"message": "Password changed successfully"}) {
 		t.Fatalf("change = %d %v", status, m)
 	}
-	// Every other session dies: the old refresh token no longer works.
-	if status, _ := e.do(t, "POST", "/auth/refresh", `{"refresh_token":"`+s["refresh_token"].(string)+`"}`, ""); status != 401 {
-		t.Errorf("old session's refresh = %d", status)
+	// Every other session dies; the one the change was made in goes on.
+	if status, _ := e.do(t, "POST", "/auth/refresh", `{"refresh_token":"`+otherSession["refresh_token"].(string)+`"}`, ""); status != 401 {
+		t.Errorf("other session's refresh = %d", status)
+	}
+	if status, _ := e.do(t, "POST", "/auth/refresh", `{"refresh_token":"`+s["refresh_token"].(string)+`"}`, ""); status != 200 {
+		t.Errorf("current session's refresh = %d", status)
+	}
+	var revoked []string
+	if err := e.pool.QueryRow(t.Context(), `SELECT array(SELECT jsonb_array_elements_text(event->'data'->'revoke'->'session_ids'))
+		FROM auth.outbox WHERE event->>'type' = 'support.user.password_changed.v1'`).Scan(&revoked); err != nil {
+		t.Fatal(err)
+	}
+	if len(revoked) != 1 {
+		t.Errorf("password change revoked sessions %v, want exactly the other one", revoked)
 	}
 	if status, _ := e.do(t, "POST", "/auth/login", `{"email":"fay@example.com","password":"Str0ngPassw0rd"}`, ""); status != 401 {
 		t.Errorf("old password still logs in: %d", status)

@@ -213,20 +213,60 @@ FROM auth.refresh_tokens WHERE token_hash = $1 FOR UPDATE`
 	return t, nil
 }
 
-// RevokeRefreshFamily implements user.Store.
-func (s *Store) RevokeRefreshFamily(ctx context.Context, hash []byte, userID int64, evs []events.Event) error {
+// RevokeSession implements user.Store.
+func (s *Store) RevokeSession(ctx context.Context, userID int64, session string, hash []byte, evs []events.Event) error {
 	const q = `
 UPDATE auth.refresh_tokens SET revoked_at = now()
-WHERE revoked_at IS NULL AND family_id = (
-    SELECT family_id FROM auth.refresh_tokens WHERE token_hash = $1 AND user_id = $2)`
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if hash != nil {
-			if _, err := tx.Exec(ctx, q, hash, userID); err != nil {
-				return fmt.Errorf("revoke refresh family: %w", err)
-			}
+WHERE user_id = $1 AND revoked_at IS NULL
+  AND (family_id = $2 OR family_id = (SELECT family_id FROM auth.refresh_tokens WHERE token_hash = $3))`
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, q, userID, session, hash); err != nil {
+			return err
 		}
 		return Outbox.Add(ctx, tx, evs...)
 	})
+	if err != nil {
+		return fmt.Errorf("revoke session of %d: %w", userID, err)
+	}
+	return nil
+}
+
+// ChangePassword implements user.Store.
+func (s *Store) ChangePassword(ctx context.Context, id int64, hash, keep string, evs func(revoked []string) ([]events.Event, error)) error {
+	const set = `UPDATE auth.users SET password_hash = $2, updated_at = now() WHERE id = $1`
+	// Every session with a refresh token that could still be alive.
+	const revoke = `
+WITH revoked AS (
+    UPDATE auth.refresh_tokens SET revoked_at = coalesce(revoked_at, now())
+    WHERE user_id = $1 AND family_id <> $2 AND expires_at > now()
+    RETURNING family_id)
+SELECT DISTINCT family_id FROM revoked ORDER BY family_id`
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, set, id, hash)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return user.ErrUserGone
+		}
+		rows, err := tx.Query(ctx, revoke, id, keep)
+		if err != nil {
+			return err
+		}
+		families, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		out, err := evs(families)
+		if err != nil {
+			return err
+		}
+		return Outbox.Add(ctx, tx, out...)
+	})
+	if err != nil && fault.KindOf(err) == fault.Internal {
+		return fmt.Errorf("change password of %d: %w", id, err)
+	}
+	return err
 }
 
 // Update implements user.Store.
@@ -237,7 +277,6 @@ UPDATE auth.users SET password_hash = $2, role = $3, inn = $4, phone = $5, first
     father_name = $8, birth_date = $9, active = $10, updated_at = now()
 WHERE id = $1
 RETURNING ` + userColumns
-	const revokeAll = `UPDATE auth.refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL`
 
 	var saved user.User
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -253,7 +292,6 @@ RETURNING ` + userColumns
 			return err
 		}
 		u := toUser(row)
-		oldHash := u.PasswordHash
 		evs, err := change(&u)
 		if err != nil {
 			return err
@@ -267,11 +305,6 @@ RETURNING ` + userColumns
 			return err
 		}
 		saved = toUser(row)
-		if saved.PasswordHash != oldHash {
-			if _, err := tx.Exec(ctx, revokeAll, id); err != nil {
-				return err
-			}
-		}
 		return Outbox.Add(ctx, tx, evs...)
 	})
 	if err != nil && fault.KindOf(err) == fault.Internal {

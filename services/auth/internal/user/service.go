@@ -191,11 +191,11 @@ func (s *Service) upgradeHash(ctx context.Context, id int64, password string) {
 }
 
 func (s *Service) openSession(ctx context.Context, u User) (Session, error) {
-	access, _, err := s.tokens.Issue(u.ID, u.Role)
+	rt, refresh, err := s.newRefreshToken(u.ID, "")
 	if err != nil {
 		return Session{}, err
 	}
-	rt, refresh, err := s.newRefreshToken(u.ID, "")
+	access, _, err := s.tokens.Issue(u.ID, u.Role, rt.FamilyID)
 	if err != nil {
 		return Session{}, err
 	}

@@ -2,7 +2,6 @@ package user
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -10,8 +9,6 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/fault"
 	"github.com/supportdesk/supportdesk/pkg/token"
 )
-
-func ptr[T any](v T) *T { return &v }
 
 func userActor(u User) events.Actor {
 	return events.Actor{ID: strconv.FormatInt(u.ID, 10), Role: string(u.Role)}
@@ -36,7 +33,7 @@ func (s *Service) Refresh(ctx context.Context, raw string) (Session, error) {
 		ev, err := s.securityEvent(ctx, events.TypeUserRefreshReused, DisplayID(t.UserID),
 			events.Actor{ID: strconv.FormatInt(t.UserID, 10)},
 			events.UserSecurity{UserID: &t.UserID, Reason: "a used refresh token was presented again",
-				Revoke: &events.Revocation{UserID: t.UserID, IssuedBefore: ptr(s.now().UTC())}})
+				Revoke: &events.Revocation{UserID: t.UserID, SessionIDs: []string{t.FamilyID}}})
 		return []events.Event{ev}, err
 	})
 	if err != nil {
@@ -46,21 +43,21 @@ func (s *Service) Refresh(ctx context.Context, raw string) (Session, error) {
 	if err != nil {
 		return Session{}, ErrRefreshInvalid
 	}
-	access, _, err := s.tokens.Issue(u.ID, u.Role)
+	access, _, err := s.tokens.Issue(u.ID, u.Role, old.FamilyID)
 	if err != nil {
 		return Session{}, err
 	}
 	return Session{AccessToken: access, RefreshToken: refresh, ExpiresIn: s.tokens.TTL(), User: u}, nil
 }
 
-// Logout ends the caller's session: the access token it presented stops
-// working at every gateway, and the refresh token, when given, is revoked
-// with its family.
+// Logout ends the caller's session: its refresh tokens are revoked, and its
+// access tokens stop working at every gateway. A refresh token given along
+// ends the session it belongs to as well.
 func (s *Service) Logout(ctx context.Context, claims token.Claims, refresh string) error {
 	id := claims.UserID()
 	ev, err := s.securityEvent(ctx, events.TypeUserLoggedOut, DisplayID(id),
 		events.Actor{ID: strconv.FormatInt(id, 10), Role: string(claims.Role)},
-		events.UserSecurity{UserID: &id, Revoke: &events.Revocation{UserID: id, TokenID: claims.ID}})
+		events.UserSecurity{UserID: &id, Revoke: &events.Revocation{UserID: id, SessionIDs: []string{claims.SessionID}}})
 	if err != nil {
 		return err
 	}
@@ -68,7 +65,7 @@ func (s *Service) Logout(ctx context.Context, claims token.Claims, refresh strin
 	if refresh != "" {
 		hash = HashRefreshToken(refresh)
 	}
-	if err := s.store.RevokeRefreshFamily(ctx, hash, id, []events.Event{ev}); err != nil {
+	if err := s.store.RevokeSession(ctx, id, claims.SessionID, hash, []events.Event{ev}); err != nil {
 		return fmt.Errorf("logout %d: %w", id, err)
 	}
 	return nil
@@ -101,9 +98,11 @@ func (s *Service) recordLogin(ctx context.Context, u *User, email, reason string
 var ErrWrongPassword = fault.New(fault.Invalid, "wrong_password", "Current password is incorrect")
 
 // ChangePassword replaces the caller's password after checking the current
-// one. Every other session of the user dies: refresh tokens are revoked and
-// access tokens issued before now are refused by the gateways.
-func (s *Service) ChangePassword(ctx context.Context, id int64, current, next string) error {
+// one. Every other session of the user dies: their refresh tokens are
+// revoked and the gateways refuse their access tokens. The session the
+// change was made in goes on.
+func (s *Service) ChangePassword(ctx context.Context, claims token.Claims, current, next string) error {
+	id := claims.UserID()
 	u, err := s.Get(ctx, id)
 	if err != nil {
 		return err
@@ -125,17 +124,15 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next st
 	if err != nil {
 		return err
 	}
-	_, err = s.store.Update(ctx, id, func(u *User) ([]events.Event, error) {
-		u.PasswordHash = hash
-		now := s.now().UTC()
-		ev, err := s.securityEvent(ctx, events.TypeUserPasswordChanged, u.DisplayID(), userActor(*u),
-			events.UserSecurity{UserID: &u.ID, Revoke: &events.Revocation{UserID: u.ID, IssuedBefore: &now}})
+	err = s.store.ChangePassword(ctx, id, hash, claims.SessionID, func(revoked []string) ([]events.Event, error) {
+		ev, err := s.securityEvent(ctx, events.TypeUserPasswordChanged, u.DisplayID(), userActor(u),
+			events.UserSecurity{UserID: &u.ID, Revoke: &events.Revocation{UserID: u.ID, SessionIDs: revoked}})
 		return []events.Event{ev}, err
 	})
-	if errors.Is(err, ErrUserGone) || fault.Is(err, fault.NotFound) {
-		return ErrUserGone
+	if err != nil {
+		return fmt.Errorf("change password of %d: %w", id, err)
 	}
-	return err
+	return nil
 }
 
 // newRefreshToken makes a random refresh token and its stored form.

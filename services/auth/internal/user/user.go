@@ -75,12 +75,16 @@ type Store interface {
 	// onReuse are written, and ErrRefreshReused is returned. An unknown,
 	// expired or revoked token is ErrRefreshInvalid.
 	RotateRefreshToken(ctx context.Context, old []byte, next RefreshToken, onReuse func(RefreshToken) ([]events.Event, error)) (RefreshToken, error)
-	// RevokeRefreshFamily revokes the family of the token with hash, if it
-	// belongs to userID, and writes evs, in one transaction.
-	RevokeRefreshFamily(ctx context.Context, hash []byte, userID int64, evs []events.Event) error
+	// RevokeSession revokes the refresh tokens of the user's session (a
+	// refresh-token family) and of the family of the token with hash, if
+	// any, and writes evs, in one transaction.
+	RevokeSession(ctx context.Context, userID int64, session string, hash []byte, evs []events.Event) error
+	// ChangePassword sets the user's password hash and revokes the refresh
+	// tokens of every session but keep, writing the events that
+	// evs(revoked sessions) returns, in one transaction.
+	ChangePassword(ctx context.Context, id int64, hash, keep string, evs func(revoked []string) ([]events.Event, error)) error
 	// Update locks the user, lets change modify it and returns the events of
-	// the change, then saves both. When the password hash changes, every
-	// refresh token of the user is revoked in the same transaction.
+	// the change, then saves both.
 	Update(ctx context.Context, id int64, change func(*User) ([]events.Event, error)) (User, error)
 	// Append writes events that go with no state change (logins, for example).
 	Append(ctx context.Context, evs ...events.Event) error

@@ -90,7 +90,7 @@ func TestProxyChecksAccessAndStripsIdentity(t *testing.T) {
 	u := upstream(t, got)
 	e, tm := setup(t, map[route.Upstream]*url.URL{route.Auth: u, route.Tickets: u, route.Audit: u})
 	tok := func(id int64, role access.Role) string {
-		s, _, _ := tm.Issue(id, role)
+		s, _, _ := tm.Issue(id, role, "s")
 		return "Bearer " + s
 	}
 

@@ -64,7 +64,7 @@ func setup(t *testing.T) env {
 
 func (e env) token(t *testing.T, id int64, role access.Role) string {
 	t.Helper()
-	s, _, err := e.tokens.Issue(id, role)
+	s, _, err := e.tokens.Issue(id, role, "s")
 	if err != nil {
 		t.Fatal(err)
 	}
