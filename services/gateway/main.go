@@ -20,6 +20,7 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/token"
 	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/edge"
+	"github.com/supportdesk/supportdesk/services/gateway/internal/revoke"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/route"
 )
 
@@ -49,11 +50,18 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		_ = shutdownTracing(sctx)
 	}()
 
-	nc, _, err := bus.Connect(cfg.NATSURL, cfg.ServiceName)
+	nc, js, err := bus.Connect(cfg.NATSURL, cfg.ServiceName)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
+	if _, err := bus.EnsureStream(ctx, js, bus.DefaultStream()); err != nil {
+		return err
+	}
+	revoked := revoke.NewList(cfg.TokenTTL)
+	if err := revoke.Follow(ctx, js, bus.StreamName, revoked, logger); err != nil {
+		return err
+	}
 
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 64
@@ -64,7 +72,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		func(context.Context) error { return bus.Healthy(nc) })
 	engine.GET("/health", health.Handle)
 	web.HealthRoutes(engine, map[string]web.Check{"nats": func(context.Context) error { return bus.Healthy(nc) }})
-	if err := edge.New(tokens, cfg.Upstreams, transport, nil, logger).Routes(engine, route.Table()); err != nil {
+	if err := edge.New(tokens, cfg.Upstreams, transport, revoked, logger).Routes(engine, route.Table()); err != nil {
 		return err
 	}
 	return web.Serve(ctx, cfg.Addr, engine, 10*time.Second, logger)

@@ -61,7 +61,10 @@ func (g *Gateway) Routes(e *gin.Engine, table []route.Route) error {
 		proxy := g.proxy(r.Upstream, target)
 		handlers := []gin.HandlerFunc{}
 		if !r.Public {
-			handlers = append(handlers, g.authenticate, web.Require(r.Permission))
+			handlers = append(handlers, g.authenticate)
+		}
+		if r.Permission != "" {
+			handlers = append(handlers, web.Require(r.Permission))
 		}
 		handlers = append(handlers, func(c *gin.Context) { proxy.ServeHTTP(c.Writer, c.Request) })
 		e.Handle(r.Method, r.Path, handlers...)

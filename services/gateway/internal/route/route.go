@@ -21,7 +21,7 @@ type Route struct {
 	Path     string
 	Upstream Upstream
 	// Public routes need no token. Every other route needs a valid access
-	// token whose role holds Permission.
+	// token, whose role must hold Permission when one is set.
 	Public     bool
 	Permission access.Permission
 }
@@ -31,7 +31,12 @@ func Table() []Route {
 	return []Route{
 		{Method: "POST", Path: "/auth/register", Upstream: Auth, Public: true},
 		{Method: "POST", Path: "/auth/login", Upstream: Auth, Public: true},
+		{Method: "POST", Path: "/auth/refresh", Upstream: Auth, Public: true},
+		{Method: "POST", Path: "/auth/logout", Upstream: Auth},
+		{Method: "POST", Path: "/auth/verify-token", Upstream: Auth},
 		{Method: "GET", Path: "/auth/profile", Upstream: Auth, Permission: access.ManageProfile},
+		{Method: "PUT", Path: "/auth/profile", Upstream: Auth, Permission: access.ManageProfile},
+		{Method: "POST", Path: "/auth/change-password", Upstream: Auth, Permission: access.ManageProfile},
 
 		{Method: "POST", Path: "/user_request", Upstream: Tickets, Permission: access.CreateRequest},
 		{Method: "POST", Path: "/user_request/", Upstream: Tickets, Permission: access.CreateRequest},

@@ -1,0 +1,236 @@
+// Package e2e drives the whole system like a client would: the four service
+// binaries run as processes against real PostgreSQL, a real JetStream server
+// and FerretDB, and every request goes through the gateway.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/supportdesk/supportdesk/pkg/mongotest"
+	"github.com/supportdesk/supportdesk/pkg/natstest"
+	"github.com/supportdesk/supportdesk/pkg/pgtest"
+)
+
+// The seed's bootstrap accounts, which every system starts with.
+const (
+	adminEmail    = "admin@company.com"
+	adminPassword = "SecureAdminPass123!"
+)
+
+// system is a running instance of the whole support system.
+type system struct {
+	t       *testing.T
+	baseURL string
+	client  *http.Client
+}
+
+// repoRoot finds the folder holding go.work.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.work not found above the test folder")
+		}
+		dir = parent
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// startSystem builds the services and starts them on fresh infrastructure:
+// a new database, an embedded JetStream server and a FerretDB server.
+func startSystem(t *testing.T) *system {
+	t.Helper()
+	root := repoRoot(t)
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin+"/", "./services/auth", "./services/tickets", "./services/audit", "./services/gateway")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build services: %v\n%s", err, out)
+	}
+
+	ports := map[string]string{}
+	for _, svc := range []string{"gateway", "auth", "tickets", "audit"} {
+		ports[svc] = freePort(t)
+	}
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"SECRET_KEY=" + strings.Repeat("e2e-secret-", 4),
+		"DATABASE_URL=" + pgtest.NewDatabase(t),
+		"NATS_URL=" + natstest.Start(t),
+		"MONGODB_URL=" + mongotest.Start(t),
+		"MONGODB_DATABASE=audit_e2e",
+		"LOG_LEVEL=debug",
+		"INITIAL_ADMIN_EMAIL=" + adminEmail,
+		"INITIAL_ADMIN_PASSWORD=" + adminPassword,
+		"INITIAL_STAFF_EMAIL=staff@company.com",
+		"INITIAL_STAFF_PASSWORD=SecureStaffPass123!",
+		"INITIAL_USER_EMAIL=user@company.com",
+		"INITIAL_USER_PASSWORD=SecureUserPass123!",
+		"GATEWAY_ADDR=127.0.0.1:" + ports["gateway"],
+		"AUTH_ADDR=127.0.0.1:" + ports["auth"],
+		"TICKETS_ADDR=127.0.0.1:" + ports["tickets"],
+		"AUDIT_ADDR=127.0.0.1:" + ports["audit"],
+		"AUTH_URL=http://127.0.0.1:" + ports["auth"],
+		"TICKETS_URL=http://127.0.0.1:" + ports["tickets"],
+		"AUDIT_URL=http://127.0.0.1:" + ports["audit"],
+	}
+	// auth migrates and bootstraps first, so that the others start on a
+	// ready database; then the rest, in any order.
+	for _, svc := range []string{"auth", "tickets", "audit", "gateway"} {
+		startService(t, filepath.Join(bin, svc), env)
+	}
+
+	s := &system{t: t, baseURL: "http://127.0.0.1:" + ports["gateway"], client: &http.Client{Timeout: 10 * time.Second}}
+	s.waitFor("a healthy system", 60*time.Second, func() bool {
+		resp, body := s.call("GET", "/health", "", nil)
+		return resp.StatusCode == 200 && strings.Contains(string(body), `"status":"healthy"`)
+	})
+	return s
+}
+
+// startService runs one binary, stops it with SIGTERM when the test ends,
+// and shows its log when the test failed.
+func startService(t *testing.T, path string, env []string) {
+	t.Helper()
+	name := filepath.Base(path)
+	logFile, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(path)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("%s did not stop cleanly: %v", name, err)
+			}
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Errorf("%s did not stop within 15s of SIGTERM", name)
+		}
+		if t.Failed() {
+			log, _ := os.ReadFile(logFile.Name())
+			t.Logf("---- %s log ----\n%s", name, tail(string(log), 60))
+		}
+		logFile.Close()
+	})
+}
+
+func tail(s string, lines int) string {
+	all := strings.Split(s, "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
+
+// call sends a request to the gateway and returns the response and its body.
+func (s *system) call(method, path, bearer string, body any, headers ...string) (*http.Response, []byte) {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), method, s.baseURL+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return &http.Response{StatusCode: 0, Header: http.Header{}}, []byte(err.Error())
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return resp, out
+}
+
+// json calls and decodes the JSON answer, failing unless the status is want.
+func (s *system) json(want int, method, path, bearer string, body any, headers ...string) (*http.Response, map[string]any) {
+	s.t.Helper()
+	resp, raw := s.call(method, path, bearer, body, headers...)
+	if resp.StatusCode != want {
+		s.t.Fatalf("%s %s = %d, want %d: %s", method, path, resp.StatusCode, want, raw)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		s.t.Fatalf("%s %s: %q is not a JSON object", method, path, raw)
+	}
+	return resp, out
+}
+
+// login returns an access token.
+func (s *system) login(email, password string) string {
+	s.t.Helper()
+	_, body := s.json(200, "POST", "/auth/login", "", map[string]string{"email": email, "password": password})
+	tok, _ := body["access_token"].(string)
+	if tok == "" {
+		s.t.Fatalf("login %s: no access token in %v", email, body)
+	}
+	return tok
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func (s *system) waitFor(what string, within time.Duration, cond func() bool) {
+	s.t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
