@@ -14,6 +14,7 @@ import (
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/events"
+	"github.com/supportdesk/supportdesk/pkg/fault"
 	"github.com/supportdesk/supportdesk/pkg/natstest"
 )
 
@@ -188,5 +189,18 @@ func TestLastDeliveryIsTerminated(t *testing.T) {
 	}
 	if calls != 2 {
 		t.Errorf("handler ran %d times, want MaxDeliver=2", calls)
+	}
+}
+
+func TestApplierTerminatesInvalidEvents(t *testing.T) {
+	invalid := bus.Applier(func(context.Context, events.Event) error {
+		return fault.New(fault.Invalid, "bad", "never applies")
+	})
+	if err := invalid(context.Background(), events.Event{}); !bus.IsPermanent(err) {
+		t.Errorf("Invalid fault = %v, want permanent", err)
+	}
+	transient := bus.Applier(func(context.Context, events.Event) error { return errors.New("db down") })
+	if err := transient(context.Background(), events.Event{}); err == nil || bus.IsPermanent(err) {
+		t.Errorf("plain error = %v, want a retryable error", err)
 	}
 }

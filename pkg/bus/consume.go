@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/supportdesk/supportdesk/pkg/events"
+	"github.com/supportdesk/supportdesk/pkg/fault"
 )
 
 func jsonEncode(ev events.Event) ([]byte, error) {
@@ -179,4 +180,26 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// Applier adapts a function that applies an event to local state into a
+// Handler: an Invalid fault (the event can never apply) terminates the
+// message; any other error asks for redelivery.
+func Applier(apply func(context.Context, events.Event) error) Handler {
+	return func(ctx context.Context, ev events.Event) error {
+		err := apply(ctx, ev)
+		if fault.Is(err, fault.Invalid) {
+			return Permanent(err)
+		}
+		return err
+	}
+}
+
+// LogDeadLetter returns a DeadLetter that only logs the terminated message,
+// for consumers of events the audit service keeps anyway.
+func LogDeadLetter(logger *slog.Logger) DeadLetter {
+	return func(ctx context.Context, msg jetstream.Msg, ev events.Event, reason error) error {
+		logger.ErrorContext(ctx, "event dropped", "subject", msg.Subject(), "event_id", ev.ID, "reason", reason)
+		return nil
+	}
 }

@@ -15,6 +15,7 @@ const (
 	TypeUserRefreshReused   = "support.user.refresh_reuse_detected.v1"
 
 	TypeTicketCreated = "support.ticket.created.v1"
+	TypeTicketDeleted = "support.ticket.deleted.v1"
 	TypeAPIRequest    = "support.api.request.v1"
 )
 

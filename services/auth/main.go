@@ -84,6 +84,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := users.Bootstrap(ctx, cfg.Seeds); err != nil {
 		return err
 	}
+	owners, err := bus.Consume(ctx, js, bus.ConsumerConfig{Durable: "auth-ticket-owners", FilterSubject: "support.ticket.>"},
+		bus.Applier(user.NewTicketOwners(store).Apply), bus.LogDeadLetter(logger), logger)
+	if err != nil {
+		return err
+	}
+	defer shutdownWithin(owners.Stop, 10*time.Second)
 
 	engine := web.NewEngine(cfg.ServiceName, logger, prometheus.NewRegistry())
 	web.HealthRoutes(engine, map[string]web.Check{

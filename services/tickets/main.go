@@ -10,19 +10,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
-	"github.com/supportdesk/supportdesk/pkg/events"
-	"github.com/supportdesk/supportdesk/pkg/fault"
 	"github.com/supportdesk/supportdesk/pkg/outbox"
 	"github.com/supportdesk/supportdesk/pkg/pgdb"
 	"github.com/supportdesk/supportdesk/pkg/telemetry"
@@ -85,7 +81,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	tokens := token.NewManager([]byte(cfg.SecretKey.Reveal()), cfg.TokenTTL)
 
 	directory, err := bus.Consume(ctx, js, bus.ConsumerConfig{Durable: "tickets-directory", FilterSubject: "support.user.>"},
-		directoryHandler(ticket.NewDirectory(store)), deadLetterLog(logger), logger)
+		bus.Applier(ticket.NewDirectory(store).Apply), bus.LogDeadLetter(logger), logger)
 	if err != nil {
 		return err
 	}
@@ -108,27 +104,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		err = nil
 	}
 	return err
-}
-
-// directoryHandler applies user events to the directory; an event that can
-// never apply is terminated instead of retried.
-func directoryHandler(d *ticket.Directory) bus.Handler {
-	return func(ctx context.Context, ev events.Event) error {
-		err := d.Apply(ctx, ev)
-		if fault.Is(err, fault.Invalid) {
-			return bus.Permanent(err)
-		}
-		return err
-	}
-}
-
-// deadLetterLog records a terminated user event in the log; the audit
-// service keeps every event, so nothing is lost from the record.
-func deadLetterLog(logger *slog.Logger) bus.DeadLetter {
-	return func(ctx context.Context, msg jetstream.Msg, ev events.Event, reason error) error {
-		logger.ErrorContext(ctx, "user event dropped from the directory", "subject", msg.Subject(), "event_id", ev.ID, "reason", reason)
-		return nil
-	}
 }
 
 func shutdownWithin(f func(context.Context) error, d time.Duration) {

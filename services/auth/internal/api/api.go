@@ -28,6 +28,8 @@ type Users interface {
 	Logout(ctx context.Context, claims token.Claims, refresh string) error
 	UpdateProfile(ctx context.Context, id int64, p user.ProfilePatch) (user.User, error)
 	ChangePassword(ctx context.Context, claims token.Claims, current, next string) error
+	List(ctx context.Context, role access.Role, offset, limit int) ([]user.User, int64, error)
+	Delete(ctx context.Context, actor events.Actor, id int64, role access.Role) error
 }
 
 // Handler serves the auth routes.
@@ -54,6 +56,14 @@ func (h *Handler) Routes(e *gin.Engine) {
 	authed.GET("/profile", web.Require(access.ManageProfile), h.profile)
 	authed.PUT("/profile", web.Require(access.ManageProfile), h.updateProfile)
 	authed.POST("/change-password", web.Require(access.ManageProfile), h.changePassword)
+
+	admin := e.Group("", web.Authenticate(h.tokens))
+	admin.POST("/staff/register", web.Require(access.ManageStaff), h.registerAs(access.RoleStaff))
+	admin.POST("/admin/register", web.Require(access.ManageUsers), h.registerAs(access.RoleAdmin))
+	admin.GET("/admin/users", web.Require(access.ViewUsers), h.list(access.RoleUser))
+	admin.GET("/admin/staff", web.Require(access.ViewStaff), h.list(access.RoleStaff))
+	admin.DELETE("/admin/users/:id", web.Require(access.DeleteUsers), h.delete(access.RoleUser, "User deleted successfully"))
+	admin.DELETE("/admin/staff/:id", web.Require(access.DeleteStaff), h.delete(access.RoleStaff, "Staff member deleted successfully"))
 }
 
 // userJSON is the contract's user object; it never carries a hash.

@@ -317,3 +317,78 @@ RETURNING ` + userColumns
 func (s *Store) Append(ctx context.Context, evs ...events.Event) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return Outbox.Add(ctx, tx, evs...) })
 }
+
+// List implements user.Store.
+func (s *Store) List(ctx context.Context, role access.Role, offset, limit int) ([]user.User, int64, error) {
+	const q = `SELECT ` + userColumns + ` FROM auth.users WHERE role = $1 ORDER BY id LIMIT $2 OFFSET $3`
+	const count = `SELECT count(*) FROM auth.users WHERE role = $1`
+	rows, err := s.pool.Query(ctx, q, string(role), limit, offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByName[userRow])
+	if err != nil {
+		return nil, 0, err
+	}
+	var total int64
+	if err := s.pool.QueryRow(ctx, count, string(role)).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	users := make([]user.User, len(list))
+	for i, r := range list {
+		users[i] = toUser(r)
+	}
+	return users, total, nil
+}
+
+// Delete implements user.Store.
+func (s *Store) Delete(ctx context.Context, id int64, role access.Role, evs func(user.User) ([]events.Event, error)) error {
+	const lock = `SELECT ` + userColumns + ` FROM auth.users WHERE id = $1 AND role = $2 FOR UPDATE`
+	const owned = `SELECT EXISTS (SELECT 1 FROM auth.ticket_refs WHERE owner_id = $1)`
+	const del = `DELETE FROM auth.users WHERE id = $1`
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, lock, id, string(role))
+		if err != nil {
+			return err
+		}
+		row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[userRow])
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fault.New(fault.NotFound, "user_not_found", "User not found")
+		}
+		if err != nil {
+			return err
+		}
+		var hasTickets bool
+		if err := tx.QueryRow(ctx, owned, id).Scan(&hasTickets); err != nil {
+			return err
+		}
+		if hasTickets {
+			return fault.New(fault.Conflict, "user_has_requests", "Cannot delete user with existing requests")
+		}
+		out, err := evs(toUser(row))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, del, id); err != nil {
+			return err
+		}
+		return Outbox.Add(ctx, tx, out...)
+	})
+}
+
+// PutTicketRef implements user.Store.
+func (s *Store) PutTicketRef(ctx context.Context, ticketID, ownerID int64) error {
+	const q = `INSERT INTO auth.ticket_refs (ticket_id, owner_id) VALUES ($1, $2) ON CONFLICT (ticket_id) DO NOTHING`
+	if _, err := s.pool.Exec(ctx, q, ticketID, ownerID); err != nil {
+		return fmt.Errorf("put ticket ref %d: %w", ticketID, err)
+	}
+	return nil
+}
+
+// DropTicketRef implements user.Store.
+func (s *Store) DropTicketRef(ctx context.Context, ticketID int64) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM auth.ticket_refs WHERE ticket_id = $1`, ticketID); err != nil {
+		return fmt.Errorf("drop ticket ref %d: %w", ticketID, err)
+	}
+	return nil
+}

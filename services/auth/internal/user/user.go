@@ -88,6 +88,16 @@ type Store interface {
 	Update(ctx context.Context, id int64, change func(*User) ([]events.Event, error)) (User, error)
 	// Append writes events that go with no state change (logins, for example).
 	Append(ctx context.Context, evs ...events.Event) error
+	// List returns users of role ordered by id, limit from offset, and how
+	// many there are.
+	List(ctx context.Context, role access.Role, offset, limit int) ([]User, int64, error)
+	// Delete removes the user id of role with the events that events(user)
+	// returns; NotFound if there is no such user of that role, Conflict if a
+	// user still owns tickets.
+	Delete(ctx context.Context, id int64, role access.Role, events func(User) ([]events.Event, error)) error
+	// PutTicketRef and DropTicketRef keep who owns which ticket.
+	PutTicketRef(ctx context.Context, ticketID, ownerID int64) error
+	DropTicketRef(ctx context.Context, ticketID int64) error
 }
 
 // ErrRefreshInvalid answers a refresh token that cannot be used.

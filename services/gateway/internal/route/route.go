@@ -38,6 +38,13 @@ func Table() []Route {
 		{Method: "PUT", Path: "/auth/profile", Upstream: Auth, Permission: access.ManageProfile},
 		{Method: "POST", Path: "/auth/change-password", Upstream: Auth, Permission: access.ManageProfile},
 
+		{Method: "POST", Path: "/staff/register", Upstream: Auth, Permission: access.ManageStaff},
+		{Method: "POST", Path: "/admin/register", Upstream: Auth, Permission: access.ManageUsers},
+		{Method: "GET", Path: "/admin/users", Upstream: Auth, Permission: access.ViewUsers},
+		{Method: "GET", Path: "/admin/staff", Upstream: Auth, Permission: access.ViewStaff},
+		{Method: "DELETE", Path: "/admin/users/:id", Upstream: Auth, Permission: access.DeleteUsers},
+		{Method: "DELETE", Path: "/admin/staff/:id", Upstream: Auth, Permission: access.DeleteStaff},
+
 		{Method: "POST", Path: "/user_request", Upstream: Tickets, Permission: access.CreateRequest},
 		{Method: "POST", Path: "/user_request/", Upstream: Tickets, Permission: access.CreateRequest},
 		{Method: "GET", Path: "/user_request/:id", Upstream: Tickets, Permission: access.ViewOwnRequests},

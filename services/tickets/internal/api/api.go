@@ -8,12 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/supportdesk/supportdesk/pkg/fault"
 	"github.com/supportdesk/supportdesk/pkg/token"
 	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/tickets/internal/ticket"
@@ -130,7 +128,7 @@ func (h *Handler) create(c *gin.Context) {
 }
 
 func (h *Handler) get(c *gin.Context) {
-	id, err := ParseID(c.Param("id"), "REQ")
+	id, err := web.ParseID(c.Param("id"), "REQ")
 	if err != nil {
 		web.Error(c, h.logger, err)
 		return
@@ -142,18 +140,4 @@ func (h *Handler) get(c *gin.Context) {
 	}
 	c.Header("ETag", etag(v))
 	c.JSON(http.StatusOK, toTicketJSON(v))
-}
-
-// ParseID accepts a path id as an integer ("17") or a display id
-// ("REQ000017", any case).
-func ParseID(raw, prefix string) (int64, error) {
-	digits := raw
-	if len(raw) > len(prefix) && strings.EqualFold(raw[:len(prefix)], prefix) {
-		digits = raw[len(prefix):]
-	}
-	id, err := strconv.ParseInt(digits, 10, 64)
-	if err != nil || id <= 0 {
-		return 0, fault.Fields(fault.FieldError{Field: "id", Message: fmt.Sprintf("must be a positive integer or a display id like %s000001", prefix)})
-	}
-	return id, nil
 }

@@ -38,6 +38,18 @@ func TestDirectoryApply(t *testing.T) {
 		t.Errorf("directory entry = %+v", u)
 	}
 
+	deleted, err := events.New(ctx, events.SourceAuth, events.TypeUserDeleted, "USR000005", events.Actor{},
+		events.UserChanged{After: events.User{ID: 5, Email: "s@x.com", Role: "staff", Active: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Apply(ctx, deleted); err != nil {
+		t.Fatal(err)
+	}
+	if u := store.users[5]; u.Active {
+		t.Errorf("a deleted user is still active in the directory: %+v", u)
+	}
+
 	other := ev
 	other.Type = "support.user.unheard_of.v1"
 	if err := d.Apply(ctx, other); err != nil {

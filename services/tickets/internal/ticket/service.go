@@ -75,20 +75,35 @@ func NewDirectory(store Store) *Directory { return &Directory{store: store} }
 // know are ignored. It is idempotent, as redelivery requires. An event whose
 // payload can never be applied fails with an Invalid fault.
 func (d *Directory) Apply(ctx context.Context, ev events.Event) error {
+	var u events.User
 	switch ev.Type {
 	case events.TypeUserRegistered:
 		var data events.UserRegistered
 		if err := ev.DecodeData(&data); err != nil {
-			return &fault.Error{Kind: fault.Invalid, Code: "invalid_event", Detail: "undecodable user event", Err: err}
+			return invalidEvent(err)
 		}
-		u := data.User
-		if u.ID <= 0 || !access.Role(u.Role).Valid() {
-			return fault.Newf(fault.Invalid, "invalid_event", "user event %s: invalid user %d with role %q", ev.ID, u.ID, u.Role)
+		u = data.User
+	case events.TypeUserProfileUpdated, events.TypeUserRoleChanged, events.TypeUserDeleted:
+		var data events.UserChanged
+		if err := ev.DecodeData(&data); err != nil {
+			return invalidEvent(err)
 		}
-		return d.store.PutUser(ctx, User{
-			ID: u.ID, Email: u.Email, Role: access.Role(u.Role),
-			FirstName: u.FirstName, LastName: u.LastName, FatherName: u.FatherName, Active: u.Active,
-		})
+		u = data.After
+		if ev.Type == events.TypeUserDeleted {
+			u.Active = false
+		}
+	default:
+		return nil
 	}
-	return nil
+	if u.ID <= 0 || !access.Role(u.Role).Valid() {
+		return fault.Newf(fault.Invalid, "invalid_event", "user event %s: invalid user %d with role %q", ev.ID, u.ID, u.Role)
+	}
+	return d.store.PutUser(ctx, User{
+		ID: u.ID, Email: u.Email, Role: access.Role(u.Role),
+		FirstName: u.FirstName, LastName: u.LastName, FatherName: u.FatherName, Active: u.Active,
+	})
+}
+
+func invalidEvent(err error) error {
+	return &fault.Error{Kind: fault.Invalid, Code: "invalid_event", Detail: "undecodable user event", Err: err}
 }

@@ -1,0 +1,79 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/supportdesk/supportdesk/pkg/access"
+	"github.com/supportdesk/supportdesk/pkg/events"
+	"github.com/supportdesk/supportdesk/pkg/fault"
+	"github.com/supportdesk/supportdesk/pkg/web"
+	"github.com/supportdesk/supportdesk/services/auth/internal/user"
+)
+
+func actorOf(c *gin.Context) events.Actor {
+	claims := web.Claims(c)
+	return events.Actor{ID: claims.Subject, Role: string(claims.Role)}
+}
+
+type credentials struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// registerAs creates a staff member or an admin; only admins get here.
+func (h *Handler) registerAs(role access.Role) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req credentials
+		if err := web.BindJSON(c, &req); err != nil {
+			web.Error(c, h.logger, err)
+			return
+		}
+		if req.Password == "" {
+			web.Error(c, h.logger, fault.Fields(fault.FieldError{Field: "password", Message: "is required"}))
+			return
+		}
+		u, err := h.users.Register(c.Request.Context(), user.Registration{Email: req.Email, Password: req.Password}, role, actorOf(c))
+		if err != nil {
+			web.Error(c, h.logger, err)
+			return
+		}
+		c.JSON(http.StatusCreated, toJSON(u))
+	}
+}
+
+func (h *Handler) list(role access.Role) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, fields := web.ParsePage(c, 50, 100)
+		if len(fields) > 0 {
+			web.Error(c, h.logger, fault.Fields(fields...))
+			return
+		}
+		users, total, err := h.users.List(c.Request.Context(), role, p.Offset(), p.Size)
+		if err != nil {
+			web.Error(c, h.logger, err)
+			return
+		}
+		items := make([]userJSON, len(users))
+		for i, u := range users {
+			items[i] = toJSON(u)
+		}
+		c.JSON(http.StatusOK, web.NewPage(items, total, p))
+	}
+}
+
+func (h *Handler) delete(role access.Role, message string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := web.ParseID(c.Param("id"), "USR")
+		if err != nil {
+			web.Error(c, h.logger, err)
+			return
+		}
+		if err := h.users.Delete(c.Request.Context(), actorOf(c), id, role); err != nil {
+			web.Error(c, h.logger, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"message": message})
+	}
+}
