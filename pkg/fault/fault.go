@@ -5,6 +5,7 @@ package fault
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind is the class of an error, independent of any transport.
@@ -37,7 +38,9 @@ type Error struct {
 	Code   string // stable machine-readable code, e.g. "email_taken"
 	Detail string
 	Fields []FieldError
-	Err    error
+	// RetryAfter, for TooMany and Unavailable, says when to try again.
+	RetryAfter time.Duration
+	Err        error
 }
 
 func (e *Error) Error() string {

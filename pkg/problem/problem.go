@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -47,6 +49,15 @@ var statusOf = map[fault.Kind]int{
 	fault.Precondition:    http.StatusPreconditionFailed,
 	fault.TooMany:         http.StatusTooManyRequests,
 	fault.Unavailable:     http.StatusServiceUnavailable,
+}
+
+// RetryAfter returns the Retry-After of err, if it carries one.
+func RetryAfter(err error) (time.Duration, bool) {
+	fe, ok := errors.AsType[*fault.Error](err)
+	if !ok || fe.RetryAfter <= 0 {
+		return 0, false
+	}
+	return fe.RetryAfter, true
 }
 
 // FromError maps err to a problem. Only the detail of a *fault.Error reaches
@@ -91,7 +102,10 @@ func Write(w http.ResponseWriter, r *http.Request, p Problem) {
 // WriteError logs err when it is internal and sends its problem.
 func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	p := FromError(err)
-	if p.Status >= 500 {
+	if d, ok := RetryAfter(err); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
+	}
+	if p.Status >= 500 && p.Status != http.StatusServiceUnavailable {
 		logger.ErrorContext(r.Context(), "request failed", "err", err, "path", r.URL.Path)
 	}
 	Write(w, r, p)

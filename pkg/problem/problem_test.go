@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -65,5 +66,14 @@ func TestUnauthorizedCarriesChallenge(t *testing.T) {
 	problem.Write(rec, httptest.NewRequest(http.MethodGet, "/auth/profile", nil), problem.New(401, "unauthenticated", "Not authenticated"))
 	if got := rec.Header().Get("WWW-Authenticate"); got != "Bearer" {
 		t.Errorf("WWW-Authenticate = %q, want Bearer", got)
+	}
+}
+
+func TestRetryAfterHeader(t *testing.T) {
+	rec := httptest.NewRecorder()
+	err := &fault.Error{Kind: fault.TooMany, Code: "too_many", Detail: "slow down", RetryAfter: 1500 * time.Millisecond}
+	problem.WriteError(rec, httptest.NewRequest(http.MethodPost, "/auth/login", nil), discardLogger(), err)
+	if rec.Code != 429 || rec.Header().Get("Retry-After") != "2" {
+		t.Errorf("= %d, Retry-After %q; want 429 and 2", rec.Code, rec.Header().Get("Retry-After"))
 	}
 }

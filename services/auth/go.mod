@@ -8,6 +8,7 @@ require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/supportdesk/supportdesk/pkg v0.0.0
+	golang.org/x/time v0.16.0
 )
 
 require (

@@ -5,8 +5,10 @@ package api
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -22,7 +24,7 @@ import (
 // Users is what the handlers need of the user service.
 type Users interface {
 	Register(ctx context.Context, r user.Registration, role access.Role, actor events.Actor) (user.User, error)
-	Login(ctx context.Context, email, password string) (user.Session, error)
+	Login(ctx context.Context, email, password, client string) (user.Session, error)
 	Get(ctx context.Context, id int64) (user.User, error)
 	Refresh(ctx context.Context, raw string) (user.Session, error)
 	Logout(ctx context.Context, claims token.Claims, refresh string) error
@@ -134,6 +136,20 @@ type loginRequest struct {
 	Password string `json:"password"`
 }
 
+// clientIP is the address the gateway saw: the last X-Forwarded-For entry,
+// which the gateway appends (it drops any the client sent), or the peer.
+func clientIP(r *http.Request) string {
+	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+		parts := strings.Split(xff, ",")
+		return strings.TrimSpace(parts[len(parts)-1])
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
 type loginResponse struct {
 	AccessToken  string              `json:"access_token"`
 	RefreshToken string              `json:"refresh_token"`
@@ -150,7 +166,7 @@ func (h *Handler) login(c *gin.Context) {
 		web.Error(c, h.logger, err)
 		return
 	}
-	s, err := h.users.Login(c.Request.Context(), req.Email, req.Password)
+	s, err := h.users.Login(c.Request.Context(), req.Email, req.Password, clientIP(c.Request))
 	if err != nil {
 		web.Error(c, h.logger, err)
 		return

@@ -1,6 +1,9 @@
 package api_test
 
 import (
+	"fmt"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -179,4 +182,45 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func TestLoginThrottling(t *testing.T) {
+	e := setup(t)
+	e.registerAndLogin(t, "hal@example.com", "Str0ngPassw0rd")
+	wrong := `{"email":"hal@example.com","password":"Wr0ngPassw0rd"}`
+	for i := range 5 {
+		if status, _ := e.do(t, "POST", "/auth/login", wrong, ""); status != 401 {
+			t.Fatalf("failure %d = %d, want 401", i+1, status)
+		}
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("POST", "/auth/login", strings.NewReader(`{"email":"hal@example.com","password":"Str0ngPassw0rd"}`))
+	req.Header.Set("Content-Type", "application/json")
+	e.engine.ServeHTTP(rec, req)
+	if rec.Code != 429 || rec.Header().Get("Retry-After") == "" || rec.Header().Get("Content-Type") != "application/problem+json" {
+		t.Errorf("sixth attempt = %d, Retry-After %q; want 429 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	// Another account from another address is not affected.
+	e.registerAndLogin(t, "ida@example.com", "Str0ngPassw0rd")
+}
+
+func TestClientThrottling(t *testing.T) {
+	e := setup(t)
+	login := func(email string) int {
+		req := httptest.NewRequest("POST", "/auth/login", strings.NewReader(`{"email":"`+email+`","password":"Wr0ngPassw0rd"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", "203.0.113.7")
+		rec := httptest.NewRecorder()
+		e.engine.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	// One client spraying many accounts is stopped by the per-address limit.
+	for i := range 20 {
+		if status := login(fmt.Sprintf("spray%d@example.com", i)); status != 401 {
+			t.Fatalf("attempt %d = %d", i+1, status)
+		}
+	}
+	if status := login("spray99@example.com"); status != 429 {
+		t.Errorf("21st attempt from one address = %d, want 429", status)
+	}
 }

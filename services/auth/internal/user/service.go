@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -29,7 +30,23 @@ type Service struct {
 	// dummyHash is verified when a login names an unknown email, so that the
 	// answer takes as long as a wrong password does.
 	dummyHash string
+	// Failed logins are throttled per account and per client address.
+	accounts, clients *Throttle
+	// hashing bounds the concurrent password hashes, so that a login storm
+	// cannot take every CPU from the other routes.
+	hashing chan struct{}
 }
+
+// Login throttling and hashing limits.
+const (
+	AccountBurst    = 5
+	AccountInterval = 30 * time.Second
+	ClientBurst     = 20
+	ClientInterval  = 3 * time.Second
+	// hashWait is how long a login waits for a hashing slot before it is
+	// told the service is busy.
+	hashWait = 5 * time.Second
+)
 
 // NewService returns a Service over store issuing tokens with tokens.
 func NewService(store Store, tokens *token.Manager, logger *slog.Logger) (*Service, error) {
@@ -37,7 +54,50 @@ func NewService(store Store, tokens *token.Manager, logger *slog.Logger) (*Servi
 	if err != nil {
 		return nil, err
 	}
-	return &Service{store: store, tokens: tokens, logger: logger, now: time.Now, dummyHash: dummy}, nil
+	return &Service{
+		store: store, tokens: tokens, logger: logger, now: time.Now, dummyHash: dummy,
+		accounts: NewThrottle(AccountBurst, AccountInterval),
+		clients:  NewThrottle(ClientBurst, ClientInterval),
+		hashing:  make(chan struct{}, max(2, runtime.NumCPU())),
+	}, nil
+}
+
+// ErrBusy answers a login that waited too long for a hashing slot.
+var ErrBusy = &fault.Error{Kind: fault.Unavailable, Code: "busy", Detail: "Too many logins at once; try again shortly", RetryAfter: time.Second}
+
+// withHashSlot runs f while holding one of the bounded hashing slots.
+func (s *Service) withHashSlot(ctx context.Context, f func()) error {
+	ctx, cancel := context.WithTimeout(ctx, hashWait)
+	defer cancel()
+	select {
+	case s.hashing <- struct{}{}:
+	case <-ctx.Done():
+		return ErrBusy
+	}
+	defer func() { <-s.hashing }()
+	f()
+	return nil
+}
+
+// verify checks password against hash within a hashing slot.
+func (s *Service) verify(ctx context.Context, hash, password string) (ok, rehash bool, err error) {
+	if slotErr := s.withHashSlot(ctx, func() { ok, rehash, err = VerifyPassword(hash, password) }); slotErr != nil {
+		return false, false, slotErr
+	}
+	return ok, rehash, err
+}
+
+// hash hashes password within a hashing slot.
+func (s *Service) hash(ctx context.Context, password string) (h string, err error) {
+	if slotErr := s.withHashSlot(ctx, func() { h, err = HashPassword(password) }); slotErr != nil {
+		return "", slotErr
+	}
+	return h, err
+}
+
+func tooMany(wait time.Duration) error {
+	return &fault.Error{Kind: fault.TooMany, Code: "too_many_attempts",
+		Detail: "Too many failed login attempts; try again later", RetryAfter: wait}
 }
 
 // Profile is the optional personal data of a user.
@@ -119,7 +179,7 @@ func (s *Service) register(ctx context.Context, r Registration, role access.Role
 	if err != nil {
 		return User{}, err
 	}
-	if u.PasswordHash, err = HashPassword(r.Password); err != nil {
+	if u.PasswordHash, err = s.hash(ctx, r.Password); err != nil {
 		return User{}, err
 	}
 	created, err := s.store.Create(ctx, u, func(c User) ([]events.Event, error) {
@@ -149,24 +209,37 @@ type Session struct {
 
 // Login checks the credentials and opens a session. An unknown email and a
 // wrong password get the same error after the same amount of hashing.
-func (s *Service) Login(ctx context.Context, email, password string) (Session, error) {
+// Failures are throttled per account and per client address.
+func (s *Service) Login(ctx context.Context, email, password, client string) (Session, error) {
 	email, fe := NormalizeEmail(email)
+	accountKey, clientKey := "account:"+email, "client:"+client
+	if wait := max(s.accounts.Wait(accountKey), s.clients.Wait(clientKey)); wait > 0 {
+		s.recordLogin(ctx, nil, email, "throttled")
+		return Session{}, tooMany(wait)
+	}
+	fail := func(u *User, reason string) (Session, error) {
+		s.accounts.Fail(accountKey)
+		s.clients.Fail(clientKey)
+		s.recordLogin(ctx, u, email, reason)
+		return Session{}, ErrBadCredentials
+	}
+
 	u, err := s.store.ByEmail(ctx, email)
 	switch {
 	case fe != nil || fault.Is(err, fault.NotFound):
-		_, _, _ = VerifyPassword(s.dummyHash, password)
-		s.recordLogin(ctx, nil, email, "unknown email")
-		return Session{}, ErrBadCredentials
+		if _, _, err := s.verify(ctx, s.dummyHash, password); fault.Is(err, fault.Unavailable) {
+			return Session{}, err
+		}
+		return fail(nil, "unknown email")
 	case err != nil:
 		return Session{}, fmt.Errorf("login: %w", err)
 	}
-	ok, rehash, err := VerifyPassword(u.PasswordHash, password)
+	ok, rehash, err := s.verify(ctx, u.PasswordHash, password)
 	if err != nil {
 		return Session{}, fmt.Errorf("login %d: %w", u.ID, err)
 	}
 	if !ok || !u.Active {
-		s.recordLogin(ctx, &u, email, "wrong password")
-		return Session{}, ErrBadCredentials
+		return fail(&u, "wrong password")
 	}
 	if rehash {
 		s.upgradeHash(ctx, u.ID, password)
@@ -181,7 +254,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (Session, e
 // upgradeHash replaces a legacy bcrypt hash by argon2id. A failure is logged
 // only: the login itself succeeded.
 func (s *Service) upgradeHash(ctx context.Context, id int64, password string) {
-	hash, err := HashPassword(password)
+	hash, err := s.hash(ctx, password)
 	if err == nil {
 		err = s.store.SetPasswordHash(ctx, id, hash)
 	}

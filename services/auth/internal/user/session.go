@@ -107,7 +107,7 @@ func (s *Service) ChangePassword(ctx context.Context, claims token.Claims, curre
 	if err != nil {
 		return err
 	}
-	ok, _, err := VerifyPassword(u.PasswordHash, current)
+	ok, _, err := s.verify(ctx, u.PasswordHash, current)
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func (s *Service) ChangePassword(ctx context.Context, claims token.Claims, curre
 	if err := CheckPassword(next, u.Email); err != nil {
 		return err
 	}
-	hash, err := HashPassword(next)
+	hash, err := s.hash(ctx, next)
 	if err != nil {
 		return err
 	}

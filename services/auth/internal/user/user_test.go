@@ -53,6 +53,8 @@ func TestCheckPassword(t *testing.T) {
 		{"no digit", "SecurePassword", false},
 		{"too long", "Aa1" + strings.Repeat("x", 130), false},
 		{"contains the email's local part", "Johnsmith123", false},
+		{"common password", "Password123", false},
+		{"common password, other case", "QWERTY123", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

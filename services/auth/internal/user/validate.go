@@ -66,6 +66,9 @@ func CheckPassword(password, email string) error {
 	if !digit {
 		broken = append(broken, "a digit")
 	}
+	if IsCommonPassword(password) {
+		broken = append(broken, "to be less common (it is on the list of common passwords)")
+	}
 	if local, _, ok := strings.Cut(email, "@"); ok && len(local) >= 3 && strings.Contains(strings.ToLower(password), local) {
 		broken = append(broken, "no part of your email address")
 	}
