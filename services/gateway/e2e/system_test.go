@@ -24,6 +24,10 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/pgtest"
 )
 
+// secretKey is the SECRET_KEY of the systems the tests start, so that
+// tests can forge tokens the way an attacker who knew it could.
+var secretKey = strings.Repeat("e2e-secret-", 4)
+
 // The seed's bootstrap accounts, which every system starts with.
 const (
 	adminEmail    = "admin@company.com"
@@ -37,20 +41,48 @@ type system struct {
 	client  *http.Client
 }
 
+// binDir holds the service binaries, built once by TestMain.
+var binDir string
+
+func TestMain(m *testing.M) {
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	root, err := repoRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	build := exec.Command("go", "build", "-o", dir+"/", "./services/auth", "./services/tickets", "./services/audit", "./services/gateway")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build services: %v\n%s", err, out)
+		return 1
+	}
+	binDir = dir
+	return m.Run()
+}
+
 // repoRoot finds the folder holding go.work.
-func repoRoot(t *testing.T) string {
-	t.Helper()
+func repoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir
+			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatal("go.work not found above the test folder")
+			return "", fmt.Errorf("go.work not found above %s", dir)
 		}
 		dir = parent
 	}
@@ -70,21 +102,13 @@ func freePort(t *testing.T) string {
 // a new database, an embedded JetStream server and a FerretDB server.
 func startSystem(t *testing.T) *system {
 	t.Helper()
-	root := repoRoot(t)
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", bin+"/", "./services/auth", "./services/tickets", "./services/audit", "./services/gateway")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build services: %v\n%s", err, out)
-	}
-
 	ports := map[string]string{}
 	for _, svc := range []string{"gateway", "auth", "tickets", "audit"} {
 		ports[svc] = freePort(t)
 	}
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
-		"SECRET_KEY=" + strings.Repeat("e2e-secret-", 4),
+		"SECRET_KEY=" + secretKey,
 		"DATABASE_URL=" + pgtest.NewDatabase(t),
 		"NATS_URL=" + natstest.Start(t),
 		"MONGODB_URL=" + mongotest.Start(t),
@@ -107,7 +131,7 @@ func startSystem(t *testing.T) *system {
 	// auth migrates and bootstraps first, so that the others start on a
 	// ready database; then the rest, in any order.
 	for _, svc := range []string{"auth", "tickets", "audit", "gateway"} {
-		startService(t, filepath.Join(bin, svc), env)
+		startService(t, filepath.Join(binDir, svc), env)
 	}
 
 	s := &system{t: t, baseURL: "http://127.0.0.1:" + ports["gateway"], client: &http.Client{Timeout: 10 * time.Second}}
