@@ -224,3 +224,39 @@ func TestClientThrottling(t *testing.T) {
 		t.Errorf("21st attempt from one address = %d, want 429", status)
 	}
 }
+
+// TestEventsCarryNoSecrets runs every flow that emits events and checks
+// that no event holds a password, a hash or a token.
+func TestEventsCarryNoSecrets(t *testing.T) {
+	e := setup(t)
+	s := e.registerAndLogin(t, "jo@example.com", "Str0ngPassw0rd")
+	access, refresh := s["access_token"].(string), s["refresh_token"].(string)
+	e.do(t, "POST", "/auth/login", `{"email":"jo@example.com","password":"Wr0ngPassw0rd"}`, "")
+	e.do(t, "PUT", "/auth/profile", `{"first_name":"Jo"}`, access)
+	_, s2 := e.do(t, "POST", "/auth/refresh", `{"refresh_token":"`+refresh+`"}`, "")
+	e.do(t, "POST", "/auth/refresh", `{"refresh_token":"`+refresh+`"}`, "") // reuse
+	e.do(t, "POST", "/auth/change-password", `{"current_password":"Str0ngPassw0rd","new_password":"N3wPassw0rdX"}`, access)
+	e.do(t, "POST", "/auth/logout", `{"refresh_token":"`+refresh+`"}`, access)
+
+	rows, err := e.pool.Query(t.Context(), "SELECT event::text FROM auth.outbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var raw string
+		if err := rows.Scan(&raw); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		for _, secret := range []string{"Str0ngPassw0rd", "Wr0ngPassw0rd", "N3wPassw0rdX", "$argon2id$", "$2b$", access, refresh, s2["refresh_token"].(string), s2["access_token"].(string)} {
+			if strings.Contains(raw, secret) {
+				t.Errorf("event holds a secret (%.12s...): %s", secret, raw)
+			}
+		}
+	}
+	if n < 7 {
+		t.Errorf("only %d events; the flows should have emitted at least 7", n)
+	}
+}
