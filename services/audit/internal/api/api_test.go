@@ -1,0 +1,276 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/supportdesk/supportdesk/pkg/access"
+	"github.com/supportdesk/supportdesk/pkg/fault"
+	"github.com/supportdesk/supportdesk/pkg/problem"
+	"github.com/supportdesk/supportdesk/pkg/token"
+	"github.com/supportdesk/supportdesk/pkg/web"
+	"github.com/supportdesk/supportdesk/services/audit/internal/api"
+	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
+)
+
+// fakeService answers with a fixed result and records what it was asked.
+type fakeService struct {
+	filters []audit.Filter
+	pages   []audit.Page
+	res     audit.Result
+	err     error
+}
+
+func (s *fakeService) RequestActions(_ context.Context, f audit.Filter, p audit.Page) (audit.Result, error) {
+	s.filters = append(s.filters, f)
+	s.pages = append(s.pages, p)
+	return s.res, s.err
+}
+
+type server struct {
+	handler http.Handler
+	svc     *fakeService
+	admin   string
+	staff   string
+	user    string
+}
+
+func newServer(tb testing.TB) *server {
+	tb.Helper()
+	tm := token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := &fakeService{}
+	e := web.NewEngine("audit-test", logger, prometheus.NewRegistry())
+	api.Routes(e, svc, tm, logger)
+	issue := func(role access.Role) string {
+		tok, _, err := tm.Issue(1, role, "session-1")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return tok
+	}
+	return &server{handler: e, svc: svc, admin: issue(access.RoleAdmin), staff: issue(access.RoleStaff), user: issue(access.RoleUser)}
+}
+
+func (s *server) get(tb testing.TB, path, tok string) *httptest.ResponseRecorder {
+	tb.Helper()
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	rec := httptest.NewRecorder()
+	s.handler.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestRequestActionsRejects(t *testing.T) {
+	s := newServer(t)
+	const path = "/admin/logs/request-actions"
+	tests := []struct {
+		name   string
+		query  string
+		tok    func(*server) string
+		status int
+		fields []string
+	}{
+		{"no token", "", func(*server) string { return "" }, 401, nil},
+		{"bad token", "", func(*server) string { return "not.a.jwt" }, 401, nil},
+		{"user", "", func(s *server) string { return s.user }, 403, nil},
+		{"staff", "", func(s *server) string { return s.staff }, 403, nil},
+		{"size 0", "?size=0", nil, 422, []string{"size"}},
+		{"size 1001", "?size=1001", nil, 422, []string{"size"}},
+		{"size not a number", "?size=ten", nil, 422, []string{"size"}},
+		{"page 0", "?page=0", nil, 422, []string{"page"}},
+		{"page negative", "?page=-1", nil, 422, []string{"page"}},
+		{"hours_ago 0", "?hours_ago=0", nil, 422, []string{"hours_ago"}},
+		{"hours_ago 500", "?hours_ago=500", nil, 422, []string{"hours_ago"}},
+		{"request_id 0", "?request_id=0", nil, 422, []string{"request_id"}},
+		{"request_id display form", "?request_id=REQ000001", nil, 422, []string{"request_id"}},
+		{"user_id negative", "?user_id=-4", nil, 422, []string{"user_id"}},
+		{"user_id too big", "?user_id=99999999999999999999", nil, 422, []string{"user_id"}},
+		{"unknown action", "?action=drop", nil, 422, []string{"action"}},
+		{"empty values", "?page=&size=&hours_ago=&request_id=", nil, 422, []string{"page", "size", "request_id", "hours_ago"}},
+		{"every error at once", "?page=x&size=0&request_id=a&user_id=0&action=b&hours_ago=169", nil, 422,
+			[]string{"page", "size", "request_id", "user_id", "action", "hours_ago"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tok := s.admin
+			if tt.tok != nil {
+				tok = tt.tok(s)
+			}
+			rec := s.get(t, path+tt.query, tok)
+			if rec.Code != tt.status {
+				t.Fatalf("status = %d, want %d; body %s", rec.Code, tt.status, rec.Body)
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != problem.ContentType {
+				t.Errorf("Content-Type = %q, want %s", ct, problem.ContentType)
+			}
+			var p problem.Problem
+			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+				t.Fatal(err)
+			}
+			var fields []string
+			for _, f := range p.Errors {
+				fields = append(fields, f.Field)
+			}
+			if diff := cmp.Diff(tt.fields, fields); diff != "" {
+				t.Errorf("invalid fields (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if len(s.svc.filters) != 0 {
+		t.Errorf("a rejected request reached the service: %+v", s.svc.filters)
+	}
+}
+
+func TestRequestActionsParameters(t *testing.T) {
+	tests := []struct {
+		query string
+		f     audit.Filter
+		p     audit.Page
+	}{
+		{"", audit.Filter{HoursAgo: 24}, audit.Page{Number: 1, Size: 50}},
+		{"?page=3&size=1000&request_id=7&user_id=42&action=create_request&hours_ago=168",
+			audit.Filter{RequestID: 7, UserID: 42, Action: "create_request", HoursAgo: 168}, audit.Page{Number: 3, Size: 1000}},
+		{"?size=1&hours_ago=1&unknown=x", audit.Filter{HoursAgo: 1}, audit.Page{Number: 1, Size: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			s := newServer(t)
+			if rec := s.get(t, "/admin/logs/request-actions"+tt.query, s.admin); rec.Code != 200 {
+				t.Fatalf("status = %d; body %s", rec.Code, rec.Body)
+			}
+			if diff := cmp.Diff([]audit.Filter{tt.f}, s.svc.filters); diff != "" {
+				t.Errorf("filter (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]audit.Page{tt.p}, s.svc.pages); diff != "" {
+				t.Errorf("page (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRequestActionsResponse(t *testing.T) {
+	at := time.Date(2026, 3, 14, 15, 9, 26, 535_000_000, time.FixedZone("X", 3600))
+	tests := []struct {
+		name  string
+		query string
+		res   audit.Result
+		want  string
+	}{
+		{
+			name:  "empty",
+			query: "?size=10",
+			res:   audit.Result{},
+			want:  `{"items":[],"total":0,"page":1,"size":10,"pages":0}`,
+		},
+		{
+			name:  "one ticket change and one system action",
+			query: "?page=2&size=2",
+			res: audit.Result{Total: 5, Entries: []audit.Entry{
+				{
+					EventID: "ev-1", Type: "support.ticket.created.v1", Subject: "REQ000007", Time: at,
+					ActorID: "42", ActorRole: "User", TraceID: "4bf92f3577b34da6a3ce929d0e0e4736",
+					Action: "create_request", RequestID: 7,
+					Data: json.RawMessage(`{"before":null,"after":{"id":7,"status":"new"}}`),
+				},
+				{
+					EventID: "ev-2", Type: "support.ticket.escalated.v1", Subject: "REQ000008", Time: at,
+					Action: "change_status", Data: json.RawMessage(`{"reason":"sla"}`),
+				},
+			}},
+			want: `{"items":[
+				{"id":"ev-1","timestamp":"2026-03-14T14:09:26.535Z","action":"create_request",
+				 "event_type":"support.ticket.created.v1","request_id":7,"user_id":42,"role":"user",
+				 "subject":"REQ000007","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736",
+				 "before":null,"after":{"id":7,"status":"new"}},
+				{"id":"ev-2","timestamp":"2026-03-14T14:09:26.535Z","action":"change_status",
+				 "event_type":"support.ticket.escalated.v1","request_id":null,"user_id":null,"role":null,
+				 "subject":"REQ000008","trace_id":null,"before":null,"after":null}
+				],"total":5,"page":2,"size":2,"pages":3}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newServer(t)
+			s.svc.res = tt.res
+			for _, path := range []string{"/admin/logs/request-actions", "/admin/logs/request-actions/"} {
+				rec := s.get(t, path+tt.query, s.admin)
+				if rec.Code != 200 {
+					t.Fatalf("GET %s = %d; body %s", path, rec.Code, rec.Body)
+				}
+				var got, want any
+				if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+					t.Fatal(err)
+				}
+				if err := json.Unmarshal([]byte(tt.want), &want); err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("GET %s body (-want +got):\n%s", path, diff)
+				}
+			}
+		})
+	}
+}
+
+func TestRequestActionsServiceErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		err    error
+		status int
+	}{
+		{"database down", &fault.Error{Kind: fault.Unavailable, Code: "database_unavailable", Detail: "down"}, 503},
+		{"unexpected", io.ErrUnexpectedEOF, 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newServer(t)
+			s.svc.err = tt.err
+			rec := s.get(t, "/admin/logs/request-actions", s.admin)
+			if rec.Code != tt.status {
+				t.Fatalf("status = %d, want %d", rec.Code, tt.status)
+			}
+			if strings.Contains(rec.Body.String(), "unexpected EOF") {
+				t.Errorf("internal error text leaked: %s", rec.Body)
+			}
+		})
+	}
+}
+
+// TestEveryRouteNeedsAToken walks the engine's own route list: a route added
+// without authentication fails here.
+func TestEveryRouteNeedsAToken(t *testing.T) {
+	tm := token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e := web.NewEngine("audit-test", logger, prometheus.NewRegistry())
+	api.Routes(e, &fakeService{}, tm, logger)
+	var checked int
+	for _, r := range e.Routes() {
+		if r.Path == "/metrics" {
+			continue
+		}
+		checked++
+		t.Run(r.Method+" "+r.Path, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, httptest.NewRequest(r.Method, r.Path, nil))
+			if rec.Code != http.StatusUnauthorized {
+				t.Errorf("= %d, want 401", rec.Code)
+			}
+		})
+	}
+	if checked == 0 {
+		t.Fatal("no routes registered")
+	}
+}
