@@ -14,9 +14,14 @@ const (
 	TypeUserLoggedOut       = "support.user.logged_out.v1"
 	TypeUserRefreshReused   = "support.user.refresh_reuse_detected.v1"
 
-	TypeTicketCreated = "support.ticket.created.v1"
-	TypeTicketDeleted = "support.ticket.deleted.v1"
-	TypeAPIRequest    = "support.api.request.v1"
+	TypeTicketCreated       = "support.ticket.created.v1"
+	TypeTicketUpdated       = "support.ticket.updated.v1"
+	TypeTicketDeleted       = "support.ticket.deleted.v1"
+	TypeTicketStatusChanged = "support.ticket.status_changed.v1"
+	TypeTicketAssigned      = "support.ticket.assigned.v1"
+	TypeTicketUnassigned    = "support.ticket.unassigned.v1"
+	TypeTicketCommentAdded  = "support.ticket.comment_added.v1"
+	TypeAPIRequest          = "support.api.request.v1"
 )
 
 // Sources name the service that emitted an event.
@@ -36,6 +41,8 @@ type User struct {
 	FirstName  *string `json:"first_name"`
 	LastName   *string `json:"last_name"`
 	FatherName *string `json:"father_name"`
+	INN        *string `json:"inn"`
+	Phone      *string `json:"phone"`
 	Active     bool    `json:"active"`
 }
 
@@ -99,6 +106,26 @@ type Ticket struct {
 type TicketCreated struct {
 	Before *Ticket `json:"before"`
 	After  Ticket  `json:"after"`
+}
+
+// TicketChanged is the data of the other ticket events (updated, deleted,
+// status_changed, assigned, unassigned, comment_added): the ticket before
+// and after the change (After is null once deleted), and the comment for
+// comment_added.
+type TicketChanged struct {
+	Before  *Ticket  `json:"before"`
+	After   *Ticket  `json:"after"`
+	Comment *Comment `json:"comment,omitempty"`
+}
+
+// Comment is a comment in a ticket's thread.
+type Comment struct {
+	ID        int64     `json:"id"`
+	TicketID  int64     `json:"ticket_id"`
+	AuthorID  int64     `json:"author_id"`
+	Body      string    `json:"body"`
+	Internal  bool      `json:"internal"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // APIRequest is the data of support.api.request.v1, one per API call seen by

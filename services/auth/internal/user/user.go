@@ -40,7 +40,8 @@ func (u User) DisplayID() string { return DisplayID(u.ID) }
 func (u User) Public() events.User {
 	return events.User{
 		ID: u.ID, DisplayID: u.DisplayID(), Email: u.Email, Role: string(u.Role),
-		FirstName: u.FirstName, LastName: u.LastName, FatherName: u.FatherName, Active: u.Active,
+		FirstName: u.FirstName, LastName: u.LastName, FatherName: u.FatherName, INN: u.INN, Phone: u.Phone,
+		Active: u.Active,
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -19,8 +18,17 @@ import (
 
 // Tickets is what the handlers need of the ticket service.
 type Tickets interface {
-	Create(ctx context.Context, a ticket.Actor, d ticket.Draft) (ticket.View, error)
+	Create(ctx context.Context, a ticket.Actor, d ticket.Draft, idem *ticket.Idempotency) (ticket.View, error)
 	Get(ctx context.Context, a ticket.Actor, id int64) (ticket.View, error)
+	Update(ctx context.Context, a ticket.Actor, id int64, p ticket.Patch, ifMatch *int) (ticket.View, error)
+	Delete(ctx context.Context, a ticket.Actor, id int64) error
+	ChangeStatus(ctx context.Context, a ticket.Actor, id int64, c ticket.StatusChange, ifMatch *int) (ticket.View, error)
+	Assign(ctx context.Context, a ticket.Actor, id, staffID int64) (ticket.View, error)
+	ListMine(ctx context.Context, a ticket.Actor, f ticket.Filter, p ticket.Page) ([]ticket.View, int64, *ticket.Cursor, error)
+	ListForStaff(ctx context.Context, a ticket.Actor, f ticket.Filter, p ticket.Page) ([]ticket.View, int64, *ticket.Cursor, error)
+	ListAll(ctx context.Context, a ticket.Actor, f ticket.Filter, p ticket.Page) ([]ticket.View, int64, *ticket.Cursor, error)
+	Comments(ctx context.Context, a ticket.Actor, id int64) ([]ticket.CommentView, error)
+	AddComment(ctx context.Context, a ticket.Actor, id int64, body string, internal bool, idem *ticket.Idempotency) (ticket.CommentView, error)
 }
 
 // Handler serves the ticket routes.
@@ -43,7 +51,19 @@ func (h *Handler) Routes(e *gin.Engine) {
 	// route, without a redirect.
 	g.POST("", h.create)
 	g.POST("/", h.create)
+	g.GET("/my", h.list(Tickets.ListMine))
 	g.GET("/:id", h.get)
+	g.PUT("/:id", h.update)
+	g.DELETE("/:id", h.delete)
+	g.GET("/:id/comments", h.comments)
+	g.POST("/:id/comments", h.addComment)
+
+	staff := e.Group("/staff/requests", web.Authenticate(h.tokens))
+	staff.GET("", h.list(Tickets.ListForStaff))
+	staff.PUT("/:id/status", h.changeStatus)
+	staff.POST("/:id/assign", h.assign)
+
+	e.GET("/admin/requests", web.Authenticate(h.tokens), h.list(Tickets.ListAll))
 }
 
 func actor(c *gin.Context) ticket.Actor {
@@ -99,45 +119,106 @@ func toTicketJSON(v ticket.View) ticketJSON {
 	return out
 }
 
-// etag is the entity tag of a ticket's current version.
-func etag(v ticket.View) string { return fmt.Sprintf(`"%d-%d"`, v.ID, v.Version) }
-
-type createRequest struct {
-	Text     *string `json:"text"`
-	Title    *string `json:"title"`
-	Priority *string `json:"priority"`
-	Category *string `json:"category"`
+// listItemJSON is the contract's list item.
+type listItemJSON struct {
+	ID               int64     `json:"id"`
+	DisplayID        string    `json:"display_id"`
+	Title            *string   `json:"title"`
+	Text             string    `json:"text"`
+	Status           string    `json:"status"`
+	Priority         string    `json:"priority"`
+	Category         *string   `json:"category"`
+	Version          int       `json:"version"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
+	OwnerEmail       string    `json:"owner_email"`
+	StaffMemberEmail *string   `json:"staff_member_email"`
 }
 
-func (h *Handler) create(c *gin.Context) {
-	var req createRequest
-	if err := web.BindJSON(c, &req); err != nil {
-		web.Error(c, h.logger, err)
-		return
+func toListItem(v ticket.View) listItemJSON {
+	item := listItemJSON{
+		ID: v.ID, DisplayID: v.DisplayID(), Title: v.Title, Text: v.Text, Status: string(v.Status),
+		Priority: string(v.Priority), Category: v.Category, Version: v.Version, CreatedAt: v.CreatedAt,
+		UpdatedAt: v.UpdatedAt, OwnerEmail: v.Owner.Email,
 	}
-	v, err := h.tickets.Create(c.Request.Context(), actor(c), ticket.Draft{
-		Text: req.Text, Title: req.Title, Priority: req.Priority, Category: req.Category,
-	})
+	if v.Staff != nil {
+		item.StaffMemberEmail = &v.Staff.Email
+	}
+	return item
+}
+
+// listJSON is the contract's list envelope with the keyset cursor.
+type listJSON struct {
+	web.PageOf[listItemJSON]
+	NextCursor *string `json:"next_cursor"`
+}
+
+// reply sends a ticket with its ETag.
+func reply(c *gin.Context, status int, v ticket.View) {
+	c.Header("ETag", etag(v.Ticket))
+	c.JSON(status, toTicketJSON(v))
+}
+
+func (h *Handler) fail(c *gin.Context, err error) { web.Error(c, h.logger, err) }
+
+// pathID reads the ticket id of the path, as 17 or REQ000017.
+func (h *Handler) pathID(c *gin.Context) (int64, bool) {
+	id, err := web.ParseID(c.Param("id"), "REQ")
 	if err != nil {
-		web.Error(c, h.logger, err)
-		return
+		h.fail(c, err)
+		return 0, false
 	}
-	c.Header("Location", "/user_request/"+strconv.FormatInt(v.ID, 10))
-	c.Header("ETag", etag(v))
-	c.JSON(http.StatusCreated, toTicketJSON(v))
+	return id, true
 }
 
 func (h *Handler) get(c *gin.Context) {
-	id, err := web.ParseID(c.Param("id"), "REQ")
-	if err != nil {
-		web.Error(c, h.logger, err)
+	id, ok := h.pathID(c)
+	if !ok {
 		return
 	}
 	v, err := h.tickets.Get(c.Request.Context(), actor(c), id)
 	if err != nil {
-		web.Error(c, h.logger, err)
+		h.fail(c, err)
 		return
 	}
-	c.Header("ETag", etag(v))
-	c.JSON(http.StatusOK, toTicketJSON(v))
+	reply(c, http.StatusOK, v)
+}
+
+type lister func(Tickets, context.Context, ticket.Actor, ticket.Filter, ticket.Page) ([]ticket.View, int64, *ticket.Cursor, error)
+
+func (h *Handler) list(list lister) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		f, p, err := parseList(c)
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
+		views, total, next, err := list(h.tickets, c.Request.Context(), actor(c), f, p)
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
+		items := make([]listItemJSON, len(views))
+		for i, v := range views {
+			items[i] = toListItem(v)
+		}
+		out := listJSON{PageOf: web.NewPage(items, total, web.Page{Number: p.Number, Size: p.Size})}
+		if next != nil {
+			s := next.String()
+			out.NextCursor = &s
+		}
+		c.JSON(http.StatusOK, out)
+	}
+}
+
+func (h *Handler) delete(c *gin.Context) {
+	id, ok := h.pathID(c)
+	if !ok {
+		return
+	}
+	if err := h.tickets.Delete(c.Request.Context(), actor(c), id); err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"message": "Request deleted successfully"})
 }

@@ -3,6 +3,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/supportdesk/supportdesk/pkg/access"
@@ -40,58 +42,116 @@ func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 type ticketRow struct {
-	ID           int64     `db:"id"`
-	OwnerID      int64     `db:"owner_id"`
-	StaffID      *int64    `db:"staff_id"`
-	Title        *string   `db:"title"`
-	Text         string    `db:"text"`
-	Status       string    `db:"status"`
-	Priority     string    `db:"priority"`
-	Category     *string   `db:"category"`
-	StaffComment *string   `db:"staff_comment"`
-	Version      int       `db:"version"`
-	CreatedAt    time.Time `db:"created_at"`
-	UpdatedAt    time.Time `db:"updated_at"`
+	ID           int64      `db:"id"`
+	OwnerID      int64      `db:"owner_id"`
+	StaffID      *int64     `db:"staff_id"`
+	Title        *string    `db:"title"`
+	Text         string     `db:"text"`
+	Status       string     `db:"status"`
+	Priority     string     `db:"priority"`
+	Category     *string    `db:"category"`
+	StaffComment *string    `db:"staff_comment"`
+	Version      int        `db:"version"`
+	CreatedAt    time.Time  `db:"created_at"`
+	UpdatedAt    time.Time  `db:"updated_at"`
+	FirstResp    *time.Time `db:"first_response_at"`
+	ResolvedAt   *time.Time `db:"resolved_at"`
 }
 
-const ticketColumns = `id, owner_id, staff_id, title, text, status, priority, category, staff_comment, version, created_at, updated_at`
+const ticketColumns = `id, owner_id, staff_id, title, text, status, priority, category, staff_comment, version,
+created_at, updated_at, first_response_at, resolved_at`
 
 func toTicket(r ticketRow) ticket.Ticket {
 	return ticket.Ticket{
 		ID: r.ID, OwnerID: r.OwnerID, StaffID: r.StaffID, Title: r.Title, Text: r.Text,
 		Status: ticket.Status(r.Status), Priority: ticket.Priority(r.Priority), Category: r.Category,
 		StaffComment: r.StaffComment, Version: r.Version, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		FirstResponseAt: utc(r.FirstResp), ResolvedAt: utc(r.ResolvedAt),
 	}
 }
 
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
 // Create implements ticket.Store.
-func (s *Store) Create(ctx context.Context, t ticket.Ticket, evs func(ticket.Ticket) ([]events.Event, error)) (ticket.Ticket, error) {
+func (s *Store) Create(ctx context.Context, t ticket.Ticket, idem *ticket.Idempotency, evs func(ticket.Ticket) ([]events.Event, error)) (ticket.Ticket, bool, error) {
 	const q = `
 INSERT INTO tickets.requests (owner_id, staff_id, title, text, status, priority, category)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 RETURNING ` + ticketColumns
 
 	var created ticket.Ticket
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	replayed, err := s.idempotent(ctx, idem, func(tx pgx.Tx) (int64, error) {
 		rows, err := tx.Query(ctx, q, t.OwnerID, t.StaffID, t.Title, t.Text, string(t.Status), string(t.Priority), t.Category)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[ticketRow])
 		if err != nil {
-			return err
+			return 0, err
 		}
 		created = toTicket(row)
 		out, err := evs(created)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		return Outbox.Add(ctx, tx, out...)
+		return created.ID, Outbox.Add(ctx, tx, out...)
+	}, func(id int64) error {
+		v, err := s.Get(ctx, id)
+		created = v.Ticket
+		return err
 	})
 	if err != nil {
-		return ticket.Ticket{}, fmt.Errorf("insert ticket: %w", err)
+		return ticket.Ticket{}, false, fmt.Errorf("insert ticket: %w", err)
 	}
-	return created, nil
+	return created, replayed, nil
+}
+
+// idempotent runs insert in a transaction that also records idem, unless
+// idem was recorded before: then it checks the request is the same and
+// calls replay with the first result's id instead. Two concurrent requests
+// with one key meet at the key's primary key; the loser retries and replays.
+func (s *Store) idempotent(ctx context.Context, idem *ticket.Idempotency, insert func(pgx.Tx) (int64, error), replay func(id int64) error) (bool, error) {
+	const find = `SELECT request_hash, resource_id FROM tickets.idempotency_keys WHERE actor_id = $1 AND scope = $2 AND key = $3`
+	const record = `INSERT INTO tickets.idempotency_keys (actor_id, scope, key, request_hash, resource_id) VALUES ($1, $2, $3, $4, $5)`
+	for attempt := 0; ; attempt++ {
+		var replayID int64
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if idem != nil {
+				var hash []byte
+				err := tx.QueryRow(ctx, find, idem.ActorID, idem.Scope, idem.Key).Scan(&hash, &replayID)
+				switch {
+				case err == nil && !bytes.Equal(hash, idem.Hash):
+					return ticket.ErrIdempotencyMismatch
+				case err == nil:
+					return nil
+				case !errors.Is(err, pgx.ErrNoRows):
+					return err
+				}
+			}
+			id, err := insert(tx)
+			if err != nil || idem == nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, record, idem.ActorID, idem.Scope, idem.Key, idem.Hash, id)
+			return err
+		})
+		if isUniqueViolation(err) && attempt == 0 {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		if replayID != 0 {
+			return true, replay(replayID)
+		}
+		return false, nil
+	}
 }
 
 type viewRow struct {
@@ -102,6 +162,8 @@ type viewRow struct {
 	OwnerLastName   *string `db:"owner_last_name"`
 	OwnerFatherName *string `db:"owner_father_name"`
 	OwnerActive     *bool   `db:"owner_active"`
+	OwnerINN        *string `db:"owner_inn"`
+	OwnerPhone      *string `db:"owner_phone"`
 	StaffEmail      *string `db:"staff_email"`
 	StaffRole       *string `db:"staff_role"`
 	StaffFirstName  *string `db:"staff_first_name"`
@@ -129,6 +191,7 @@ func toView(r viewRow) ticket.View {
 		Ticket: toTicket(r.ticketRow),
 		Owner:  directoryUser(r.OwnerID, r.OwnerEmail, r.OwnerRole, r.OwnerFirstName, r.OwnerLastName, r.OwnerFatherName, r.OwnerActive),
 	}
+	v.Owner.INN, v.Owner.Phone = r.OwnerINN, r.OwnerPhone
 	if r.StaffID != nil {
 		staff := directoryUser(*r.StaffID, r.StaffEmail, r.StaffRole, r.StaffFirstName, r.StaffLastName, r.StaffFatherName, r.StaffActive)
 		v.Staff = &staff
@@ -136,21 +199,21 @@ func toView(r viewRow) ticket.View {
 	return v
 }
 
-// Get implements ticket.Store.
-func (s *Store) Get(ctx context.Context, id int64) (ticket.View, error) {
-	const q = `
+const viewSelect = `
 SELECT r.id, r.owner_id, r.staff_id, r.title, r.text, r.status, r.priority, r.category, r.staff_comment,
-       r.version, r.created_at, r.updated_at,
+       r.version, r.created_at, r.updated_at, r.first_response_at, r.resolved_at,
        o.email AS owner_email, o.role AS owner_role, o.first_name AS owner_first_name,
        o.last_name AS owner_last_name, o.father_name AS owner_father_name, o.active AS owner_active,
+       o.inn AS owner_inn, o.phone AS owner_phone,
        s.email AS staff_email, s.role AS staff_role, s.first_name AS staff_first_name,
        s.last_name AS staff_last_name, s.father_name AS staff_father_name, s.active AS staff_active
 FROM tickets.requests r
 LEFT JOIN tickets.users o ON o.id = r.owner_id
-LEFT JOIN tickets.users s ON s.id = r.staff_id
-WHERE r.id = $1`
+LEFT JOIN tickets.users s ON s.id = r.staff_id`
 
-	rows, err := s.pool.Query(ctx, q, id)
+// Get implements ticket.Store.
+func (s *Store) Get(ctx context.Context, id int64) (ticket.View, error) {
+	rows, err := s.pool.Query(ctx, viewSelect+` WHERE r.id = $1`, id)
 	if err != nil {
 		return ticket.View{}, fmt.Errorf("get ticket %d: %w", id, err)
 	}
@@ -167,14 +230,19 @@ WHERE r.id = $1`
 // PutUser implements ticket.Store.
 func (s *Store) PutUser(ctx context.Context, u ticket.User) error {
 	const q = `
-INSERT INTO tickets.users (id, email, role, first_name, last_name, father_name, active, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+INSERT INTO tickets.users (id, email, role, first_name, last_name, father_name, inn, phone, active, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
 ON CONFLICT (id) DO UPDATE SET
     email = EXCLUDED.email, role = EXCLUDED.role, first_name = EXCLUDED.first_name,
-    last_name = EXCLUDED.last_name, father_name = EXCLUDED.father_name, active = EXCLUDED.active,
-    updated_at = now()`
-	if _, err := s.pool.Exec(ctx, q, u.ID, u.Email, string(u.Role), u.FirstName, u.LastName, u.FatherName, u.Active); err != nil {
+    last_name = EXCLUDED.last_name, father_name = EXCLUDED.father_name, inn = EXCLUDED.inn,
+    phone = EXCLUDED.phone, active = EXCLUDED.active, updated_at = now()`
+	if _, err := s.pool.Exec(ctx, q, u.ID, u.Email, string(u.Role), u.FirstName, u.LastName, u.FatherName, u.INN, u.Phone, u.Active); err != nil {
 		return fmt.Errorf("put directory user %d: %w", u.ID, err)
 	}
 	return nil
+}
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }

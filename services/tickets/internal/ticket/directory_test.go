@@ -13,7 +13,13 @@ import (
 // fakeStore records directory writes; ticket methods are not used here.
 type fakeStore struct {
 	ticket.Store
-	users map[int64]ticket.User
+	users      map[int64]ticket.User
+	unassigned []int64
+}
+
+func (f *fakeStore) UnassignStaff(_ context.Context, staffID int64, _ func(before, after ticket.Ticket) ([]events.Event, error)) error {
+	f.unassigned = append(f.unassigned, staffID)
+	return nil
 }
 
 func (f *fakeStore) PutUser(_ context.Context, u ticket.User) error {
@@ -48,6 +54,9 @@ func TestDirectoryApply(t *testing.T) {
 	}
 	if u := store.users[5]; u.Active {
 		t.Errorf("a deleted user is still active in the directory: %+v", u)
+	}
+	if len(store.unassigned) != 1 || store.unassigned[0] != 5 {
+		t.Errorf("unassigned %v, want the deleted staff member's tickets", store.unassigned)
 	}
 
 	other := ev

@@ -7,9 +7,7 @@ package ticket
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/supportdesk/supportdesk/pkg/access"
 	"github.com/supportdesk/supportdesk/pkg/events"
@@ -59,6 +57,10 @@ type Ticket struct {
 	Version      int
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// FirstResponseAt is when the ticket first left "new" or staff first
+	// commented on it; ResolvedAt when it was last completed.
+	FirstResponseAt *time.Time
+	ResolvedAt      *time.Time
 }
 
 // DisplayID is "REQ" and the id padded to six digits.
@@ -85,6 +87,8 @@ type User struct {
 	FirstName  *string
 	LastName   *string
 	FatherName *string
+	INN        *string
+	Phone      *string
 	Active     bool
 }
 
@@ -107,20 +111,65 @@ func (a Actor) event() events.Actor {
 	return events.Actor{ID: fmt.Sprint(a.ID), Role: string(a.Role)}
 }
 
-// Store keeps tickets and the user directory.
+// seesAll reports whether the actor may see every ticket (staff, admin).
+func (a Actor) seesAll() bool { return access.Has(a.Role, access.ViewRequests) }
+
+// Idempotency identifies a request that a client may retry: the same key
+// from the same actor for the same kind of request (Scope) must give the
+// first result, and the same key with another body (Hash) is an error.
+type Idempotency struct {
+	ActorID int64
+	Scope   string
+	Key     string
+	Hash    []byte
+}
+
+// Store keeps tickets, comments and the user directory. Methods that change
+// state take a function returning the events that describe the change, and
+// commit both in one transaction.
 type Store interface {
-	// Create inserts t with the events that events(created) returns, in one
-	// transaction.
-	Create(ctx context.Context, t Ticket, events func(Ticket) ([]events.Event, error)) (Ticket, error)
+	// Create inserts t with the events that events(created) returns. With
+	// an idempotency key already used for the same request, it inserts
+	// nothing and returns the ticket of the first request and replayed.
+	Create(ctx context.Context, t Ticket, idem *Idempotency, events func(Ticket) ([]events.Event, error)) (created Ticket, replayed bool, err error)
 	// Get returns the ticket with its people, or a NotFound fault.
 	Get(ctx context.Context, id int64) (View, error)
+	// Update locks the ticket and lets change modify it, then saves it with
+	// the events change returns.
+	Update(ctx context.Context, id int64, change func(*Ticket) ([]events.Event, error)) (Ticket, error)
+	// Delete locks the ticket, asks check for the events of its deletion (or
+	// an error to keep it), then deletes it with its comments.
+	Delete(ctx context.Context, id int64, check func(Ticket) ([]events.Event, error)) error
+	// List returns the tickets matching f, newest first, one page of them,
+	// the total, and the cursor of the next page (nil on the last).
+	List(ctx context.Context, f Filter, p Page) ([]View, int64, *Cursor, error)
+
+	// AddComment inserts c with the events that events(saved) returns, with
+	// the same idempotency rule as Create.
+	AddComment(ctx context.Context, c Comment, idem *Idempotency, events func(Comment) ([]events.Event, error)) (saved Comment, replayed bool, err error)
+	// Comments returns the thread of a ticket, oldest first, internal notes
+	// only when internal is set.
+	Comments(ctx context.Context, ticketID int64, internal bool) ([]CommentView, error)
+	// MarkFirstResponse sets the ticket's first response time if unset.
+	MarkFirstResponse(ctx context.Context, ticketID int64) error
+
+	// User returns a directory entry, or a NotFound fault.
+	User(ctx context.Context, id int64) (User, error)
 	// PutUser inserts or replaces a directory entry.
 	PutUser(ctx context.Context, u User) error
+	// UnassignStaff takes the staff member's open tickets (new, in
+	// progress) from them, moving in-progress ones back to new, with the
+	// events that events(before, after) returns for each.
+	UnassignStaff(ctx context.Context, staffID int64, events func(before, after Ticket) ([]events.Event, error)) error
 }
 
 // ErrNotFound answers a ticket that does not exist or that the caller may
 // not know of.
 var ErrNotFound = fault.New(fault.NotFound, "request_not_found", "Request not found")
+
+// ErrIdempotencyMismatch answers a reused idempotency key with another body.
+var ErrIdempotencyMismatch = fault.Fields(fault.FieldError{Field: "Idempotency-Key",
+	Message: "was already used with a different request body"})
 
 // Draft is what a caller submits to open a ticket.
 type Draft struct {
@@ -131,46 +180,18 @@ type Draft struct {
 }
 
 func (d Draft) validate() (Ticket, error) {
-	var fields []fault.FieldError
 	t := Ticket{Status: StatusNew, Priority: PriorityNormal}
-	switch {
-	case d.Text == nil:
-		fields = append(fields, fault.FieldError{Field: "text", Message: "is required"})
-	case strings.TrimSpace(*d.Text) == "":
-		fields = append(fields, fault.FieldError{Field: "text", Message: "must not be empty"})
-	case utf8.RuneCountInString(strings.TrimSpace(*d.Text)) > MaxTextLen:
-		fields = append(fields, fault.FieldError{Field: "text", Message: fmt.Sprintf("must be at most %d characters", MaxTextLen)})
-	default:
-		t.Text = strings.TrimSpace(*d.Text)
+	if d.Text == nil {
+		return Ticket{}, fault.Fields(fault.FieldError{Field: "text", Message: "is required"})
 	}
-	if d.Title != nil {
-		title := strings.TrimSpace(*d.Title)
-		if utf8.RuneCountInString(title) > MaxTitleLen {
-			fields = append(fields, fault.FieldError{Field: "title", Message: fmt.Sprintf("must be at most %d characters", MaxTitleLen)})
-		}
-		if title != "" {
-			t.Title = &title
-		}
+	p := Patch{
+		Text:     Field{Set: true, Value: d.Text},
+		Title:    Field{Set: d.Title != nil, Value: d.Title},
+		Priority: Field{Set: d.Priority != nil, Value: d.Priority},
+		Category: Field{Set: d.Category != nil, Value: d.Category},
 	}
-	if d.Priority != nil {
-		switch p := Priority(*d.Priority); p {
-		case PriorityLow, PriorityNormal, PriorityHigh, PriorityUrgent:
-			t.Priority = p
-		default:
-			fields = append(fields, fault.FieldError{Field: "priority", Message: "must be one of low, normal, high, urgent"})
-		}
-	}
-	if d.Category != nil {
-		c := strings.TrimSpace(*d.Category)
-		if utf8.RuneCountInString(c) > MaxCategoryLen {
-			fields = append(fields, fault.FieldError{Field: "category", Message: fmt.Sprintf("must be at most %d characters", MaxCategoryLen)})
-		}
-		if c != "" {
-			t.Category = &c
-		}
-	}
-	if len(fields) > 0 {
-		return Ticket{}, fault.Fields(fields...)
+	if err := p.apply(&t); err != nil {
+		return Ticket{}, err
 	}
 	return t, nil
 }

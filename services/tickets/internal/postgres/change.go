@@ -1,0 +1,155 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/supportdesk/supportdesk/pkg/access"
+	"github.com/supportdesk/supportdesk/pkg/events"
+	"github.com/supportdesk/supportdesk/pkg/fault"
+	"github.com/supportdesk/supportdesk/services/tickets/internal/ticket"
+)
+
+const lockTicket = `SELECT ` + ticketColumns + ` FROM tickets.requests WHERE id = $1 FOR UPDATE`
+
+func lock(ctx context.Context, tx pgx.Tx, id int64) (ticket.Ticket, error) {
+	rows, err := tx.Query(ctx, lockTicket, id)
+	if err != nil {
+		return ticket.Ticket{}, err
+	}
+	row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[ticketRow])
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ticket.Ticket{}, ticket.ErrNotFound
+	}
+	if err != nil {
+		return ticket.Ticket{}, err
+	}
+	return toTicket(row), nil
+}
+
+const saveTicket = `
+UPDATE tickets.requests SET staff_id = $2, title = $3, text = $4, status = $5, priority = $6, category = $7,
+    staff_comment = $8, version = $9, updated_at = $10, first_response_at = $11, resolved_at = $12
+WHERE id = $1`
+
+func save(ctx context.Context, tx pgx.Tx, t ticket.Ticket) error {
+	_, err := tx.Exec(ctx, saveTicket, t.ID, t.StaffID, t.Title, t.Text, string(t.Status), string(t.Priority), t.Category,
+		t.StaffComment, t.Version, t.UpdatedAt, t.FirstResponseAt, t.ResolvedAt)
+	return err
+}
+
+// wrap keeps faults as they are and adds context to anything else.
+func wrap(err error, format string, args ...any) error {
+	if err == nil || fault.KindOf(err) != fault.Internal {
+		return err
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}
+
+// Update implements ticket.Store.
+func (s *Store) Update(ctx context.Context, id int64, change func(*ticket.Ticket) ([]events.Event, error)) (ticket.Ticket, error) {
+	var saved ticket.Ticket
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		t, err := lock(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		evs, err := change(&t)
+		if err != nil {
+			return err
+		}
+		if err := save(ctx, tx, t); err != nil {
+			return err
+		}
+		saved = t
+		return Outbox.Add(ctx, tx, evs...)
+	})
+	return saved, wrap(err, "update ticket %d", id)
+}
+
+// Delete implements ticket.Store.
+func (s *Store) Delete(ctx context.Context, id int64, check func(ticket.Ticket) ([]events.Event, error)) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		t, err := lock(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		evs, err := check(t)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM tickets.requests WHERE id = $1`, id); err != nil {
+			return err
+		}
+		return Outbox.Add(ctx, tx, evs...)
+	})
+	return wrap(err, "delete ticket %d", id)
+}
+
+// UnassignStaff implements ticket.Store.
+func (s *Store) UnassignStaff(ctx context.Context, staffID int64, evs func(before, after ticket.Ticket) ([]events.Event, error)) error {
+	const q = `SELECT ` + ticketColumns + ` FROM tickets.requests
+WHERE staff_id = $1 AND status IN ('new', 'in_progress') ORDER BY id FOR UPDATE`
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, q, staffID)
+		if err != nil {
+			return err
+		}
+		list, err := pgx.CollectRows(rows, pgx.RowToStructByName[ticketRow])
+		if err != nil {
+			return err
+		}
+		now := time.Now().UTC()
+		for _, r := range list {
+			before := toTicket(r)
+			after := before
+			after.StaffID = nil
+			if after.Status == ticket.StatusInProgress {
+				after.Status = ticket.StatusNew
+			}
+			after.Version++
+			after.UpdatedAt = now
+			if err := save(ctx, tx, after); err != nil {
+				return err
+			}
+			out, err := evs(before, after)
+			if err != nil {
+				return err
+			}
+			if err := Outbox.Add(ctx, tx, out...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return wrap(err, "unassign the tickets of staff %d", staffID)
+}
+
+// User implements ticket.Store.
+func (s *Store) User(ctx context.Context, id int64) (ticket.User, error) {
+	const q = `SELECT id, email, role, first_name, last_name, father_name, inn, phone, active FROM tickets.users WHERE id = $1`
+	var u ticket.User
+	var role string
+	err := s.pool.QueryRow(ctx, q, id).Scan(&u.ID, &u.Email, &role, &u.FirstName, &u.LastName, &u.FatherName, &u.INN, &u.Phone, &u.Active)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ticket.User{}, fault.New(fault.NotFound, "user_not_found", "User not found")
+	}
+	if err != nil {
+		return ticket.User{}, fmt.Errorf("directory user %d: %w", id, err)
+	}
+	u.Role = access.Role(role)
+	return u, nil
+}
+
+// MarkFirstResponse implements ticket.Store.
+func (s *Store) MarkFirstResponse(ctx context.Context, ticketID int64) error {
+	const q = `UPDATE tickets.requests SET first_response_at = now() WHERE id = $1 AND first_response_at IS NULL`
+	if _, err := s.pool.Exec(ctx, q, ticketID); err != nil {
+		return fmt.Errorf("mark first response of %d: %w", ticketID, err)
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+package ticket
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/supportdesk/supportdesk/pkg/fault"
+)
+
+// Field is one field of a partial update: absent (Set false), cleared (Set
+// and Value nil) or given a value.
+type Field struct {
+	Set   bool
+	Value *string
+}
+
+// Patch is a partial update of a ticket by its owner.
+type Patch struct {
+	Text, Title, Priority, Category Field
+}
+
+func checkText(raw string) (string, *fault.FieldError) {
+	text := strings.TrimSpace(raw)
+	switch {
+	case text == "":
+		return "", &fault.FieldError{Field: "text", Message: "must not be empty"}
+	case utf8.RuneCountInString(text) > MaxTextLen:
+		return "", &fault.FieldError{Field: "text", Message: fmt.Sprintf("must be at most %d characters", MaxTextLen)}
+	}
+	return text, nil
+}
+
+func checkOptional(field, raw string, maxLen int) (*string, *fault.FieldError) {
+	v := strings.TrimSpace(raw)
+	if utf8.RuneCountInString(v) > maxLen {
+		return nil, &fault.FieldError{Field: field, Message: fmt.Sprintf("must be at most %d characters", maxLen)}
+	}
+	if v == "" {
+		return nil, nil
+	}
+	return &v, nil
+}
+
+func checkPriority(raw string) (Priority, *fault.FieldError) {
+	switch p := Priority(raw); p {
+	case PriorityLow, PriorityNormal, PriorityHigh, PriorityUrgent:
+		return p, nil
+	}
+	return "", &fault.FieldError{Field: "priority", Message: "must be one of low, normal, high, urgent"}
+}
+
+// apply validates p and writes it into t; nothing is written on error.
+func (p Patch) apply(t *Ticket) error {
+	next := *t
+	var fields []fault.FieldError
+	add := func(fe *fault.FieldError) {
+		if fe != nil {
+			fields = append(fields, *fe)
+		}
+	}
+	if p.Text.Set {
+		if p.Text.Value == nil {
+			add(&fault.FieldError{Field: "text", Message: "must not be null"})
+		} else {
+			text, fe := checkText(*p.Text.Value)
+			add(fe)
+			next.Text = text
+		}
+	}
+	if p.Title.Set {
+		next.Title = nil
+		if p.Title.Value != nil {
+			v, fe := checkOptional("title", *p.Title.Value, MaxTitleLen)
+			add(fe)
+			next.Title = v
+		}
+	}
+	if p.Category.Set {
+		next.Category = nil
+		if p.Category.Value != nil {
+			v, fe := checkOptional("category", *p.Category.Value, MaxCategoryLen)
+			add(fe)
+			next.Category = v
+		}
+	}
+	if p.Priority.Set {
+		if p.Priority.Value == nil {
+			next.Priority = PriorityNormal
+		} else {
+			pr, fe := checkPriority(*p.Priority.Value)
+			add(fe)
+			next.Priority = pr
+		}
+	}
+	if len(fields) > 0 {
+		return fault.Fields(fields...)
+	}
+	*t = next
+	return nil
+}

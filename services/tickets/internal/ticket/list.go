@@ -1,0 +1,78 @@
+package ticket
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/supportdesk/supportdesk/pkg/fault"
+)
+
+// Filter selects tickets. Zero fields select everything.
+type Filter struct {
+	Status     *Status
+	OwnerID    *int64
+	StaffID    *int64
+	Unassigned bool
+	CreatedGTE *time.Time // created_at >= (date_from)
+	CreatedLT  *time.Time // created_at <  (date_to; a date-only bound is the next day's midnight)
+}
+
+// Page is one page of a list: by number, or after a keyset cursor.
+type Page struct {
+	Number int
+	Size   int
+	After  *Cursor
+}
+
+// Cursor is the position after the last ticket of a page, in the list's
+// order (newest first).
+type Cursor struct {
+	CreatedAt time.Time
+	ID        int64
+}
+
+// String encodes the cursor for a client.
+func (c Cursor) String() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.CreatedAt.UnixMicro(), 10) + "." + strconv.FormatInt(c.ID, 10)))
+}
+
+// ParseCursor decodes a cursor from String.
+func ParseCursor(s string) (Cursor, error) {
+	bad := fault.Fields(fault.FieldError{Field: "cursor", Message: "is not a cursor returned by this list"})
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return Cursor{}, bad
+	}
+	ts, id, ok := strings.Cut(string(raw), ".")
+	if !ok {
+		return Cursor{}, bad
+	}
+	micros, err1 := strconv.ParseInt(ts, 10, 64)
+	n, err2 := strconv.ParseInt(id, 10, 64)
+	if err1 != nil || err2 != nil || n <= 0 {
+		return Cursor{}, bad
+	}
+	return Cursor{CreatedAt: time.UnixMicro(micros).UTC(), ID: n}, nil
+}
+
+// ParseTimeBound reads a date_from or date_to value: RFC 3339 or a date.
+// A date-only upper bound includes the whole day.
+func ParseTimeBound(field, raw string, upper bool) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, raw); err == nil {
+		if upper {
+			return t.Add(time.Microsecond), nil // an exact upper bound is inclusive
+		}
+		return t, nil
+	}
+	d, err := time.Parse(time.DateOnly, raw)
+	if err != nil {
+		return time.Time{}, fault.Fields(fault.FieldError{Field: field, Message: fmt.Sprintf("must be a date (YYYY-MM-DD) or an RFC 3339 time, not %q", raw)})
+	}
+	if upper {
+		return d.AddDate(0, 0, 1), nil
+	}
+	return d, nil
+}
