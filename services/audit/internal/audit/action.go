@@ -29,8 +29,13 @@ func Actions() []string { return append([]string(nil), actions[:]...) }
 // missing here is stored all the same, without an action: a new event type
 // needs no redeploy to be kept, only to be named in this log.
 var actionOfType = map[string]string{
-	events.TypeTicketCreated: ActionCreateRequest,
-	events.TypeTicketDeleted: ActionDeleteRequest,
+	events.TypeTicketCreated:       ActionCreateRequest,
+	events.TypeTicketUpdated:       ActionUpdateRequest,
+	events.TypeTicketDeleted:       ActionDeleteRequest,
+	events.TypeTicketStatusChanged: ActionChangeStatus,
+	events.TypeTicketAssigned:      ActionAssignRequest,
+	events.TypeTicketUnassigned:    ActionAssignRequest,
+	events.TypeTicketCommentAdded:  ActionAddComment,
 }
 
 // ActionOf returns the ticket action recorded by an event of type typ, or ""

@@ -47,7 +47,20 @@ func Table() []Route {
 
 		{Method: "POST", Path: "/user_request", Upstream: Tickets, Permission: access.CreateRequest},
 		{Method: "POST", Path: "/user_request/", Upstream: Tickets, Permission: access.CreateRequest},
+		{Method: "GET", Path: "/user_request/my", Upstream: Tickets, Permission: access.ViewOwnRequests},
 		{Method: "GET", Path: "/user_request/:id", Upstream: Tickets, Permission: access.ViewOwnRequests},
+		{Method: "PUT", Path: "/user_request/:id", Upstream: Tickets, Permission: access.UpdateOwnRequests},
+		{Method: "DELETE", Path: "/user_request/:id", Upstream: Tickets, Permission: access.DeleteOwnRequests},
+		{Method: "GET", Path: "/user_request/:id/comments", Upstream: Tickets, Permission: access.ViewOwnRequests},
+		{Method: "POST", Path: "/user_request/:id/comments", Upstream: Tickets, Permission: access.ViewOwnRequests},
+		{Method: "GET", Path: "/staff/requests", Upstream: Tickets, Permission: access.ViewRequests},
+		{Method: "PUT", Path: "/staff/requests/:id/status", Upstream: Tickets, Permission: access.UpdateRequestStatus},
+		{Method: "POST", Path: "/staff/requests/:id/assign", Upstream: Tickets, Permission: access.AssignRequests},
+		{Method: "GET", Path: "/admin/requests", Upstream: Tickets, Permission: access.ViewRequests},
+		{Method: "GET", Path: "/admin/requests/export", Upstream: Tickets, Permission: access.ExportData},
+		{Method: "GET", Path: "/admin/statistics", Upstream: Tickets, Permission: access.ViewStatistics},
+		// Workload needs view-staff as well; every role holding one holds both.
+		{Method: "GET", Path: "/admin/staff/workload", Upstream: Tickets, Permission: access.ViewStatistics},
 
 		{Method: "GET", Path: "/admin/logs/request-actions", Upstream: Audit, Permission: access.ViewLogs},
 	}
