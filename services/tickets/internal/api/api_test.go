@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -78,6 +79,10 @@ func (e env) do(t *testing.T, method, path, body, bearer string) (*httptest.Resp
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
+	return e.serve(req)
+}
+
+func (e env) serve(req *http.Request) (*httptest.ResponseRecorder, map[string]any) {
 	rec := httptest.NewRecorder()
 	e.engine.ServeHTTP(rec, req)
 	var out map[string]any
