@@ -1,0 +1,119 @@
+package e2e
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTicketLifecycle works a ticket through the gateway from every seat:
+// its owner, another user, staff and an admin, checking the object-level
+// rules on every ticket route, and ends with the ticket's history in the
+// audit log.
+func TestTicketLifecycle(t *testing.T) {
+	s := startSystem(t)
+	admin := s.login(adminEmail, adminPassword)
+	for _, u := range []string{"ann", "bob"} {
+		s.json(201, "POST", "/auth/register", "", map[string]any{"email": u + "@example.com", "password": "Lifecycle1Passw0rd"})
+	}
+	ann := s.login("ann@example.com", "Lifecycle1Passw0rd")
+	bob := s.login("bob@example.com", "Lifecycle1Passw0rd")
+
+	// A staff member registered now can be assigned as soon as auth's event
+	// reaches the tickets service.
+	_, staffUser := s.json(201, "POST", "/staff/register", admin, map[string]any{"email": "agent@company.com", "password": "Ag3ntPassw0rdX"})
+	staff := s.login("agent@company.com", "Ag3ntPassw0rdX")
+
+	_, tk := s.json(201, "POST", "/user_request/", ann, map[string]any{"text": "Laptop will not boot", "priority": "urgent"})
+	id := fmt.Sprint(tk["id"])
+	path := "/user_request/" + id
+
+	seats := map[string]string{"owner": ann, "other user": bob, "staff": staff, "admin": admin}
+	table := []struct {
+		method, path string
+		body         any
+		want         map[string]int
+	}{
+		{"GET", path, nil, map[string]int{"owner": 200, "other user": 404, "staff": 200, "admin": 200}},
+		{"GET", "/user_request/REQ" + fmt.Sprintf("%06s", id), nil, map[string]int{"owner": 200, "other user": 404, "staff": 200, "admin": 200}},
+		{"GET", path + "/comments", nil, map[string]int{"owner": 200, "other user": 404, "staff": 200, "admin": 200}},
+		{"POST", path + "/comments", map[string]any{"body": "hello"}, map[string]int{"owner": 201, "other user": 404, "staff": 201, "admin": 201}},
+		{"PUT", path, map[string]any{"text": "Laptop will not boot at all"}, map[string]int{"owner": 200, "other user": 404, "staff": 403, "admin": 403}},
+		{"DELETE", path, nil, map[string]int{"other user": 404, "staff": 403, "admin": 403}},
+		{"PUT", "/staff/requests/" + id + "/status", map[string]any{"status": "closed"}, map[string]int{"owner": 403, "other user": 403}},
+		{"POST", "/staff/requests/" + id + "/assign", map[string]any{"staff_id": staffUser["id"]}, map[string]int{"owner": 403, "other user": 403, "staff": 403}},
+		{"GET", "/admin/requests", nil, map[string]int{"owner": 403, "other user": 403, "staff": 200, "admin": 200}},
+		{"GET", "/staff/requests", nil, map[string]int{"owner": 403, "other user": 403, "staff": 200, "admin": 200}},
+	}
+	for _, row := range table {
+		for seat, want := range row.want {
+			t.Run(row.method+" "+row.path+" as "+seat, func(t *testing.T) {
+				resp, body := s.call(row.method, row.path, seats[seat], row.body)
+				if resp.StatusCode != want {
+					t.Errorf("= %d %s, want %d", resp.StatusCode, body, want)
+				}
+			})
+		}
+	}
+	// Lists never show another user's ticket.
+	_, mine := s.json(200, "GET", "/user_request/my", bob, nil)
+	if mine["total"] != float64(0) {
+		t.Errorf("bob's list = %v", mine)
+	}
+	_, mine = s.json(200, "GET", "/user_request/my", ann, nil)
+	if mine["total"] != float64(1) {
+		t.Errorf("ann's list = %v", mine)
+	}
+
+	// ETag and If-Match through the gateway.
+	resp, _ := s.json(200, "GET", path, ann, nil)
+	etag := resp.Header.Get("ETag")
+	s.json(200, "PUT", path, ann, map[string]any{"title": "Boot failure"}, "If-Match", etag)
+	s.json(412, "PUT", path, ann, map[string]any{"title": "Stale"}, "If-Match", etag)
+
+	var assigned map[string]any
+	s.waitFor("the new staff member to be assignable", 5*time.Second, func() bool {
+		resp, body := s.call("POST", "/staff/requests/"+id+"/assign", admin, map[string]any{"staff_id": staffUser["id"]})
+		if resp.StatusCode == 200 {
+			_, assigned = s.json(200, "GET", path, admin, nil)
+			return true
+		}
+		if resp.StatusCode != 404 || !strings.Contains(string(body), "Staff member not found") {
+			t.Fatalf("assign = %d %s", resp.StatusCode, body)
+		}
+		return false
+	})
+	if assigned["status"] != "in_progress" || assigned["staff_member"].(map[string]any)["email"] != "agent@company.com" {
+		t.Errorf("assigned ticket = %v", assigned)
+	}
+	s.json(412, "PUT", "/staff/requests/"+id+"/status", staff, map[string]any{"status": "completed"}, "If-Match", `"`+id+`-1"`)
+	s.json(200, "PUT", "/staff/requests/"+id+"/status", staff, map[string]any{"status": "completed", "staff_comment": "Replaced the disk"})
+	s.json(201, "POST", path+"/comments", staff, map[string]any{"body": "warranty case", "internal": true})
+	_, thread := s.json(200, "GET", path+"/comments", ann, nil)
+	for _, c := range thread["items"].([]any) {
+		if c.(map[string]any)["internal"] == true {
+			t.Error("the owner sees an internal note")
+		}
+	}
+	s.json(409, "PUT", "/staff/requests/"+id+"/status", staff, map[string]any{"status": "new"})
+	s.json(200, "PUT", "/staff/requests/"+id+"/status", admin, map[string]any{"status": "closed"})
+	s.json(200, "DELETE", path, ann, nil)
+
+	// The ticket's whole history of changes is in the audit log.
+	want := []string{"create_request", "add_comment", "update_request", "assign_request", "change_status", "add_comment", "change_status", "delete_request"}
+	s.waitFor("the ticket's history in request-actions", 20*time.Second, func() bool {
+		_, page := s.json(200, "GET", "/admin/logs/request-actions?"+url.Values{"request_id": {id}, "size": {"100"}}.Encode(), admin, nil)
+		seen := map[string]bool{}
+		for _, it := range page["items"].([]any) {
+			seen[it.(map[string]any)["action"].(string)] = true
+		}
+		for _, a := range want {
+			if !seen[a] {
+				return false
+			}
+		}
+		return true
+	})
+}
