@@ -36,9 +36,10 @@ const (
 
 // system is a running instance of the whole support system.
 type system struct {
-	t       *testing.T
-	baseURL string
-	client  *http.Client
+	t           *testing.T
+	baseURL     string
+	client      *http.Client
+	databaseURL string
 }
 
 // binDir holds the service binaries, built once by TestMain.
@@ -106,10 +107,11 @@ func startSystem(t *testing.T) *system {
 	for _, svc := range []string{"gateway", "auth", "tickets", "audit"} {
 		ports[svc] = freePort(t)
 	}
+	databaseURL := pgtest.NewDatabase(t)
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"SECRET_KEY=" + secretKey,
-		"DATABASE_URL=" + pgtest.NewDatabase(t),
+		"DATABASE_URL=" + databaseURL,
 		"NATS_URL=" + natstest.Start(t),
 		"MONGODB_URL=" + mongotest.Start(t),
 		"MONGODB_DATABASE=audit_e2e",
@@ -134,7 +136,7 @@ func startSystem(t *testing.T) *system {
 		startService(t, filepath.Join(binDir, svc), env)
 	}
 
-	s := &system{t: t, baseURL: "http://127.0.0.1:" + ports["gateway"], client: &http.Client{Timeout: 10 * time.Second}}
+	s := &system{t: t, baseURL: "http://127.0.0.1:" + ports["gateway"], client: &http.Client{Timeout: 10 * time.Second}, databaseURL: databaseURL}
 	s.waitFor("a healthy system", 60*time.Second, func() bool {
 		resp, body := s.call("GET", "/health", "", nil)
 		return resp.StatusCode == 200 && strings.Contains(string(body), `"status":"healthy"`)
