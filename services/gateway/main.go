@@ -19,6 +19,7 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/telemetry"
 	"github.com/supportdesk/supportdesk/pkg/token"
 	"github.com/supportdesk/supportdesk/pkg/web"
+	"github.com/supportdesk/supportdesk/services/gateway/internal/apilog"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/edge"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/revoke"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/route"
@@ -67,7 +68,22 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	transport.MaxIdleConnsPerHost = 64
 	tokens := token.NewManager([]byte(cfg.SecretKey.Reveal()), cfg.TokenTTL)
 
-	engine := web.NewEngine(cfg.ServiceName, logger, prometheus.NewRegistry())
+	reg := prometheus.NewRegistry()
+	engine := web.NewEngine(cfg.ServiceName, logger, reg)
+	// The client's address is the peer's: no proxy in front is trusted to
+	// tell another one.
+	if err := engine.SetTrustedProxies(nil); err != nil {
+		return err
+	}
+	recorder := apilog.New(bus.NewPublisher(js), cfg.APIEventBuffer, 2, reg, logger)
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := recorder.Close(cctx); err != nil {
+			logger.Warn("api events not flushed", "err", err)
+		}
+	}()
+	engine.Use(recorder.Middleware())
 	health := edge.NewHealth(&http.Client{Transport: transport, Timeout: 5 * time.Second}, cfg.Upstreams,
 		func(context.Context) error { return bus.Healthy(nc) })
 	engine.GET("/health", health.Handle)
