@@ -62,6 +62,10 @@ func Table() []Route {
 		// Workload needs view-staff as well; every role holding one holds both.
 		{Method: "GET", Path: "/admin/staff/workload", Upstream: Tickets, Permission: access.ViewStatistics},
 
+		{Method: "GET", Path: "/admin/logs/api-logs", Upstream: Audit, Permission: access.ViewLogs},
 		{Method: "GET", Path: "/admin/logs/request-actions", Upstream: Audit, Permission: access.ViewLogs},
+		{Method: "GET", Path: "/admin/logs/events", Upstream: Audit, Permission: access.ViewLogs},
+		// Stats also admits view-statistics; every role holding one holds both.
+		{Method: "GET", Path: "/admin/logs/stats", Upstream: Audit, Permission: access.ViewLogs},
 	}
 }
