@@ -15,6 +15,7 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/access"
 	"github.com/supportdesk/supportdesk/pkg/events"
 	"github.com/supportdesk/supportdesk/pkg/fault"
+	"github.com/supportdesk/supportdesk/pkg/ratelimit"
 	"github.com/supportdesk/supportdesk/pkg/token"
 )
 
@@ -31,7 +32,7 @@ type Service struct {
 	// answer takes as long as a wrong password does.
 	dummyHash string
 	// Failed logins are throttled per account and per client address.
-	accounts, clients *Throttle
+	accounts, clients *ratelimit.Keyed
 	// hashing bounds the concurrent password hashes, so that a login storm
 	// cannot take every CPU from the other routes.
 	hashing chan struct{}
@@ -56,8 +57,8 @@ func NewService(store Store, tokens *token.Manager, logger *slog.Logger) (*Servi
 	}
 	return &Service{
 		store: store, tokens: tokens, logger: logger, now: time.Now, dummyHash: dummy,
-		accounts: NewThrottle(AccountBurst, AccountInterval),
-		clients:  NewThrottle(ClientBurst, ClientInterval),
+		accounts: ratelimit.New(AccountBurst, AccountInterval),
+		clients:  ratelimit.New(ClientBurst, ClientInterval),
 		hashing:  make(chan struct{}, max(2, runtime.NumCPU())),
 	}, nil
 }
@@ -218,8 +219,8 @@ func (s *Service) Login(ctx context.Context, email, password, client string) (Se
 		return Session{}, tooMany(wait)
 	}
 	fail := func(u *User, reason string) (Session, error) {
-		s.accounts.Fail(accountKey)
-		s.clients.Fail(clientKey)
+		s.accounts.Spend(accountKey)
+		s.clients.Spend(clientKey)
 		s.recordLogin(ctx, u, email, reason)
 		return Session{}, ErrBadCredentials
 	}
