@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/url"
+	"strings"
 
 	"github.com/supportdesk/supportdesk/pkg/config"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/route"
@@ -16,6 +17,14 @@ type Config struct {
 	// APIEventBuffer bounds the api.request events waiting to be published
 	// (API_EVENT_BUFFER); past it, events are dropped and counted.
 	APIEventBuffer int
+	// Protection: requests a minute per client address and per user
+	// (RATE_LIMIT_CLIENT_PER_MINUTE, RATE_LIMIT_USER_PER_MINUTE), the
+	// largest request body (MAX_BODY_BYTES), and the origins browsers may
+	// call from (CORS_ALLOWED_ORIGINS, comma-separated; "*" is refused).
+	ClientPerMinute int
+	UserPerMinute   int
+	MaxBodyBytes    int64
+	AllowedOrigins  []string
 }
 
 func loadConfig(getenv func(string) string) (Config, error) {
@@ -28,6 +37,24 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 	if cfg.APIEventBuffer < 1 {
 		r.Check(fmt.Errorf("API_EVENT_BUFFER must be positive"))
+	}
+	cfg.ClientPerMinute = r.Int("RATE_LIMIT_CLIENT_PER_MINUTE", 1200)
+	cfg.UserPerMinute = r.Int("RATE_LIMIT_USER_PER_MINUTE", 600)
+	cfg.MaxBodyBytes = int64(r.Int("MAX_BODY_BYTES", 1<<20))
+	if cfg.ClientPerMinute < 1 || cfg.UserPerMinute < 1 || cfg.MaxBodyBytes < 1 {
+		r.Check(fmt.Errorf("RATE_LIMIT_CLIENT_PER_MINUTE, RATE_LIMIT_USER_PER_MINUTE and MAX_BODY_BYTES must be positive"))
+	}
+	for _, o := range strings.Split(r.String("CORS_ALLOWED_ORIGINS", ""), ",") {
+		o = strings.TrimSpace(o)
+		switch {
+		case o == "":
+		case o == "*":
+			r.Check(fmt.Errorf("CORS_ALLOWED_ORIGINS: list the origins; \"*\" is not allowed"))
+		case !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://"):
+			r.Check(fmt.Errorf("CORS_ALLOWED_ORIGINS: %q is not an http(s) origin", o))
+		default:
+			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
+		}
 	}
 	for name, def := range map[route.Upstream]struct{ key, url string }{
 		route.Auth:    {"AUTH_URL", "http://127.0.0.1:8001"},

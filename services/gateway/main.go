@@ -21,6 +21,7 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/apilog"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/edge"
+	"github.com/supportdesk/supportdesk/services/gateway/internal/guard"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/revoke"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/route"
 )
@@ -83,12 +84,15 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			logger.Warn("api events not flushed", "err", err)
 		}
 	}()
-	engine.Use(recorder.Middleware())
+	engine.Use(recorder.Middleware(), guard.SecurityHeaders(), guard.CORS(cfg.AllowedOrigins),
+		guard.PerClient(cfg.ClientPerMinute).Handler(), guard.BodyLimit(cfg.MaxBodyBytes))
 	health := edge.NewHealth(&http.Client{Transport: transport, Timeout: 5 * time.Second}, cfg.Upstreams,
 		func(context.Context) error { return bus.Healthy(nc) })
 	engine.GET("/health", health.Handle)
 	web.HealthRoutes(engine, map[string]web.Check{"nats": func(context.Context) error { return bus.Healthy(nc) }})
-	if err := edge.New(tokens, cfg.Upstreams, transport, revoked, logger).Routes(engine, route.Table()); err != nil {
+	gw := edge.New(tokens, cfg.Upstreams, transport, revoked, logger)
+	gw.LimitUsers(guard.PerUser(cfg.UserPerMinute).Handler())
+	if err := gw.Routes(engine, route.Table()); err != nil {
 		return err
 	}
 	return web.Serve(ctx, cfg.Addr, engine, 10*time.Second, logger)

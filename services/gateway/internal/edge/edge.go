@@ -7,6 +7,7 @@ package edge
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -37,7 +38,12 @@ type Gateway struct {
 	transport http.RoundTripper
 	revoker   Revoker
 	logger    *slog.Logger
+	userLimit gin.HandlerFunc
 }
+
+// LimitUsers runs h on every authenticated route right after the token is
+// checked, for limits per user.
+func (g *Gateway) LimitUsers(h gin.HandlerFunc) { g.userLimit = h }
 
 // New returns a Gateway that proxies to upstreams with transport.
 func New(tokens *token.Manager, upstreams map[route.Upstream]*url.URL, transport http.RoundTripper, revoker Revoker, logger *slog.Logger) *Gateway {
@@ -62,6 +68,9 @@ func (g *Gateway) Routes(e *gin.Engine, table []route.Route) error {
 		handlers := []gin.HandlerFunc{}
 		if !r.Public {
 			handlers = append(handlers, g.authenticate)
+			if g.userLimit != nil {
+				handlers = append(handlers, g.userLimit)
+			}
 		}
 		if r.Permission != "" {
 			handlers = append(handlers, web.Require(r.Permission))
@@ -110,7 +119,15 @@ func (g *Gateway) proxy(name route.Upstream, target *url.URL) *httputil.ReverseP
 			stripIdentity(pr.Out.Header)
 		},
 		Transport: g.transport,
+		ModifyResponse: func(resp *http.Response) error {
+			resp.Header.Del("Server") // no version banner
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
+				problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, "body_too_large", "The request body is too large"))
+				return
+			}
 			g.logger.ErrorContext(r.Context(), "upstream failed", "upstream", name, "err", err)
 			problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "upstream_unavailable",
 				fmt.Sprintf("The %s service is unavailable; try again shortly", name)))
