@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
@@ -189,6 +190,20 @@ func TestLastDeliveryIsTerminated(t *testing.T) {
 	}
 	if calls != 2 {
 		t.Errorf("handler ran %d times, want MaxDeliver=2", calls)
+	}
+
+	reg := prometheus.NewRegistry()
+	c.RegisterMetrics(reg)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		got[mf.GetName()] = mf.GetMetric()[0].GetGauge().GetValue()
+	}
+	if got["consumer_pending_messages"] != 0 || got["consumer_unacked_messages"] != 0 || len(got) != 2 {
+		t.Errorf("lag metrics = %v, want both at 0 once the message is terminated", got)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -45,8 +46,33 @@ type ConsumerConfig struct {
 
 // Consumer processes messages of a durable consumer until stopped.
 type Consumer struct {
-	cc     jetstream.ConsumeContext
-	logger *slog.Logger
+	cons    jetstream.Consumer
+	durable string
+	cc      jetstream.ConsumeContext
+	logger  *slog.Logger
+}
+
+// RegisterMetrics exposes the consumer's lag on reg: messages not yet
+// delivered, and delivered but not yet acknowledged, read at scrape time.
+func (c *Consumer) RegisterMetrics(reg prometheus.Registerer) {
+	info := func(pick func(*jetstream.ConsumerInfo) float64) func() float64 {
+		return func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			ci, err := c.cons.Info(ctx)
+			if err != nil {
+				return -1
+			}
+			return pick(ci)
+		}
+	}
+	labels := prometheus.Labels{"consumer": c.durable}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "consumer_pending_messages", Help: "Messages of the stream not yet delivered to the consumer.", ConstLabels: labels},
+			info(func(ci *jetstream.ConsumerInfo) float64 { return float64(ci.NumPending) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "consumer_unacked_messages", Help: "Messages delivered to the consumer and not yet acknowledged.", ConstLabels: labels},
+			info(func(ci *jetstream.ConsumerInfo) float64 { return float64(ci.NumAckPending) })),
+	)
 }
 
 // Consume creates or updates the durable consumer cfg and processes its
@@ -83,7 +109,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	if err != nil {
 		return nil, fmt.Errorf("consume %s: %w", cfg.Durable, err)
 	}
-	return &Consumer{cc: cc, logger: logger}, nil
+	return &Consumer{cons: cons, durable: cfg.Durable, cc: cc, logger: logger}, nil
 }
 
 // Stop stops fetching, lets the message in hand finish, and waits until the

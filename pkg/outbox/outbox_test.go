@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/events"
@@ -215,4 +216,19 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+func TestBacklogMetric(t *testing.T) {
+	pool, _ := pgtest.New(t, migrations)
+	insert(t, pool, 1, true)
+	insert(t, pool, 2, true)
+	reg := prometheus.NewRegistry()
+	outbox.NewRelay(box, pool, &flakyPublisher{}, outbox.RelayConfig{}, quiet()).RegisterMetrics(reg)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mfs) != 1 || mfs[0].GetName() != "outbox_backlog_events" || mfs[0].GetMetric()[0].GetGauge().GetValue() != 2 {
+		t.Errorf("metrics = %v", mfs)
+	}
 }

@@ -87,7 +87,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	defer shutdownWithin(directory.Stop, 10*time.Second)
 
-	engine := web.NewEngine(cfg.ServiceName, logger, prometheus.NewRegistry())
+	reg := prometheus.NewRegistry()
+	engine := web.NewEngine(cfg.ServiceName, logger, reg)
 	web.HealthRoutes(engine, map[string]web.Check{
 		"postgres": store.Ping,
 		"nats":     func(context.Context) error { return bus.Healthy(nc) },
@@ -95,6 +96,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	api.New(tickets, tokens, logger).Routes(engine)
 
 	relay := outbox.NewRelay(postgres.Outbox, pool, bus.NewPublisher(js), outbox.RelayConfig{}, logger)
+	relay.RegisterMetrics(reg)
+	directory.RegisterMetrics(reg)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return relay.Run(gctx) })
 	g.Go(func() error { return web.Serve(gctx, cfg.Addr, engine, 10*time.Second, logger) })
