@@ -40,6 +40,46 @@ type system struct {
 	baseURL     string
 	client      *http.Client
 	databaseURL string
+	ports       map[string]string   // service -> port
+	procs       map[string]*process // service -> its process
+}
+
+// process is a running service binary.
+type process struct {
+	cmd    *exec.Cmd
+	exited chan error // receives the exit status once
+	status error
+	done   bool
+}
+
+// wait waits up to d for the process to exit and reports whether it did,
+// and its exit status.
+func (p *process) wait(d time.Duration) (bool, error) {
+	if p.done {
+		return true, p.status
+	}
+	select {
+	case p.status = <-p.exited:
+		p.done = true
+		return true, p.status
+	case <-time.After(d):
+		return false, nil
+	}
+}
+
+// stop sends SIGTERM to a service and waits for it to exit, returning its
+// exit status.
+func (s *system) stop(name string) error {
+	s.t.Helper()
+	p := s.procs[name]
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	ok, status := p.wait(20 * time.Second)
+	if !ok {
+		s.t.Fatalf("%s did not stop within 20s of SIGTERM", name)
+	}
+	return status
 }
 
 // binDir holds the service binaries, built once by TestMain.
@@ -132,11 +172,13 @@ func startSystem(t *testing.T) *system {
 	}
 	// auth migrates and bootstraps first, so that the others start on a
 	// ready database; then the rest, in any order.
+	procs := map[string]*process{}
 	for _, svc := range []string{"auth", "tickets", "audit", "gateway"} {
-		startService(t, filepath.Join(binDir, svc), env)
+		procs[svc] = startService(t, filepath.Join(binDir, svc), env)
 	}
 
-	s := &system{t: t, baseURL: "http://127.0.0.1:" + ports["gateway"], client: &http.Client{Timeout: 10 * time.Second}, databaseURL: databaseURL}
+	s := &system{t: t, baseURL: "http://127.0.0.1:" + ports["gateway"], client: &http.Client{Timeout: 10 * time.Second},
+		databaseURL: databaseURL, ports: ports, procs: procs}
 	s.waitFor("a healthy system", 60*time.Second, func() bool {
 		resp, body := s.call("GET", "/health", "", nil)
 		return resp.StatusCode == 200 && strings.Contains(string(body), `"status":"healthy"`)
@@ -146,7 +188,7 @@ func startSystem(t *testing.T) *system {
 
 // startService runs one binary, stops it with SIGTERM when the test ends,
 // and shows its log when the test failed.
-func startService(t *testing.T, path string, env []string) {
+func startService(t *testing.T, path string, env []string) *process {
 	t.Helper()
 	name := filepath.Base(path)
 	logFile, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
@@ -159,18 +201,17 @@ func startService(t *testing.T, path string, env []string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	p := &process{cmd: cmd, exited: make(chan error, 1)}
+	go func() { p.exited <- cmd.Wait() }()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("%s did not stop cleanly: %v", name, err)
-			}
-		case <-time.After(15 * time.Second):
+		if !p.done {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+		}
+		if ok, err := p.wait(15 * time.Second); !ok {
 			_ = cmd.Process.Kill()
 			t.Errorf("%s did not stop within 15s of SIGTERM", name)
+		} else if err != nil {
+			t.Errorf("%s did not stop cleanly: %v", name, err)
 		}
 		if t.Failed() {
 			log, _ := os.ReadFile(logFile.Name())
@@ -178,6 +219,7 @@ func startService(t *testing.T, path string, env []string) {
 		}
 		logFile.Close()
 	})
+	return p
 }
 
 func tail(s string, lines int) string {
