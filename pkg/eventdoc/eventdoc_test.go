@@ -9,8 +9,8 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
-	"github.com/supportdesk/supportdesk/pkg/events"
 	"github.com/supportdesk/supportdesk/pkg/eventdoc"
+	"github.com/supportdesk/supportdesk/pkg/events"
 )
 
 func TestEveryTypeIsDocumented(t *testing.T) {

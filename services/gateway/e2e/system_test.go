@@ -40,6 +40,7 @@ type system struct {
 	baseURL     string
 	client      *http.Client
 	databaseURL string
+	natsURL     string
 	ports       map[string]string   // service -> port
 	procs       map[string]*process // service -> its process
 }
@@ -148,11 +149,12 @@ func startSystem(t *testing.T) *system {
 		ports[svc] = freePort(t)
 	}
 	databaseURL := pgtest.NewDatabase(t)
+	natsURL := natstest.Start(t)
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"SECRET_KEY=" + secretKey,
 		"DATABASE_URL=" + databaseURL,
-		"NATS_URL=" + natstest.Start(t),
+		"NATS_URL=" + natsURL,
 		"MONGODB_URL=" + mongotest.Start(t),
 		"MONGODB_DATABASE=audit_e2e",
 		"LOG_LEVEL=debug",
@@ -178,7 +180,7 @@ func startSystem(t *testing.T) *system {
 	}
 
 	s := &system{t: t, baseURL: "http://127.0.0.1:" + ports["gateway"], client: &http.Client{Timeout: 10 * time.Second},
-		databaseURL: databaseURL, ports: ports, procs: procs}
+		databaseURL: databaseURL, natsURL: natsURL, ports: ports, procs: procs}
 	s.waitFor("a healthy system", 60*time.Second, func() bool {
 		resp, body := s.call("GET", "/health", "", nil)
 		return resp.StatusCode == 200 && strings.Contains(string(body), `"status":"healthy"`)
