@@ -94,6 +94,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		"nats":     func(context.Context) error { return bus.Healthy(nc) },
 	})
 	api.New(tickets, tokens, logger).Routes(engine)
+	api.NewReports(ticket.NewReports(store), tokens, logger).Routes(engine)
 
 	relay := outbox.NewRelay(postgres.Outbox, pool, bus.NewPublisher(js), outbox.RelayConfig{}, logger)
 	relay.RegisterMetrics(reg)

@@ -39,6 +39,7 @@ func setup(t *testing.T) env {
 	store := postgres.NewStore(pool)
 	e := web.NewEngine("tickets-test", logger, prometheus.NewRegistry())
 	api.New(ticket.NewService(store), tokens, logger).Routes(e)
+	api.NewReports(ticket.NewReports(store), tokens, logger).Routes(e)
 
 	// The directory learns of users from auth's events, as in production.
 	dir := ticket.NewDirectory(store)
