@@ -76,7 +76,14 @@ func StartServer(dir, addr string) (*Server, error) {
 		}
 	}
 	cmd := exec.Command(bin, "-listen", addr, "-dir", dir)
-	cmd.Stderr = os.Stderr
+	// FerretDB warns about every command it does not implement; its log
+	// goes next to its data, out of the test output.
+	logFile, err := os.Create(filepath.Join(dir, "ferretdb.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close() // the child keeps its own descriptor
+	cmd.Stderr = logFile
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

@@ -98,6 +98,25 @@ func TestTicketLifecycle(t *testing.T) {
 		}
 	}
 	s.json(409, "PUT", "/staff/requests/"+id+"/status", staff, map[string]any{"status": "new"})
+
+	// The admin's reports see it.
+	_, stats := s.json(200, "GET", "/admin/statistics", admin, nil)
+	if stats["total_requests"] != float64(1) || stats["completed_requests"] != float64(1) || stats["total_users"] != float64(3) {
+		t.Errorf("statistics = %v", stats)
+	}
+	s.json(403, "GET", "/admin/statistics", staff, nil)
+	resp, raw := s.call("GET", "/admin/staff/workload", admin, nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(raw), `"completed_requests":1`) {
+		t.Errorf("workload = %d %s", resp.StatusCode, raw)
+	}
+	resp, raw = s.call("GET", "/admin/requests/export?status=completed", admin, nil)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") ||
+		!strings.HasPrefix(string(raw), "ID,Request Text,Status,") || !strings.Contains(string(raw), "\r\n"+id+",Laptop will not boot at all,completed,") {
+		t.Errorf("export = %d %q", resp.StatusCode, raw)
+	}
+	if resp, _ := s.call("GET", "/admin/requests/export", ann, nil); resp.StatusCode != 403 {
+		t.Errorf("a user exports: %d", resp.StatusCode)
+	}
 	s.json(200, "PUT", "/staff/requests/"+id+"/status", admin, map[string]any{"status": "closed"})
 	s.json(200, "DELETE", path, ann, nil)
 
