@@ -147,10 +147,15 @@ func toListItem(v ticket.View) listItemJSON {
 	return item
 }
 
-// listJSON is the contract's list envelope with the keyset cursor.
+// listJSON is the contract's list envelope with the keyset cursor. A page
+// reached by cursor has no total and no page count (null).
 type listJSON struct {
-	web.PageOf[listItemJSON]
-	NextCursor *string `json:"next_cursor"`
+	Items      []listItemJSON `json:"items"`
+	Total      *int64         `json:"total"`
+	Page       int            `json:"page"`
+	Size       int            `json:"size"`
+	Pages      *int64         `json:"pages"`
+	NextCursor *string        `json:"next_cursor"`
 }
 
 // reply sends a ticket with its ETag.
@@ -202,7 +207,11 @@ func (h *Handler) list(list lister) gin.HandlerFunc {
 		for i, v := range views {
 			items[i] = toListItem(v)
 		}
-		out := listJSON{PageOf: web.NewPage(items, total, web.Page{Number: p.Number, Size: p.Size})}
+		out := listJSON{Items: items, Page: p.Number, Size: p.Size}
+		if total >= 0 {
+			page := web.NewPage(items, total, web.Page{Number: p.Number, Size: p.Size})
+			out.Total, out.Pages = &page.Total, &page.Pages
+		}
 		if next != nil {
 			s := next.String()
 			out.NextCursor = &s

@@ -44,12 +44,15 @@ func where(f ticket.Filter) (string, []any) {
 
 // List implements ticket.Store. Tickets come newest first, ties broken by
 // id, which the (created_at, id) indexes serve; a cursor continues after a
-// position without OFFSET.
+// position without OFFSET. A page reached by cursor is not counted (total
+// -1): counting every matching row is the cost deep paging avoids.
 func (s *Store) List(ctx context.Context, f ticket.Filter, p ticket.Page) ([]ticket.View, int64, *ticket.Cursor, error) {
 	cond, args := where(f)
-	var total int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM tickets.requests r`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, nil, fmt.Errorf("count tickets: %w", err)
+	total := int64(-1)
+	if p.After == nil {
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM tickets.requests r`+cond, args...).Scan(&total); err != nil {
+			return nil, 0, nil, fmt.Errorf("count tickets: %w", err)
+		}
 	}
 
 	q := viewSelect + cond

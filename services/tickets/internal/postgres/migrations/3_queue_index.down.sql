@@ -1,0 +1,1 @@
+DROP INDEX tickets.requests_unassigned_status_idx;
