@@ -20,6 +20,7 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/token"
 	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/apilog"
+	"github.com/supportdesk/supportdesk/services/gateway/internal/docs"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/edge"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/guard"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/revoke"
@@ -86,14 +87,19 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}()
 	engine.Use(recorder.Middleware(), guard.SecurityHeaders(), guard.CORS(cfg.AllowedOrigins),
 		guard.PerClient(cfg.ClientPerMinute).Handler(), guard.BodyLimit(cfg.MaxBodyBytes))
-	health := edge.NewHealth(&http.Client{Transport: transport, Timeout: 5 * time.Second}, cfg.Upstreams,
-		func(context.Context) error { return bus.Healthy(nc) })
-	engine.GET("/health", health.Handle)
-	web.HealthRoutes(engine, map[string]web.Check{"nats": func(context.Context) error { return bus.Healthy(nc) }})
 	gw := edge.New(tokens, cfg.Upstreams, transport, revoked, logger)
 	gw.LimitUsers(guard.PerUser(cfg.UserPerMinute).Handler())
 	if err := gw.Routes(engine, route.Table()); err != nil {
 		return err
 	}
+	// Registered after the API routes, so that they get the same request
+	// id and trace headers.
+	health := edge.NewHealth(&http.Client{Transport: transport, Timeout: 5 * time.Second}, cfg.Upstreams,
+		func(context.Context) error { return bus.Healthy(nc) })
+	engine.GET("/health", health.Handle)
+	if err := docs.Routes(engine); err != nil {
+		return err
+	}
+	web.HealthRoutes(engine, map[string]web.Check{"nats": func(context.Context) error { return bus.Healthy(nc) }})
 	return web.Serve(ctx, cfg.Addr, engine, 10*time.Second, logger)
 }

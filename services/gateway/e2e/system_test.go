@@ -19,9 +19,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
 	"github.com/supportdesk/supportdesk/pkg/mongotest"
 	"github.com/supportdesk/supportdesk/pkg/natstest"
 	"github.com/supportdesk/supportdesk/pkg/pgtest"
+	"github.com/supportdesk/supportdesk/services/gateway/internal/docs"
 )
 
 // secretKey is the SECRET_KEY of the systems the tests start, so that
@@ -86,7 +91,23 @@ func (s *system) stop(name string) error {
 // binDir holds the service binaries, built once by TestMain.
 var binDir string
 
+// apiSpec finds the operation of a request in the gateway's OpenAPI
+// document; call validates every response against it.
+var apiSpec routers.Router
+
 func TestMain(m *testing.M) {
+	doc, err := docs.Load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	// The systems under test listen on random ports: operations are found
+	// by method and path alone.
+	doc.Servers = nil
+	if apiSpec, err = gorillamux.NewRouter(doc); err != nil {
+		fmt.Fprintln(os.Stderr, "openapi router:", err)
+		os.Exit(1)
+	}
 	os.Exit(buildAndRun(m))
 }
 
@@ -264,6 +285,38 @@ func (s *system) call(method, path, bearer string, body any, headers ...string) 
 	out, err := io.ReadAll(resp.Body)
 	if err != nil {
 		s.t.Fatal(err)
+	}
+
+	// Every answer must be one the OpenAPI document describes: a documented
+	// status with a body of its schema (a CSV body by its content type
+	// only). A path or method the document does not know must be the
+	// gateway's 404 or 405.
+	ct := resp.Header.Get("Content-Type")
+	op, params, err := apiSpec.FindRoute(req)
+	switch {
+	case err != nil && (resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed) && ct == "application/problem+json":
+		return resp, out
+	case err != nil:
+		err = fmt.Errorf("the route is not in openapi.yaml: %w", err)
+	default:
+		input := &openapi3filter.ResponseValidationInput{
+			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: op},
+			Status:                 resp.StatusCode,
+			Header:                 resp.Header,
+			Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+		}
+		input.SetBodyBytes(out)
+		if strings.HasPrefix(ct, "text/csv") {
+			input.Options.ExcludeResponseBody = true
+			if r := op.Operation.Responses.Status(resp.StatusCode); r != nil && r.Value.Content.Get(ct) == nil {
+				err = fmt.Errorf("status %d is not documented as %s", resp.StatusCode, ct)
+				break
+			}
+		}
+		err = openapi3filter.ValidateResponse(req.Context(), input)
+	}
+	if err != nil {
+		s.t.Errorf("%s %s = %d: the response does not match openapi.yaml: %v\nbody: %.2000s", method, path, resp.StatusCode, err, out)
 	}
 	return resp, out
 }
