@@ -191,6 +191,7 @@ cat <<EOF
   Support desk is running.
     API          http://localhost:$(port_of gateway)
     Health       http://localhost:$(port_of gateway)/health
+    API docs     http://localhost:$(port_of gateway)/docs
     auth         http://localhost:$(port_of auth)/health/ready
     tickets      http://localhost:$(port_of tickets)/health/ready
     audit        http://localhost:$(port_of audit)/health/ready
