@@ -1,9 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
+	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/config"
 )
 
@@ -17,17 +20,57 @@ type Config struct {
 	Addr          string        // AUDIT_ADDR
 	MongoURL      config.Secret // MONGODB_URL (may hold a password)
 	MongoDatabase string        // MONGODB_DATABASE
+	// Retention is how long the store keeps an event, by event time:
+	// AUDIT_RETENTION_DAYS, default 90; 0 keeps every event.
+	Retention time.Duration
+	// PurgeInterval is how often old events are purged where the database
+	// has no TTL index (FerretDB): AUDIT_PURGE_INTERVAL, default 1h.
+	PurgeInterval time.Duration
+	// EventsRetention is the stream's max age, what `audit replay` can
+	// rebuild from: EVENTS_RETENTION_DAYS, default 30 (bus.DefaultStream);
+	// 0 keeps every message. See README.md, "Retention".
+	EventsRetention time.Duration
 }
+
+// maxRetentionDays bounds the retention settings: a TTL index takes its
+// period as a 32-bit number of seconds.
+const maxRetentionDays = 10_000
+
+const day = 24 * time.Hour
 
 func loadConfig(getenv func(string) string) (Config, error) {
 	r := config.NewReader(getenv)
 	cfg := Config{
-		Common:        r.Common("audit"),
-		Addr:          r.String("AUDIT_ADDR", ":8003"),
-		MongoURL:      config.Secret(r.String("MONGODB_URL", "mongodb://127.0.0.1:27017")),
-		MongoDatabase: r.String("MONGODB_DATABASE", "app_logs"),
+		Common:          r.Common("audit"),
+		Addr:            r.String("AUDIT_ADDR", ":8003"),
+		MongoURL:        config.Secret(r.String("MONGODB_URL", "mongodb://127.0.0.1:27017")),
+		MongoDatabase:   r.String("MONGODB_DATABASE", "app_logs"),
+		Retention:       days(r, "AUDIT_RETENTION_DAYS", 90),
+		PurgeInterval:   r.Duration("AUDIT_PURGE_INTERVAL", time.Hour),
+		EventsRetention: days(r, "EVENTS_RETENTION_DAYS", int(bus.DefaultStream().MaxAge/day)),
+	}
+	if cfg.PurgeInterval <= 0 {
+		r.Check(fmt.Errorf("AUDIT_PURGE_INTERVAL must be positive"))
 	}
 	return cfg, r.Err()
+}
+
+// days reads a number of days from 0 to maxRetentionDays.
+func days(r *config.Reader, key string, def int) time.Duration {
+	n := r.Int(key, def)
+	if n < 0 || n > maxRetentionDays {
+		r.Check(fmt.Errorf("%s must be a number of days from 0 (keep forever) to %d", key, maxRetentionDays))
+		return time.Duration(def) * day
+	}
+	return time.Duration(n) * day
+}
+
+// Stream is the configuration of the stream of every event: the system's
+// default with this service's max age.
+func (c Config) Stream() bus.StreamConfig {
+	s := bus.DefaultStream()
+	s.MaxAge = c.EventsRetention
+	return s
 }
 
 // LogValue lists the settings for the start-up log, secrets masked.
@@ -36,6 +79,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("addr", c.Addr),
 		slog.String("mongodb_url", redactURL(c.MongoURL.Reveal())),
 		slog.String("mongodb_database", c.MongoDatabase),
+		slog.String("retention", c.Retention.String()),
+		slog.String("purge_interval", c.PurgeInterval.String()),
+		slog.String("events_retention", c.EventsRetention.String()),
 		slog.String("nats_url", c.NATSURL),
 		slog.Bool("debug", c.Debug),
 		slog.String("log_level", c.LogLevel.String()),

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -35,13 +36,14 @@ const (
 	shutdownTimeout = 10 * time.Second // for each part at shutdown
 	// mongoSelectTimeout bounds how long an operation waits for a reachable
 	// server, so that a query answers 503 and a message is retried promptly
-	// while MongoDB is down.
+	// while MongoDB is down. serverSelectionTimeoutMS in MONGODB_URL
+	// overrides it.
 	mongoSelectTimeout = 10 * time.Second
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Getenv, os.Stdout)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "audit:", err)
@@ -49,9 +51,26 @@ func main() {
 	}
 }
 
-// run starts the service and blocks until ctx ends, then shuts everything
+const usage = "usage: audit [serve] | audit replay --since=<RFC 3339 time or duration like 72h>"
+
+// run runs the command args name: serve (the default) or replay.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cmd, rest := "serve", args
+	if len(args) > 0 {
+		cmd, rest = args[0], args[1:]
+	}
+	switch {
+	case cmd == "serve" && len(rest) == 0:
+		return serve(ctx, getenv, stdout)
+	case cmd == "replay":
+		return replay(ctx, rest, getenv, stdout)
+	}
+	return fmt.Errorf("unexpected arguments %q; %s", args, usage)
+}
+
+// serve starts the service and blocks until ctx ends, then shuts everything
 // down in the reverse order of start-up.
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err error) {
+func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (err error) {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
@@ -74,16 +93,21 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err := withTimeout(ctx, store.EnsureIndexes); err != nil {
 		return err
 	}
+	stopPurge, err := startRetention(ctx, cfg, store, logger)
+	if err != nil {
+		return err
+	}
+	defer stopPart(&err, logger, "retention purge", stopPurge)
 
 	nc, js, err := bus.Connect(cfg.NATSURL, cfg.ServiceName)
 	if err != nil {
 		return err
 	}
 	defer stopPart(&err, logger, "nats", func(ctx context.Context) error { return drain(ctx, nc) })
-	sctx, cancel := context.WithTimeout(ctx, startTimeout)
-	_, err = bus.EnsureStream(sctx, js, bus.DefaultStream())
-	cancel()
-	if err != nil {
+	if err := withTimeout(ctx, func(ctx context.Context) error {
+		_, err := bus.EnsureStream(ctx, js, cfg.Stream())
+		return err
+	}); err != nil {
 		return err
 	}
 
@@ -95,24 +119,68 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	defer stopPart(&err, logger, "consumer", cons.Stop)
 
 	tm := token.NewManager([]byte(cfg.SecretKey.Reveal()), cfg.TokenTTL)
-	engine := web.NewEngine(serviceName, logger, prometheus.NewRegistry())
-	web.HealthRoutes(engine, map[string]web.Check{
+	engine := newRouter(logger, prometheus.NewRegistry(), svc, tm, map[string]web.Check{
 		"mongodb": func(ctx context.Context) error { return client.Ping(ctx, nil) },
 		"nats":    func(context.Context) error { return bus.Healthy(nc) },
 	})
-	api.Routes(engine, svc, tm, logger)
 	err = web.Serve(ctx, cfg.Addr, engine, shutdownTimeout, logger)
 	logger.InfoContext(ctx, "shutting down", "err", err)
 	return err
 }
 
+// newRouter is the service's HTTP router: health, metrics and the log
+// queries.
+func newRouter(logger *slog.Logger, reg *prometheus.Registry, svc api.Service, tm *token.Manager, checks map[string]web.Check) *gin.Engine {
+	engine := web.NewEngine(serviceName, logger, reg)
+	web.HealthRoutes(engine, checks)
+	api.Routes(engine, svc, tm, logger)
+	return engine
+}
+
+// startRetention sets up the removal of entries past AUDIT_RETENTION_DAYS:
+// a TTL index where the database has them, else a purge every
+// AUDIT_PURGE_INTERVAL, which the returned function stops.
+func startRetention(ctx context.Context, cfg Config, store *mongostore.Store, logger *slog.Logger) (func(context.Context) error, error) {
+	var how audit.Retention
+	err := withTimeout(ctx, func(ctx context.Context) error {
+		var err error
+		how, err = store.EnsureRetention(ctx, cfg.Retention)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("retention: %w", err)
+	}
+	logger.InfoContext(ctx, "retention", "keep", cfg.Retention.String(), "by", how.String())
+	if how != audit.ByPurge {
+		return func(context.Context) error { return nil }, nil
+	}
+	p := &audit.Purger{Store: store, Keep: cfg.Retention, Every: cfg.PurgeInterval, Now: time.Now, Logger: logger}
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Run(pctx)
+	}()
+	return func(ctx context.Context) error {
+		cancel()
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}, nil
+}
+
 // connectMongo connects to MongoDB and pings it, so that a wrong URL fails
 // the start rather than the first request.
 func connectMongo(ctx context.Context, cfg Config) (*mongo.Client, error) {
+	// The defaults come first so that options in the URL (such as
+	// serverSelectionTimeoutMS) override them.
 	client, err := mongo.Connect(options.Client().
-		ApplyURI(cfg.MongoURL.Reveal()).
 		SetAppName(cfg.ServiceName).
 		SetServerSelectionTimeout(mongoSelectTimeout).
+		ApplyURI(cfg.MongoURL.Reveal()).
 		SetMonitor(mongostore.Monitor(otel.GetTracerProvider())))
 	if err != nil {
 		return nil, fmt.Errorf("mongodb client: %w", err)

@@ -114,39 +114,54 @@ type actionsPage struct {
 	Pages int64 `json:"pages"`
 }
 
-func TestRunEndToEnd(t *testing.T) {
-	natsURL := natstest.Start(t)
-	mongoURL := mongotest.Start(t)
-	addr := freeAddr(t)
-	secret := "e2e-" + strings.Repeat("0123456789abcdef", 3)
-	env := map[string]string{
-		"AUDIT_ADDR":       addr,
+// testEnv is the environment of a service under test.
+func testEnv(tb testing.TB, natsURL, mongoURL string) map[string]string {
+	tb.Helper()
+	return map[string]string{
+		"AUDIT_ADDR":       freeAddr(tb),
 		"MONGODB_URL":      mongoURL,
 		"MONGODB_DATABASE": "audit_e2e",
 		"NATS_URL":         natsURL,
-		"SECRET_KEY":       secret,
+		"SECRET_KEY":       testSecret,
 		"LOG_LEVEL":        "debug",
 	}
-	logs := &syncBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("service log:\n%s", logs)
+}
+
+const testSecret = "e2e-0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// service is a run of the audit service in the test's process.
+type service struct {
+	base   string
+	logs   *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startService runs the service with env until the test ends, and waits
+// until it is ready.
+func startService(tb testing.TB, env map[string]string) *service {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &service{base: "http://" + env["AUDIT_ADDR"], logs: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	tb.Cleanup(func() {
+		cancel()
+		select {
+		case <-s.done:
+		case <-time.After(30 * time.Second):
+		}
+		if tb.Failed() {
+			tb.Logf("service log:\n%s", s.logs)
 		}
 	})
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return env[k] }, logs) }()
-
-	base := "http://" + addr
-	eventually(t, 30*time.Second, func() string {
+	go func() { s.done <- run(ctx, nil, func(k string) string { return env[k] }, s.logs) }()
+	eventually(tb, 30*time.Second, func() string {
 		select {
-		case err := <-done:
-			t.Fatalf("run returned during start-up: %v", err)
+		case err := <-s.done:
+			s.done <- err
+			tb.Fatalf("run returned during start-up: %v", err)
 		default:
 		}
-		res, err := get(t, base+"/health/ready", "")
+		res, err := get(tb, s.base+"/health/ready", "")
 		if err != nil {
 			return err.Error()
 		}
@@ -155,6 +170,52 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 		return ""
 	})
+	return s
+}
+
+// stop stops the service and checks that it shut down cleanly.
+func (s *service) stop(tb testing.TB) {
+	tb.Helper()
+	s.cancel()
+	select {
+	case err := <-s.done:
+		s.done <- nil // for the cleanup
+		if err != nil {
+			tb.Errorf("run returned %v after cancel, want nil", err)
+		}
+	case <-time.After(30 * time.Second):
+		tb.Fatal("run did not return within 30s of cancel")
+	}
+}
+
+// issueToken returns an access token of role, signed with testSecret.
+func issueToken(tb testing.TB, role access.Role) string {
+	tb.Helper()
+	tok, _, err := token.NewManager([]byte(testSecret), time.Minute).Issue(1, role, "e2e-session")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+// connectDB returns the service's database, for direct inspection.
+func connectDB(tb testing.TB, mongoURL, name string) *mongo.Database {
+	tb.Helper()
+	client, err := mongo.Connect(options.Client().ApplyURI(mongoURL))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+	return client.Database(name)
+}
+
+func TestRunEndToEnd(t *testing.T) {
+	natsURL := natstest.Start(t)
+	mongoURL := mongotest.Start(t)
+	env := testEnv(t, natsURL, mongoURL)
+	svc := startService(t, env)
+	ctx := context.Background()
+	base := svc.base
 
 	// Publish a ticket event twice under two message ids (so that the
 	// stream keeps both and the consumer must de-duplicate), then junk.
@@ -194,15 +255,7 @@ func TestRunEndToEnd(t *testing.T) {
 	defer func() { _ = client.Disconnect(context.Background()) }()
 	db := client.Database("audit_e2e")
 
-	mgr := token.NewManager([]byte(secret), time.Minute)
-	issue := func(role access.Role) string {
-		tok, _, err := mgr.Issue(1, role, "e2e-session")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
-	admin, user := issue(access.RoleAdmin), issue(access.RoleUser)
+	admin, user := issueToken(t, access.RoleAdmin), issueToken(t, access.RoleUser)
 	actionsURL := base + "/admin/logs/request-actions"
 
 	// Done when all three messages are settled, the event is listed and
@@ -290,13 +343,5 @@ func TestRunEndToEnd(t *testing.T) {
 		})
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("run returned %v after cancel, want nil", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return within 30s of cancel")
-	}
+	svc.stop(t)
 }

@@ -25,16 +25,42 @@ import (
 
 // fakeService answers with a fixed result and records what it was asked.
 type fakeService struct {
-	filters []audit.Filter
-	pages   []audit.Page
-	res     audit.Result
-	err     error
+	filters      []audit.Filter
+	callFilters  []audit.CallFilter
+	eventFilters []audit.EventFilter
+	hours        []int
+	pages        []audit.Page
+	res          audit.Result
+	stats        audit.Stats
+	err          error
 }
 
 func (s *fakeService) RequestActions(_ context.Context, f audit.Filter, p audit.Page) (audit.Result, error) {
 	s.filters = append(s.filters, f)
 	s.pages = append(s.pages, p)
 	return s.res, s.err
+}
+
+func (s *fakeService) APILogs(_ context.Context, f audit.CallFilter, p audit.Page) (audit.Result, error) {
+	s.callFilters = append(s.callFilters, f)
+	s.pages = append(s.pages, p)
+	return s.res, s.err
+}
+
+func (s *fakeService) Events(_ context.Context, f audit.EventFilter, p audit.Page) (audit.Result, error) {
+	s.eventFilters = append(s.eventFilters, f)
+	s.pages = append(s.pages, p)
+	return s.res, s.err
+}
+
+func (s *fakeService) Stats(_ context.Context, hours int) (audit.Stats, error) {
+	s.hours = append(s.hours, hours)
+	return s.stats, s.err
+}
+
+// asked reports whether the service was asked anything.
+func (s *fakeService) asked() bool {
+	return len(s.filters)+len(s.callFilters)+len(s.eventFilters)+len(s.hours) > 0
 }
 
 type server struct {

@@ -8,12 +8,12 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/supportdesk/supportdesk/pkg/fault"
 	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
 )
 
-// requestAction is one item of GET /admin/logs/request-actions.
+// requestAction is one item of GET /admin/logs/request-actions: a change
+// of a ticket (with the ticket before and after it) or a read (both null).
 type requestAction struct {
 	ID        string          `json:"id"`
 	Timestamp time.Time       `json:"timestamp"`
@@ -64,57 +64,24 @@ func orNull(raw json.RawMessage) json.RawMessage {
 	return raw
 }
 
-// parseRequestActions reads the query of GET /admin/logs/request-actions.
-// Every bad parameter is reported, by name, in one 422 answer.
-func parseRequestActions(c *gin.Context) (audit.Filter, audit.Page, error) {
-	wp, fields := web.ParsePage(c, audit.DefaultPageSize, audit.MaxPageSize)
-	p := audit.Page{Number: wp.Number, Size: wp.Size}
+// requestActions serves GET /admin/logs/request-actions.
+func (h *handler) requestActions(c *gin.Context) {
+	q := newQuery(c)
 	f := audit.DefaultFilter()
-	q := query{c: c, fields: fields}
 	f.RequestID = q.id("request_id")
 	f.UserID = q.id("user_id")
 	f.Action = c.Query("action")
 	f.HoursAgo = q.integer("hours_ago", f.HoursAgo)
 	// A parameter that did not parse kept its (valid) default, so Validate
 	// reports only the others.
-	fields = append(q.fields, audit.Validate(f, p)...)
-	if len(fields) > 0 {
-		return audit.Filter{}, audit.Page{}, fault.Fields(fields...)
+	if err := q.err(audit.Validate(f, q.page)); err != nil {
+		web.Error(c, h.logger, err)
+		return
 	}
-	return f, p, nil
-}
-
-// query parses query parameters as web.ParsePage does, collecting a field
-// error for each value that does not parse; an absent parameter keeps its
-// default.
-type query struct {
-	c      *gin.Context
-	fields []fault.FieldError
-}
-
-func (q *query) integer(name string, def int) int {
-	v, ok := q.c.GetQuery(name)
-	if !ok {
-		return def
-	}
-	n, err := strconv.Atoi(v)
+	res, err := h.svc.RequestActions(c.Request.Context(), f, q.page)
 	if err != nil {
-		q.fields = append(q.fields, fault.FieldError{Field: name, Message: "must be an integer"})
-		return def
+		web.Error(c, h.logger, err)
+		return
 	}
-	return n
-}
-
-// id parses a positive integer id; absent is 0, which does not filter.
-func (q *query) id(name string) int64 {
-	v, ok := q.c.GetQuery(name)
-	if !ok {
-		return 0
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 1 {
-		q.fields = append(q.fields, fault.FieldError{Field: name, Message: "must be a positive integer"})
-		return 0
-	}
-	return n
+	page(c, res, q.page, toRequestAction)
 }

@@ -182,17 +182,24 @@ func TestActions(t *testing.T) {
 
 // fakeStore records what the service asks of it.
 type fakeStore struct {
-	saved   []audit.Entry
-	dead    []audit.DeadLetter
-	queries []audit.ActionQuery
-	entries []audit.Entry
-	total   int64
-	err     error
+	saved        []audit.Entry
+	created      bool
+	dead         []audit.DeadLetter
+	queries      []audit.ActionQuery
+	callQueries  []audit.CallQuery
+	eventQueries []audit.EventQuery
+	entries      []audit.Entry
+	total        int64
+	counts       audit.Counts
+	countSince   []time.Time
+	times        []float64 // process times, ascending, for ProcessTimeAt
+	ranks        []int64
+	err          error
 }
 
-func (s *fakeStore) Save(_ context.Context, e audit.Entry) error {
+func (s *fakeStore) Save(_ context.Context, e audit.Entry) (bool, error) {
 	s.saved = append(s.saved, e)
-	return s.err
+	return s.created, s.err
 }
 
 func (s *fakeStore) SaveDeadLetter(_ context.Context, d audit.DeadLetter) error {
@@ -205,20 +212,48 @@ func (s *fakeStore) RequestActions(_ context.Context, q audit.ActionQuery) ([]au
 	return s.entries, s.total, s.err
 }
 
+func (s *fakeStore) Calls(_ context.Context, q audit.CallQuery) ([]audit.Entry, int64, error) {
+	s.callQueries = append(s.callQueries, q)
+	return s.entries, s.total, s.err
+}
+
+func (s *fakeStore) Events(_ context.Context, q audit.EventQuery) ([]audit.Entry, int64, error) {
+	s.eventQueries = append(s.eventQueries, q)
+	return s.entries, s.total, s.err
+}
+
+func (s *fakeStore) Counts(_ context.Context, since time.Time, classes []audit.StatusClass) (audit.Counts, error) {
+	s.countSince = append(s.countSince, since)
+	return s.counts, s.err
+}
+
+func (s *fakeStore) ProcessTimeAt(_ context.Context, _ time.Time, rank int64) (float64, bool, error) {
+	s.ranks = append(s.ranks, rank)
+	if rank < 1 || rank > int64(len(s.times)) {
+		return 0, false, s.err
+	}
+	return s.times[rank-1], true, s.err
+}
+
 func clock() time.Time { return received }
 
 func TestServiceRecord(t *testing.T) {
 	ctx := context.Background()
-	store := &fakeStore{}
+	store := &fakeStore{created: true}
 	svc := audit.NewService(store, clock)
-	if err := svc.Record(ctx, ticketEvent(t, `{"after":{"id":7}}`)); err != nil {
-		t.Fatal(err)
+	if created, err := svc.Record(ctx, ticketEvent(t, `{"after":{"id":7}}`)); err != nil || !created {
+		t.Fatalf("Record = %v, %v; want true, nil", created, err)
 	}
 	if len(store.saved) != 1 || store.saved[0].EventID != "ev-1" || !store.saved[0].ReceivedAt.Equal(received) {
 		t.Errorf("saved = %+v", store.saved)
 	}
+	store.created = false
+	if created, err := svc.Record(ctx, ticketEvent(t, `{"after":{"id":7}}`)); err != nil || created {
+		t.Errorf("Record of a stored event = %v, %v; want false, nil", created, err)
+	}
+	store.saved = store.saved[:1]
 
-	if err := svc.Record(ctx, ticketEvent(t, `[1]`)); !errors.Is(err, audit.ErrInvalidEvent) {
+	if _, err := svc.Record(ctx, ticketEvent(t, `[1]`)); !errors.Is(err, audit.ErrInvalidEvent) {
 		t.Errorf("Record(array data) = %v, want ErrInvalidEvent", err)
 	}
 	if len(store.saved) != 1 {
@@ -227,7 +262,7 @@ func TestServiceRecord(t *testing.T) {
 
 	down := errors.New("no reachable servers")
 	store.err = down
-	err := svc.Record(ctx, ticketEvent(t, `{}`))
+	_, err := svc.Record(ctx, ticketEvent(t, `{}`))
 	if !errors.Is(err, down) || errors.Is(err, audit.ErrInvalidEvent) {
 		t.Errorf("Record with the store down = %v, want the store's error, not ErrInvalidEvent", err)
 	}

@@ -1,12 +1,14 @@
 // Package consumer is the audit service's message transport: it turns the
 // events delivered by the durable "audit" JetStream consumer into calls to
 // the domain, and classifies failures so that each message ends in exactly
-// one of ack, nak with delay, or term with a dead letter.
+// one of ack, nak with delay, or term with a dead letter. It also replays
+// the stream into the store (Replay).
 package consumer
 
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -18,23 +20,51 @@ import (
 // Durable is the name of the consumer every audit replica shares.
 const Durable = "audit"
 
+// Delivery settings of the durable consumer.
+const (
+	// MaxDelay caps the nak back-off, which doubles from 100ms.
+	MaxDelay = 30 * time.Second
+	// MaxDeliver is high enough that a message waits out a MongoDB outage
+	// of a week rather than being given up: a week of deliveries MaxDelay
+	// apart (every delivery during an outage also spends up to the
+	// server-selection timeout, so the real margin is longer). Messages
+	// that can never be stored do not wait for it: they are terminated
+	// and dead-lettered at their first delivery.
+	MaxDeliver = 7 * 24 * int(time.Hour/MaxDelay)
+	// AckWait is the time a delivery has before JetStream redelivers it.
+	AckWait = 30 * time.Second
+	// HandleTimeout bounds the handling of one message, below AckWait, so
+	// that a hung database call ends in a nak rather than in a redelivery
+	// while the first attempt is still running.
+	HandleTimeout = 20 * time.Second
+)
+
 // Config is the consumer of every event of the system.
 func Config() bus.ConsumerConfig {
-	return bus.ConsumerConfig{Durable: Durable, FilterSubject: events.SubjectAll}
+	return bus.ConsumerConfig{
+		Durable:       Durable,
+		FilterSubject: events.SubjectAll,
+		MaxDeliver:    MaxDeliver,
+		AckWait:       AckWait,
+		MaxDelay:      MaxDelay,
+	}
 }
 
 // Recorder is what the consumer needs of the domain.
 type Recorder interface {
-	Record(ctx context.Context, ev events.Event) error
+	Record(ctx context.Context, ev events.Event) (bool, error)
 	RecordDeadLetter(ctx context.Context, d audit.DeadLetter) error
 }
 
 // Handler records each event. An event that can never be stored fails
 // permanently (term and dead letter); any other failure, such as the
-// database being unreachable, asks for redelivery later.
+// database being unreachable, asks for redelivery later. An event that is
+// already stored is success: the redelivery is acked.
 func Handler(r Recorder) bus.Handler {
 	return func(ctx context.Context, ev events.Event) error {
-		err := r.Record(ctx, ev)
+		ctx, cancel := context.WithTimeout(ctx, HandleTimeout)
+		defer cancel()
+		_, err := r.Record(ctx, ev)
 		if errors.Is(err, audit.ErrInvalidEvent) {
 			return bus.Permanent(err)
 		}
@@ -45,6 +75,8 @@ func Handler(r Recorder) bus.Handler {
 // DeadLetter keeps each message that will never be recorded.
 func DeadLetter(r Recorder) bus.DeadLetter {
 	return func(ctx context.Context, msg jetstream.Msg, ev events.Event, reason error) error {
+		ctx, cancel := context.WithTimeout(ctx, HandleTimeout)
+		defer cancel()
 		why := "unknown"
 		if reason != nil {
 			why = reason.Error()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,7 +21,12 @@ type fakeRecorder struct {
 	dead []audit.DeadLetter
 }
 
-func (r *fakeRecorder) Record(context.Context, events.Event) error { return r.err }
+func (r *fakeRecorder) Record(ctx context.Context, _ events.Event) (bool, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		return false, errors.New("no deadline on the handling of a message")
+	}
+	return r.err == nil, r.err
+}
 
 func (r *fakeRecorder) RecordDeadLetter(_ context.Context, d audit.DeadLetter) error {
 	r.dead = append(r.dead, d)
@@ -89,8 +95,18 @@ func TestDeadLetter(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
-	want := bus.ConsumerConfig{Durable: "audit", FilterSubject: "support.>"}
+	want := bus.ConsumerConfig{
+		Durable: "audit", FilterSubject: "support.>",
+		MaxDeliver: 20160, AckWait: 30 * time.Second, MaxDelay: 30 * time.Second,
+	}
 	if diff := cmp.Diff(want, consumer.Config()); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
+	}
+	// A week of deliveries at the nak cap before a message is given up.
+	if week := time.Duration(want.MaxDeliver) * want.MaxDelay; week < 7*24*time.Hour {
+		t.Errorf("MaxDeliver x MaxDelay = %v, want at least a week", week)
+	}
+	if consumer.HandleTimeout >= want.AckWait {
+		t.Errorf("HandleTimeout %v is not below AckWait %v", consumer.HandleTimeout, want.AckWait)
 	}
 }

@@ -12,8 +12,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/supportdesk/supportdesk/pkg/events"
 	"github.com/supportdesk/supportdesk/pkg/fault"
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
 )
@@ -35,19 +35,28 @@ func New(db *mongo.Database) *Store {
 	return &Store{events: db.Collection(EventsCollection), deadLetters: db.Collection(DeadLettersCollection)}
 }
 
+// indexes are the indexes of the events collection: the time order, and
+// for each filter of the queries that filter plus the time order, so that
+// every query is an index range read in the order it returns. Time ties are
+// broken by _id, which is why it closes each key.
+var indexes = []bson.D{
+	{{Key: "time", Value: -1}, {Key: "_id", Value: -1}},                                 // events log, counts of a period, purge
+	{{Key: "type", Value: 1}, {Key: "time", Value: -1}, {Key: "_id", Value: -1}},        // API log; events by type
+	{{Key: "subject", Value: 1}, {Key: "time", Value: -1}, {Key: "_id", Value: -1}},     // events by subject
+	{{Key: "actor_id", Value: 1}, {Key: "time", Value: -1}, {Key: "_id", Value: -1}},    // every log by user or actor
+	{{Key: "action", Value: 1}, {Key: "time", Value: -1}, {Key: "_id", Value: -1}},      // request actions; counts by action
+	{{Key: "request_id", Value: 1}, {Key: "time", Value: -1}, {Key: "_id", Value: -1}},  // request actions by ticket
+	{{Key: "method", Value: 1}, {Key: "time", Value: -1}, {Key: "_id", Value: -1}},      // API log by method
+	{{Key: "status_code", Value: 1}, {Key: "time", Value: -1}, {Key: "_id", Value: -1}}, // API log by status; counts by class
+	{{Key: "type", Value: 1}, {Key: "process_time", Value: 1}},                          // latency percentiles
+}
+
 // EnsureIndexes creates the indexes the queries need. Creating an index that
 // exists is a no-op, so every replica calls it at start-up.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	keys := []bson.D{
-		{{Key: "time", Value: -1}, {Key: "_id", Value: -1}},
-		{{Key: "action", Value: 1}, {Key: "time", Value: -1}},
-		{{Key: "request_id", Value: 1}, {Key: "time", Value: -1}},
-		{{Key: "actor_id", Value: 1}, {Key: "time", Value: -1}},
-		{{Key: "type", Value: 1}, {Key: "time", Value: -1}},
-	}
 	// One createIndexes command per index: FerretDB v1.24 drops the
 	// connection when a single command names several indexes that all exist.
-	for _, k := range keys {
+	for _, k := range indexes {
 		if _, err := s.events.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: k}); err != nil {
 			return fmt.Errorf("create index on %s: %w", EventsCollection, unavailable(err))
 		}
@@ -61,18 +70,24 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 
 // eventDoc is the stored form of an audit.Entry.
 type eventDoc struct {
-	ID         string    `bson:"_id"`
-	Type       string    `bson:"type"`
-	Source     string    `bson:"source"`
-	Subject    string    `bson:"subject"`
-	Time       time.Time `bson:"time"`
-	ActorID    any       `bson:"actor_id,omitempty"` // int64 for a user id, else the string as sent
-	ActorRole  string    `bson:"actor_role,omitempty"`
-	TraceID    string    `bson:"trace_id,omitempty"`
-	Action     string    `bson:"action,omitempty"` // absent: not a ticket action
-	RequestID  int64     `bson:"request_id,omitempty"`
-	Data       bson.Raw  `bson:"data"`
-	ReceivedAt time.Time `bson:"received_at"`
+	ID        string    `bson:"_id"`
+	Type      string    `bson:"type"`
+	Source    string    `bson:"source"`
+	Subject   string    `bson:"subject"`
+	Time      time.Time `bson:"time"`
+	ActorID   any       `bson:"actor_id,omitempty"` // int64 for a user id, else the string as sent
+	ActorRole string    `bson:"actor_role,omitempty"`
+	TraceID   string    `bson:"trace_id,omitempty"`
+	Action    string    `bson:"action,omitempty"` // absent: not a ticket action
+	RequestID int64     `bson:"request_id,omitempty"`
+	// The fields of an API call that its log filters and counts on; the
+	// rest of the call is in data.
+	Method      string    `bson:"method,omitempty"`
+	Route       string    `bson:"route,omitempty"`
+	StatusCode  int       `bson:"status_code,omitempty"`
+	ProcessTime *float64  `bson:"process_time,omitempty"`
+	Data        bson.Raw  `bson:"data"`
+	ReceivedAt  time.Time `bson:"received_at"`
 }
 
 func toDoc(e audit.Entry) (eventDoc, error) {
@@ -94,10 +109,11 @@ func toDoc(e audit.Entry) (eventDoc, error) {
 		ReceivedAt: e.ReceivedAt,
 	}
 	if e.ActorID != "" {
-		d.ActorID = e.ActorID
-		if id, err := strconv.ParseInt(e.ActorID, 10, 64); err == nil {
-			d.ActorID = id
-		}
+		d.ActorID = actorValue(e.ActorID)
+	}
+	if c := e.Call; c != nil {
+		d.Method, d.Route, d.StatusCode = c.Method, c.Route, c.StatusCode
+		d.ProcessTime = &c.ProcessTime
 	}
 	return d, nil
 }
@@ -120,6 +136,11 @@ func fromDoc(d eventDoc) (audit.Entry, error) {
 		Data:       data,
 		ReceivedAt: d.ReceivedAt.UTC(),
 	}
+	if d.Type == events.TypeAPIRequest {
+		// Stored calls were decoded once already; one that no longer
+		// decodes is listed without its call rather than failing the page.
+		e.Call, _ = audit.DecodeCall(data)
+	}
 	switch id := d.ActorID.(type) {
 	case nil:
 	case string:
@@ -134,21 +155,33 @@ func fromDoc(d eventDoc) (audit.Entry, error) {
 	return e, nil
 }
 
-// Save inserts e. An event id that is already stored is success: a
-// redelivered event never makes a second document.
-func (s *Store) Save(ctx context.Context, e audit.Entry) error {
+// actorValue is the stored form of an actor id: an int64 for a user id, so
+// that it sorts and matches as a number, else the string as sent.
+func actorValue(actor string) any {
+	if id, err := strconv.ParseInt(actor, 10, 64); err == nil {
+		return id
+	}
+	return actor
+}
+
+// Save inserts e and reports whether it did. An event id that is already
+// stored is success, reported as false: a redelivered event never makes a
+// second document.
+func (s *Store) Save(ctx context.Context, e audit.Entry) (bool, error) {
 	d, err := toDoc(e)
 	if err != nil {
-		return err
+		return false, err
 	}
 	_, err = s.events.InsertOne(ctx, d)
 	switch {
-	case err == nil, mongo.IsDuplicateKeyError(err):
-		return nil
+	case err == nil:
+		return true, nil
+	case mongo.IsDuplicateKeyError(err):
+		return false, nil
 	case rejected(err):
-		return fmt.Errorf("%w: insert event %s: %w", audit.ErrInvalidEvent, e.EventID, err)
+		return false, fmt.Errorf("%w: insert event %s: %w", audit.ErrInvalidEvent, e.EventID, err)
 	}
-	return fmt.Errorf("insert event %s: %w", e.EventID, unavailable(err))
+	return false, fmt.Errorf("insert event %s: %w", e.EventID, unavailable(err))
 }
 
 // deadLetterDoc is the stored form of an audit.DeadLetter.
@@ -174,52 +207,6 @@ func (s *Store) SaveDeadLetter(ctx context.Context, d audit.DeadLetter) error {
 		return fmt.Errorf("insert dead letter from %s: %w", d.Subject, unavailable(err))
 	}
 	return nil
-}
-
-// RequestActions returns the entries that record ticket actions selected by
-// q, newest first (ties broken by event id), and their total count.
-func (s *Store) RequestActions(ctx context.Context, q audit.ActionQuery) ([]audit.Entry, int64, error) {
-	filter := bson.D{{Key: "action", Value: bson.D{{Key: "$exists", Value: true}}}}
-	if q.Action != "" {
-		filter = bson.D{{Key: "action", Value: q.Action}}
-	}
-	if q.RequestID != 0 {
-		filter = append(filter, bson.E{Key: "request_id", Value: q.RequestID})
-	}
-	if q.ActorID != 0 {
-		filter = append(filter, bson.E{Key: "actor_id", Value: q.ActorID})
-	}
-	if !q.Since.IsZero() {
-		filter = append(filter, bson.E{Key: "time", Value: bson.D{{Key: "$gte", Value: q.Since}}})
-	}
-
-	total, err := s.events.CountDocuments(ctx, filter)
-	if err != nil {
-		return nil, 0, fmt.Errorf("count request actions: %w", unavailable(err))
-	}
-	opts := options.Find().
-		SetSort(bson.D{{Key: "time", Value: -1}, {Key: "_id", Value: -1}}).
-		SetSkip(q.Offset)
-	if q.Limit > 0 {
-		opts.SetLimit(q.Limit)
-	}
-	cur, err := s.events.Find(ctx, filter, opts)
-	if err != nil {
-		return nil, 0, fmt.Errorf("find request actions: %w", unavailable(err))
-	}
-	var docs []eventDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, 0, fmt.Errorf("read request actions: %w", unavailable(err))
-	}
-	entries := make([]audit.Entry, 0, len(docs))
-	for _, d := range docs {
-		e, err := fromDoc(d)
-		if err != nil {
-			return nil, 0, err
-		}
-		entries = append(entries, e)
-	}
-	return entries, total, nil
 }
 
 // rejected reports whether the server refused the document itself (a write

@@ -59,6 +59,16 @@ func entry(id, action string, requestID int64, actor string, at time.Time) audit
 	}
 }
 
+// save stores entries, failing the test on an error.
+func save(tb testing.TB, ctx context.Context, s *mongostore.Store, entries ...audit.Entry) {
+	tb.Helper()
+	for _, e := range entries {
+		if _, err := s.Save(ctx, e); err != nil {
+			tb.Fatalf("Save %s: %v", e.EventID, err)
+		}
+	}
+}
+
 // jsonEqual compares JSON documents by value, not by spelling.
 var jsonEqual = cmp.Transformer("json", func(raw json.RawMessage) any {
 	var v any
@@ -72,13 +82,13 @@ func TestSaveIsIdempotentAndKeepsTheEvent(t *testing.T) {
 	ctx, s, db := newStore(t)
 	e := entry("ev-1", audit.ActionCreateRequest, 7, "42", base)
 	e.Data = json.RawMessage(`{"before":null,"after":{"id":7,"title":"Printer \u00e9","tags":["a",1,2.5,true,null],"big":9007199254740993,"tiny":1e-7}}`)
-	if err := s.Save(ctx, e); err != nil {
-		t.Fatalf("Save: %v", err)
+	if created, err := s.Save(ctx, e); err != nil || !created {
+		t.Fatalf("Save = %v, %v; want true, nil", created, err)
 	}
 	again := e
 	again.Subject = "changed"
-	if err := s.Save(ctx, again); err != nil {
-		t.Fatalf("second Save of the same event: %v", err)
+	if created, err := s.Save(ctx, again); err != nil || created {
+		t.Fatalf("second Save of the same event = %v, %v; want false, nil", created, err)
 	}
 	n, err := db.Collection(mongostore.EventsCollection).CountDocuments(ctx, bson.D{})
 	if err != nil {
@@ -145,7 +155,7 @@ func TestSaveActorIDs(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(fmt.Sprintf("%q", tt.actor), func(t *testing.T) {
 			e := entry(fmt.Sprintf("actor-%d", i), audit.ActionCreateRequest, 1, tt.actor, base)
-			if err := s.Save(ctx, e); err != nil {
+			if _, err := s.Save(ctx, e); err != nil {
 				t.Fatal(err)
 			}
 			var doc bson.M
@@ -181,7 +191,7 @@ func TestSaveRefusesDataThatIsNotAnObject(t *testing.T) {
 		t.Run(data, func(t *testing.T) {
 			e := entry("bad", audit.ActionCreateRequest, 1, "1", base)
 			e.Data = json.RawMessage(data)
-			if err := s.Save(ctx, e); !errors.Is(err, audit.ErrInvalidEvent) {
+			if _, err := s.Save(ctx, e); !errors.Is(err, audit.ErrInvalidEvent) {
 				t.Errorf("Save(%s) = %v, want ErrInvalidEvent", data, err)
 			}
 		})
@@ -201,7 +211,9 @@ func TestEnsureIndexesIsIdempotent(t *testing.T) {
 	for _, sp := range specs {
 		got = append(got, sp.Name)
 	}
-	want := []string{"_id_", "time_-1__id_-1", "action_1_time_-1", "request_id_1_time_-1", "actor_id_1_time_-1", "type_1_time_-1"}
+	want := []string{"_id_", "time_-1__id_-1", "type_1_time_-1__id_-1", "subject_1_time_-1__id_-1", "actor_id_1_time_-1__id_-1",
+		"action_1_time_-1__id_-1", "request_id_1_time_-1__id_-1", "method_1_time_-1__id_-1", "status_code_1_time_-1__id_-1",
+		"type_1_process_time_1"}
 	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("indexes (-want +got):\n%s", diff)
 	}
@@ -219,11 +231,7 @@ func TestRequestActions(t *testing.T) {
 		entry("e6a", audit.ActionCreateRequest, 4, "12", h(5)), // e6a and e6b tie on time:
 		entry("e6b", audit.ActionCreateRequest, 5, "12", h(5)), // the larger id comes first
 	}
-	for _, e := range seed {
-		if err := s.Save(ctx, e); err != nil {
-			t.Fatal(err)
-		}
-	}
+	save(t, ctx, s, seed...)
 	day := h(24)
 	tests := []struct {
 		name  string

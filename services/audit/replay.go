@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/supportdesk/supportdesk/pkg/bus"
+	"github.com/supportdesk/supportdesk/pkg/telemetry"
+	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
+	"github.com/supportdesk/supportdesk/services/audit/internal/consumer"
+	"github.com/supportdesk/supportdesk/services/audit/internal/mongostore"
+)
+
+// replay runs `audit replay --since=...`: it stores every event the stream
+// still holds from that time on, skipping those already stored, and prints
+// what it did. See README.md, "Replay".
+func replay(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	sinceFlag := fs.String("since", "", "replay events from this time on: an RFC 3339 time, or a duration before now like 72h")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("replay: %w; %s", err, usage)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("replay: unexpected arguments %q; %s", fs.Args(), usage)
+	}
+	since, err := parseSince(*sinceFlag, time.Now())
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	logger := telemetry.NewLogger(stdout, cfg.LogLevel, cfg.ServiceName)
+
+	client, err := connectMongo(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer stopPart(&err, logger, "mongodb", client.Disconnect)
+	store := mongostore.New(client.Database(cfg.MongoDatabase))
+	// The store may be new or emptied: give it its indexes before filling it.
+	if err := withTimeout(ctx, store.EnsureIndexes); err != nil {
+		return err
+	}
+
+	nc, js, err := bus.Connect(cfg.NATSURL, cfg.ServiceName+"-replay")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+
+	logger.InfoContext(ctx, "replay", "since", since.Format(time.RFC3339Nano), "stream", bus.StreamName)
+	res, err := consumer.Replay(ctx, js, bus.StreamName, since, audit.NewService(store, time.Now))
+	fmt.Fprintf(stdout, "replay since %s: %d read, %d stored, %d already stored, %d invalid\n",
+		since.UTC().Format(time.RFC3339), res.Read, res.Stored, res.Existing, res.Invalid)
+	return err
+}
+
+// parseSince reads the --since of replay: an RFC 3339 time, or a positive
+// duration before now.
+func parseSince(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, fmt.Errorf("--since is required; %s", usage)
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("--since=%s is neither an RFC 3339 time nor a positive duration like 72h", v)
+}
