@@ -17,6 +17,10 @@ type Common struct {
 	TokenTTL     time.Duration // ACCESS_TOKEN_EXPIRE_MINUTES
 	NATSURL      string        // NATS_URL
 	OTLPEndpoint string        // OTEL_EXPORTER_OTLP_ENDPOINT; empty: no export
+	// EventsRetention is the max age of the event stream
+	// (EVENTS_RETENTION_DAYS, default 30; 0 keeps every event). Every
+	// service ensures the stream at start-up, so all must agree on it.
+	EventsRetention time.Duration
 }
 
 // Common reads the settings every service shares.
@@ -29,6 +33,11 @@ func (r *Reader) Common(service string) Common {
 		NATSURL:      r.String("NATS_URL", "nats://127.0.0.1:4222"),
 		OTLPEndpoint: strings.TrimSuffix(r.String("OTEL_EXPORTER_OTLP_ENDPOINT", ""), "/"),
 	}
+	days := r.Int("EVENTS_RETENTION_DAYS", 30)
+	if days < 0 || days > 10_000 {
+		r.Check(fmt.Errorf("EVENTS_RETENTION_DAYS must be a number of days from 0 (keep forever) to 10000"))
+	}
+	c.EventsRetention = time.Duration(days) * 24 * time.Hour
 	if err := c.LogLevel.UnmarshalText([]byte(r.String("LOG_LEVEL", "info"))); err != nil {
 		r.Check(fmt.Errorf("LOG_LEVEL must be debug, info, warn or error"))
 	}

@@ -26,10 +26,6 @@ type Config struct {
 	// PurgeInterval is how often old events are purged where the database
 	// has no TTL index (FerretDB): AUDIT_PURGE_INTERVAL, default 1h.
 	PurgeInterval time.Duration
-	// EventsRetention is the stream's max age, what `audit replay` can
-	// rebuild from: EVENTS_RETENTION_DAYS, default 30 (bus.DefaultStream);
-	// 0 keeps every message. See README.md, "Retention".
-	EventsRetention time.Duration
 }
 
 // maxRetentionDays bounds the retention settings: a TTL index takes its
@@ -41,13 +37,12 @@ const day = 24 * time.Hour
 func loadConfig(getenv func(string) string) (Config, error) {
 	r := config.NewReader(getenv)
 	cfg := Config{
-		Common:          r.Common("audit"),
-		Addr:            r.String("AUDIT_ADDR", ":8003"),
-		MongoURL:        config.Secret(r.String("MONGODB_URL", "mongodb://127.0.0.1:27017")),
-		MongoDatabase:   r.String("MONGODB_DATABASE", "app_logs"),
-		Retention:       days(r, "AUDIT_RETENTION_DAYS", 90),
-		PurgeInterval:   r.Duration("AUDIT_PURGE_INTERVAL", time.Hour),
-		EventsRetention: days(r, "EVENTS_RETENTION_DAYS", int(bus.DefaultStream().MaxAge/day)),
+		Common:        r.Common("audit"),
+		Addr:          r.String("AUDIT_ADDR", ":8003"),
+		MongoURL:      config.Secret(r.String("MONGODB_URL", "mongodb://127.0.0.1:27017")),
+		MongoDatabase: r.String("MONGODB_DATABASE", "app_logs"),
+		Retention:     days(r, "AUDIT_RETENTION_DAYS", 90),
+		PurgeInterval: r.Duration("AUDIT_PURGE_INTERVAL", time.Hour),
 	}
 	if cfg.PurgeInterval <= 0 {
 		r.Check(fmt.Errorf("AUDIT_PURGE_INTERVAL must be positive"))
@@ -66,7 +61,8 @@ func days(r *config.Reader, key string, def int) time.Duration {
 }
 
 // Stream is the configuration of the stream of every event: the system's
-// default with this service's max age.
+// default with the configured max age (config.Common's EventsRetention,
+// what `audit replay` can rebuild from; see README.md, "Retention").
 func (c Config) Stream() bus.StreamConfig {
 	s := bus.DefaultStream()
 	s.MaxAge = c.EventsRetention

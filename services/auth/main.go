@@ -71,7 +71,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	defer nc.Close()
-	if _, err := bus.EnsureStream(ctx, js, bus.DefaultStream()); err != nil {
+	stream := bus.DefaultStream()
+	stream.MaxAge = cfg.EventsRetention
+	if _, err := bus.EnsureStream(ctx, js, stream); err != nil {
 		return err
 	}
 

@@ -58,7 +58,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	defer nc.Close()
-	if _, err := bus.EnsureStream(ctx, js, bus.DefaultStream()); err != nil {
+	stream := bus.DefaultStream()
+	stream.MaxAge = cfg.EventsRetention
+	if _, err := bus.EnsureStream(ctx, js, stream); err != nil {
 		return err
 	}
 	revoked := revoke.NewList(cfg.TokenTTL)
