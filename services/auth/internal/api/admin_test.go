@@ -97,3 +97,47 @@ func TestUserManagement(t *testing.T) {
 		t.Errorf("%d deletion events revoking every session, want 2", n)
 	}
 }
+
+func TestChangeRole(t *testing.T) {
+	e := setup(t)
+	if err := e.users.Bootstrap(context.Background(), []user.Seed{{Role: access.RoleAdmin, Email: "admin@company.com", Password: "SecureAdminPass123!"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, s := e.do(t, "POST", "/auth/login", `{"email":"admin@company.com","password":"SecureAdminPass123!"}`, "")
+	admin := s["access_token"].(string)
+	lea := e.registerAndLogin(t, "lea@example.com", "Str0ngPassw0rd")
+
+	for name, c := range map[string]struct {
+		path, body, bearer string
+		status             int
+	}{
+		"bad role":     {"/admin/users/2/role", `{"role":"root"}`, admin, 422},
+		"missing role": {"/admin/users/2/role", `{}`, admin, 422},
+		"unknown user": {"/admin/users/99/role", `{"role":"staff"}`, admin, 404},
+		"own role":     {"/admin/users/1/role", `{"role":"user"}`, admin, 409},
+		"not an admin": {"/admin/users/2/role", `{"role":"admin"}`, lea["access_token"].(string), 403},
+		"anonymous":    {"/admin/users/2/role", `{"role":"staff"}`, "", 401},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if status, body := e.do(t, "PUT", c.path, c.body, c.bearer); status != c.status {
+				t.Errorf("= %d %v, want %d", status, body, c.status)
+			}
+		})
+	}
+	status, u := e.do(t, "PUT", "/admin/users/USR000002/role", `{"role":"staff"}`, admin)
+	if status != 200 || u["role"] != "staff" {
+		t.Fatalf("change = %d %v", status, u)
+	}
+	// Her session is over: tokens carry the role, she logs in again.
+	if status, _ := e.do(t, "POST", "/auth/refresh", `{"refresh_token":"`+lea["refresh_token"].(string)+`"}`, ""); status != 401 {
+		t.Errorf("old session's refresh = %d", status)
+	}
+	var revoked int
+	if err := e.pool.QueryRow(t.Context(), `SELECT jsonb_array_length(event->'data'->'revoke'->'session_ids')
+		FROM auth.outbox WHERE event->>'type' = 'support.user.role_changed.v1'`).Scan(&revoked); err != nil || revoked != 1 {
+		t.Errorf("role_changed revokes %d sessions (%v), want her one", revoked, err)
+	}
+	if _, s := e.do(t, "POST", "/auth/login", `{"email":"lea@example.com","password":"Str0ngPassw0rd"}`, ""); s["role"] != "staff" {
+		t.Errorf("new login role = %v", s["role"])
+	}
+}

@@ -32,6 +32,7 @@ type Users interface {
 	ChangePassword(ctx context.Context, claims token.Claims, current, next string) error
 	List(ctx context.Context, role access.Role, offset, limit int) ([]user.User, int64, error)
 	Delete(ctx context.Context, actor events.Actor, id int64, role access.Role) error
+	ChangeRole(ctx context.Context, actor events.Actor, id int64, role access.Role) (user.User, error)
 }
 
 // Handler serves the auth routes.
@@ -66,6 +67,7 @@ func (h *Handler) Routes(e *gin.Engine) {
 	admin.GET("/admin/staff", web.Require(access.ViewStaff), h.list(access.RoleStaff))
 	admin.DELETE("/admin/users/:id", web.Require(access.DeleteUsers), h.delete(access.RoleUser, "User deleted successfully"))
 	admin.DELETE("/admin/staff/:id", web.Require(access.DeleteStaff), h.delete(access.RoleStaff, "Staff member deleted successfully"))
+	admin.PUT("/admin/users/:id/role", web.Require(access.ManageUsers), h.changeRole)
 }
 
 // userJSON is the contract's user object; it never carries a hash.

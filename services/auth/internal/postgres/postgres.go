@@ -392,3 +392,50 @@ func (s *Store) DropTicketRef(ctx context.Context, ticketID int64) error {
 	}
 	return nil
 }
+
+// ChangeRole implements user.Store.
+func (s *Store) ChangeRole(ctx context.Context, id int64, role access.Role, evs func(before user.User, revoked []string) ([]events.Event, error)) (user.User, error) {
+	const lock = `SELECT ` + userColumns + ` FROM auth.users WHERE id = $1 FOR UPDATE`
+	const set = `UPDATE auth.users SET role = $2, updated_at = now() WHERE id = $1 RETURNING ` + userColumns
+	const revoke = `
+WITH revoked AS (
+    UPDATE auth.refresh_tokens SET revoked_at = coalesce(revoked_at, now())
+    WHERE user_id = $1 AND expires_at > now()
+    RETURNING family_id)
+SELECT DISTINCT family_id FROM revoked ORDER BY family_id`
+	var saved user.User
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, lock, id)
+		if err != nil {
+			return err
+		}
+		row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[userRow])
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fault.New(fault.NotFound, "user_not_found", "User not found")
+		}
+		if err != nil {
+			return err
+		}
+		before := toUser(row)
+		if rows, err = tx.Query(ctx, set, id, string(role)); err != nil {
+			return err
+		}
+		if row, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[userRow]); err != nil {
+			return err
+		}
+		saved = toUser(row)
+		if rows, err = tx.Query(ctx, revoke, id); err != nil {
+			return err
+		}
+		families, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		out, err := evs(before, families)
+		if err != nil {
+			return err
+		}
+		return Outbox.Add(ctx, tx, out...)
+	})
+	return saved, err
+}

@@ -82,3 +82,32 @@ func (o *TicketOwners) Apply(ctx context.Context, ev events.Event) error {
 	}
 	return o.store.DropTicketRef(ctx, data.Before.ID)
 }
+
+// ChangeRole gives a user another role. Their sessions end: tokens carry
+// the role, so the user logs in again to act in the new one. An admin
+// cannot change their own role, so that the last admin cannot lock every
+// admin out by mistake.
+func (s *Service) ChangeRole(ctx context.Context, actor events.Actor, id int64, role access.Role) (User, error) {
+	if !role.Valid() {
+		return User{}, fault.Fields(fault.FieldError{Field: "role", Message: "must be one of user, staff, admin"})
+	}
+	if actor.ID == fmt.Sprint(id) {
+		return User{}, fault.New(fault.Conflict, "own_role", "You cannot change your own role")
+	}
+	u, err := s.store.ChangeRole(ctx, id, role, func(before User, revoked []string) ([]events.Event, error) {
+		after := before
+		after.Role = role
+		ev, err := events.New(ctx, events.SourceAuth, events.TypeUserRoleChanged, before.DisplayID(), actor, events.UserChanged{
+			Before: before.Public(), After: after.Public(),
+			Revoke: &events.Revocation{UserID: id, SessionIDs: revoked},
+		})
+		return []events.Event{ev}, err
+	})
+	if fault.Is(err, fault.NotFound) {
+		return User{}, notFoundOf(access.RoleUser)
+	}
+	if err != nil && fault.KindOf(err) == fault.Internal {
+		return User{}, fmt.Errorf("change role of %d: %w", id, err)
+	}
+	return u, err
+}

@@ -84,6 +84,10 @@ type Store interface {
 	// tokens of every session but keep, writing the events that
 	// evs(revoked sessions) returns, in one transaction.
 	ChangePassword(ctx context.Context, id int64, hash, keep string, evs func(revoked []string) ([]events.Event, error)) error
+	// ChangeRole sets the user's role and revokes the refresh tokens of all
+	// their sessions, writing the events that evs(before, revoked sessions)
+	// returns, in one transaction; NotFound if there is no such user.
+	ChangeRole(ctx context.Context, id int64, role access.Role, evs func(before User, revoked []string) ([]events.Event, error)) (User, error)
 	// Update locks the user, lets change modify it and returns the events of
 	// the change, then saves both.
 	Update(ctx context.Context, id int64, change func(*User) ([]events.Event, error)) (User, error)

@@ -44,6 +44,7 @@ func Table() []Route {
 		{Method: "GET", Path: "/admin/staff", Upstream: Auth, Permission: access.ViewStaff},
 		{Method: "DELETE", Path: "/admin/users/:id", Upstream: Auth, Permission: access.DeleteUsers},
 		{Method: "DELETE", Path: "/admin/staff/:id", Upstream: Auth, Permission: access.DeleteStaff},
+		{Method: "PUT", Path: "/admin/users/:id/role", Upstream: Auth, Permission: access.ManageUsers},
 
 		{Method: "POST", Path: "/user_request", Upstream: Tickets, Permission: access.CreateRequest},
 		{Method: "POST", Path: "/user_request/", Upstream: Tickets, Permission: access.CreateRequest},
