@@ -119,7 +119,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	defer stopPart(&err, logger, "consumer", cons.Stop)
 
 	tm := token.NewManager([]byte(cfg.SecretKey.Reveal()), cfg.TokenTTL)
-	engine := newRouter(logger, prometheus.NewRegistry(), svc, tm, map[string]web.Check{
+	reg := prometheus.NewRegistry()
+	cons.RegisterMetrics(reg)
+	engine := newRouter(logger, reg, svc, tm, map[string]web.Check{
 		"mongodb": func(ctx context.Context) error { return client.Ping(ctx, nil) },
 		"nats":    func(context.Context) error { return bus.Healthy(nc) },
 	})
