@@ -45,6 +45,22 @@ func Connect(url, name string) (*nats.Conn, jetstream.JetStream, error) {
 	return nc, js, nil
 }
 
+// Open connects to NATS as service and ensures the event stream with the
+// given max age (every service does this at start-up; see EnsureStream).
+func Open(ctx context.Context, url, service string, maxAge time.Duration) (*nats.Conn, jetstream.JetStream, error) {
+	nc, js, err := Connect(url, service)
+	if err != nil {
+		return nil, nil, err
+	}
+	stream := DefaultStream()
+	stream.MaxAge = maxAge
+	if _, err := EnsureStream(ctx, js, stream); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
 // StreamConfig is the part of the stream's configuration the system sets.
 type StreamConfig struct {
 	Name       string        // StreamName unless a test isolates itself

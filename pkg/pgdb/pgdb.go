@@ -95,6 +95,15 @@ func (m Migrations) Up(dbURL string) error {
 	return closeMigrate(mg, err)
 }
 
+// Open applies every pending migration, then opens a pool on dbURL: the
+// start-up of a service that owns tables.
+func (m Migrations) Open(ctx context.Context, dbURL string) (*pgxpool.Pool, error) {
+	if err := m.Up(dbURL); err != nil {
+		return nil, err
+	}
+	return Open(ctx, dbURL)
+}
+
 // Command runs "migrate up", "migrate down [N]" (default 1 step) or
 // "migrate version" for a service binary; args are what follows "migrate".
 func (m Migrations) Command(dbURL string, args []string, out io.Writer) error {

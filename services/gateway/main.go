@@ -53,16 +53,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		_ = shutdownTracing(sctx)
 	}()
 
-	nc, js, err := bus.Connect(cfg.NATSURL, cfg.ServiceName)
+	nc, js, err := bus.Open(ctx, cfg.NATSURL, cfg.ServiceName, cfg.EventsRetention)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	stream := bus.DefaultStream()
-	stream.MaxAge = cfg.EventsRetention
-	if _, err := bus.EnsureStream(ctx, js, stream); err != nil {
-		return err
-	}
 	revoked := revoke.NewList(cfg.TokenTTL)
 	if err := revoke.Follow(ctx, js, bus.StreamName, revoked, logger); err != nil {
 		return err

@@ -20,7 +20,6 @@ import (
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/outbox"
-	"github.com/supportdesk/supportdesk/pkg/pgdb"
 	"github.com/supportdesk/supportdesk/pkg/telemetry"
 	"github.com/supportdesk/supportdesk/pkg/token"
 	"github.com/supportdesk/supportdesk/pkg/web"
@@ -58,25 +57,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	defer shutdownWithin(shutdownTracing, 5*time.Second)
 
-	if err := postgres.Migrations.Up(cfg.DatabaseURL.Reveal()); err != nil {
-		return err
-	}
-	pool, err := pgdb.Open(ctx, cfg.DatabaseURL.Reveal())
+	pool, err := postgres.Migrations.Open(ctx, cfg.DatabaseURL.Reveal())
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 
-	nc, js, err := bus.Connect(cfg.NATSURL, cfg.ServiceName)
+	nc, js, err := bus.Open(ctx, cfg.NATSURL, cfg.ServiceName, cfg.EventsRetention)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	stream := bus.DefaultStream()
-	stream.MaxAge = cfg.EventsRetention
-	if _, err := bus.EnsureStream(ctx, js, stream); err != nil {
-		return err
-	}
 
 	store := postgres.NewStore(pool)
 	tickets := ticket.NewService(store)

@@ -234,13 +234,6 @@ WHERE user_id = $1 AND revoked_at IS NULL
 // ChangePassword implements user.Store.
 func (s *Store) ChangePassword(ctx context.Context, id int64, hash, keep string, evs func(revoked []string) ([]events.Event, error)) error {
 	const set = `UPDATE auth.users SET password_hash = $2, updated_at = now() WHERE id = $1`
-	// Every session with a refresh token that could still be alive.
-	const revoke = `
-WITH revoked AS (
-    UPDATE auth.refresh_tokens SET revoked_at = coalesce(revoked_at, now())
-    WHERE user_id = $1 AND family_id <> $2 AND expires_at > now()
-    RETURNING family_id)
-SELECT DISTINCT family_id FROM revoked ORDER BY family_id`
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, set, id, hash)
 		if err != nil {
@@ -249,11 +242,7 @@ SELECT DISTINCT family_id FROM revoked ORDER BY family_id`
 		if tag.RowsAffected() == 0 {
 			return user.ErrUserGone
 		}
-		rows, err := tx.Query(ctx, revoke, id, keep)
-		if err != nil {
-			return err
-		}
-		families, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		families, err := revokeSessions(ctx, tx, id, keep)
 		if err != nil {
 			return err
 		}
@@ -397,12 +386,6 @@ func (s *Store) DropTicketRef(ctx context.Context, ticketID int64) error {
 func (s *Store) ChangeRole(ctx context.Context, id int64, role access.Role, evs func(before user.User, revoked []string) ([]events.Event, error)) (user.User, error) {
 	const lock = `SELECT ` + userColumns + ` FROM auth.users WHERE id = $1 FOR UPDATE`
 	const set = `UPDATE auth.users SET role = $2, updated_at = now() WHERE id = $1 RETURNING ` + userColumns
-	const revoke = `
-WITH revoked AS (
-    UPDATE auth.refresh_tokens SET revoked_at = coalesce(revoked_at, now())
-    WHERE user_id = $1 AND expires_at > now()
-    RETURNING family_id)
-SELECT DISTINCT family_id FROM revoked ORDER BY family_id`
 	var saved user.User
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, lock, id)
@@ -424,10 +407,7 @@ SELECT DISTINCT family_id FROM revoked ORDER BY family_id`
 			return err
 		}
 		saved = toUser(row)
-		if rows, err = tx.Query(ctx, revoke, id); err != nil {
-			return err
-		}
-		families, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		families, err := revokeSessions(ctx, tx, id, "")
 		if err != nil {
 			return err
 		}
@@ -438,4 +418,20 @@ SELECT DISTINCT family_id FROM revoked ORDER BY family_id`
 		return Outbox.Add(ctx, tx, out...)
 	})
 	return saved, err
+}
+
+// revokeSessions revokes the refresh tokens of every session of the user
+// that could still be alive, but keep's, and returns the sessions' ids.
+func revokeSessions(ctx context.Context, tx pgx.Tx, userID int64, keep string) ([]string, error) {
+	const q = `
+WITH revoked AS (
+    UPDATE auth.refresh_tokens SET revoked_at = coalesce(revoked_at, now())
+    WHERE user_id = $1 AND family_id <> $2 AND expires_at > now()
+    RETURNING family_id)
+SELECT DISTINCT family_id FROM revoked ORDER BY family_id`
+	rows, err := tx.Query(ctx, q, userID, keep)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
