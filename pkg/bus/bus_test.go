@@ -219,3 +219,19 @@ func TestApplierTerminatesInvalidEvents(t *testing.T) {
 		t.Errorf("plain error = %v, want a retryable error", err)
 	}
 }
+
+func TestOpenEnsuresTheStream(t *testing.T) {
+	ctx := context.Background()
+	nc, js, err := bus.Open(ctx, natstest.Start(t), "open-test", 72*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	s, err := js.Stream(ctx, bus.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := s.CachedInfo().Config; cfg.MaxAge != 72*time.Hour || cfg.Subjects[0] != events.SubjectAll {
+		t.Errorf("stream config = %+v", cfg)
+	}
+}

@@ -61,3 +61,15 @@ func TestOpenRejectsUnreachableDatabase(t *testing.T) {
 		t.Fatal("Open succeeded against a closed port")
 	}
 }
+
+func TestMigrationsOpen(t *testing.T) {
+	dbURL := pgtest.NewDatabase(t)
+	pool, err := migrations.Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if n := pgtest.Count(t, pool, "SELECT count(*) FROM information_schema.tables WHERE table_name IN ('a','b')"); n != 2 {
+		t.Errorf("%d of tables a, b exist, want both", n)
+	}
+}
