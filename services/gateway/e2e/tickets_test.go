@@ -67,6 +67,25 @@ func TestTicketLifecycle(t *testing.T) {
 		t.Errorf("ann's list = %v", mine)
 	}
 
+	// Idempotency-Key: a retried create returns the first ticket.
+	_, first := s.json(201, "POST", "/user_request/", bob, map[string]any{"text": "retry"}, "Idempotency-Key", "bob-1")
+	_, again := s.json(201, "POST", "/user_request/", bob, map[string]any{"text": "retry"}, "Idempotency-Key", "bob-1")
+	if first["id"] != again["id"] {
+		t.Errorf("retry created ticket %v after %v", again["id"], first["id"])
+	}
+	s.json(422, "POST", "/user_request/", bob, map[string]any{"text": "another"}, "Idempotency-Key", "bob-1")
+	// Keyset paging: the second page by cursor is not counted.
+	_, page1 := s.json(200, "GET", "/admin/requests?size=1", admin, nil)
+	cursor, _ := page1["next_cursor"].(string)
+	if page1["total"] != float64(2) || cursor == "" {
+		t.Fatalf("first page = %v", page1)
+	}
+	_, page2 := s.json(200, "GET", "/admin/requests?size=1&cursor="+url.QueryEscape(cursor), admin, nil)
+	if items := page2["items"].([]any); len(items) != 1 || items[0].(map[string]any)["id"] != tk["id"] || page2["total"] != nil {
+		t.Errorf("second page = %v", page2)
+	}
+	s.json(200, "DELETE", fmt.Sprint("/user_request/", first["id"]), bob, nil)
+
 	// ETag and If-Match through the gateway.
 	resp, _ := s.json(200, "GET", path, ann, nil)
 	etag := resp.Header.Get("ETag")
@@ -120,8 +139,8 @@ func TestTicketLifecycle(t *testing.T) {
 	s.json(200, "PUT", "/staff/requests/"+id+"/status", admin, map[string]any{"status": "closed"})
 	s.json(200, "DELETE", path, ann, nil)
 
-	// The ticket's whole history of changes is in the audit log.
-	want := []string{"create_request", "add_comment", "update_request", "assign_request", "change_status", "add_comment", "change_status", "delete_request"}
+	// The ticket's whole history, reads and changes, is in the audit log.
+	want := []string{"create_request", "view_request", "add_comment", "update_request", "assign_request", "change_status", "add_comment", "change_status", "delete_request"}
 	s.waitFor("the ticket's history in request-actions", 20*time.Second, func() bool {
 		_, page := s.json(200, "GET", "/admin/logs/request-actions?"+url.Values{"request_id": {id}, "size": {"100"}}.Encode(), admin, nil)
 		seen := map[string]bool{}
