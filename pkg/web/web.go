@@ -89,19 +89,25 @@ func Error(c *gin.Context, logger *slog.Logger, err error) {
 	c.Abort()
 }
 
-// Serve runs h on addr until ctx is cancelled, then lets in-flight requests
-// finish for up to grace. Timeouts keep slow clients from holding
-// connections open.
-func Serve(ctx context.Context, addr string, h http.Handler, grace time.Duration, logger *slog.Logger) error {
-	srv := &http.Server{
+// NewServer returns an HTTP server for h with timeouts on every phase of a
+// request, so that slow or idle clients cannot hold connections open.
+func NewServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
 		Addr:              addr,
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+}
+
+// Serve runs h on addr until ctx is cancelled, then lets in-flight requests
+// finish for up to grace. Timeouts keep slow clients from holding
+// connections open.
+func Serve(ctx context.Context, addr string, h http.Handler, grace time.Duration, logger *slog.Logger) error {
+	srv := NewServer(addr, h)
+	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
