@@ -39,7 +39,9 @@ func TestServeDropsSlowClients(t *testing.T) {
 	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- web.Serve(ctx, addr, http.NotFoundHandler(), time.Second, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	go func() {
+		done <- web.Serve(ctx, addr, http.NotFoundHandler(), time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
