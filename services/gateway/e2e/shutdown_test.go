@@ -130,3 +130,71 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 		return count("/admin/logs/api-logs", url.Values{"method": {"POST"}, "status_code": {"201"}, "size": {"1"}}) == float64(answered+1)
 	})
 }
+
+// TestServiceStopLosesNoEvent stops the tickets service with SIGTERM while
+// tickets are being created through the gateway, then starts it again:
+// requests it accepted were answered, it exited cleanly, and every ticket
+// it stored reaches the audit log once, whether its event left through the
+// outbox before the stop or after the restart.
+func TestServiceStopLosesNoEvent(t *testing.T) {
+	s := startSystem(t)
+	s.json(201, "POST", "/auth/register", "", map[string]any{"email": "stop@example.com", "password": "St0pPassw0rdX"})
+	tok := s.login("stop@example.com", "St0pPassw0rdX")
+
+	answered, unavailable := 0, 0
+	stopped := make(chan error, 1)
+	for i := 0; i < 400 && unavailable < 5; i++ {
+		if i == 20 {
+			go func() { stopped <- s.stop("tickets") }()
+		}
+		resp, body := s.call("POST", "/user_request/", tok, map[string]any{"text": fmt.Sprint("stop ", i)}, "Idempotency-Key", fmt.Sprint("stop-", i))
+		switch resp.StatusCode {
+		case 201:
+			answered++
+		case 503:
+			unavailable++ // the gateway says tickets is gone: not accepted
+		default:
+			t.Fatalf("create %d = %d %s", i, resp.StatusCode, body)
+		}
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("tickets exit status after SIGTERM: %v", err)
+	}
+
+	conn, err := pgx.Connect(t.Context(), s.databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	var stored int
+	if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM tickets.requests").Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != answered {
+		t.Errorf("%d tickets stored but %d answered", stored, answered)
+	}
+
+	s.restart("tickets")
+	s.waitFor("tickets to be ready again", 30*time.Second, func() bool {
+		resp, err := http.Get("http://127.0.0.1:" + s.ports["tickets"] + "/health/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	if resp, body := s.call("POST", "/user_request/", tok, map[string]any{"text": "after the restart"}); resp.StatusCode != 201 {
+		t.Fatalf("create after the restart = %d %s", resp.StatusCode, body)
+	}
+	stored++
+	admin := s.login(adminEmail, adminPassword)
+	s.waitFor("every stored ticket's creation in the audit log, once", 30*time.Second, func() bool {
+		_, page := s.json(200, "GET", "/admin/logs/request-actions?action=create_request&size=1", admin, nil)
+		n := int(page["total"].(float64))
+		if n > stored {
+			t.Fatalf("%d creations in the audit log for %d tickets", n, stored)
+		}
+		return n == stored
+	})
+	t.Logf("%d tickets answered before the stop, %d requests refused after", answered, unavailable)
+}

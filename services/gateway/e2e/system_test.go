@@ -48,6 +48,13 @@ type system struct {
 	natsURL     string
 	ports       map[string]string   // service -> port
 	procs       map[string]*process // service -> its process
+	env         []string            // the services' environment
+}
+
+// restart starts a stopped service again with the same environment.
+func (s *system) restart(name string) {
+	s.t.Helper()
+	s.procs[name] = startService(s.t, filepath.Join(binDir, name), s.env)
 }
 
 // process is a running service binary.
@@ -201,7 +208,7 @@ func startSystem(t *testing.T) *system {
 	}
 
 	s := &system{t: t, baseURL: "http://127.0.0.1:" + ports["gateway"], client: &http.Client{Timeout: 10 * time.Second},
-		databaseURL: databaseURL, natsURL: natsURL, ports: ports, procs: procs}
+		databaseURL: databaseURL, natsURL: natsURL, ports: ports, procs: procs, env: env}
 	s.waitFor("a healthy system", 60*time.Second, func() bool {
 		resp, body := s.call("GET", "/health", "", nil)
 		return resp.StatusCode == 200 && strings.Contains(string(body), `"status":"healthy"`)
