@@ -170,7 +170,7 @@ func freePort(t *testing.T) string {
 
 // startSystem builds the services and starts them on fresh infrastructure:
 // a new database, an embedded JetStream server and a FerretDB server.
-func startSystem(t *testing.T) *system {
+func startSystem(t *testing.T, extraEnv ...string) *system {
 	t.Helper()
 	ports := map[string]string{}
 	for _, svc := range []string{"gateway", "auth", "tickets", "audit"} {
@@ -186,6 +186,7 @@ func startSystem(t *testing.T) *system {
 		"MONGODB_URL=" + mongotest.Start(t),
 		"MONGODB_DATABASE=audit_e2e",
 		"LOG_LEVEL=debug",
+		"OTEL_BSP_SCHEDULE_DELAY=100", // export spans every 100 ms (milliseconds)
 		"INITIAL_ADMIN_EMAIL=" + adminEmail,
 		"INITIAL_ADMIN_PASSWORD=" + adminPassword,
 		"INITIAL_STAFF_EMAIL=staff@company.com",
@@ -202,6 +203,7 @@ func startSystem(t *testing.T) *system {
 	}
 	// auth migrates and bootstraps first, so that the others start on a
 	// ready database; then the rest, in any order.
+	env = append(env, extraEnv...)
 	procs := map[string]*process{}
 	for _, svc := range []string{"auth", "tickets", "audit", "gateway"} {
 		procs[svc] = startService(t, filepath.Join(binDir, svc), env)
