@@ -235,3 +235,40 @@ func TestOpenEnsuresTheStream(t *testing.T) {
 		t.Errorf("stream config = %+v", cfg)
 	}
 }
+
+// TestDeadLetterIsRetriedOnTheLastDelivery: the server does not redeliver
+// past MaxDeliver, so a dead letter that fails once must be retried, not
+// handed back to a redelivery that will never come.
+func TestDeadLetterIsRetriedOnTheLastDelivery(t *testing.T) {
+	ctx, js, _ := setup(t)
+	var mu sync.Mutex
+	failures := 2
+	stored := make(chan string, 1)
+	dead := func(_ context.Context, msg jetstream.Msg, ev events.Event, reason error) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if failures > 0 {
+			failures--
+			return errors.New("dead-letter store down")
+		}
+		stored <- ev.Subject
+		return nil
+	}
+	c, err := bus.Consume(ctx, js, bus.ConsumerConfig{Durable: "last", FilterSubject: "support.>", MaxDeliver: 1, MaxDelay: 50 * time.Millisecond},
+		func(context.Context, events.Event) error { return errors.New("store down") }, dead, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop(context.Background()) })
+	if err := bus.NewPublisher(js).Publish(ctx, newEvent(t, ctx, "last-chance")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case subject := <-stored:
+		if subject != "last-chance" {
+			t.Errorf("dead letter for %q", subject)
+		}
+	case <-ctx.Done():
+		t.Fatal("the message was lost: no dead letter after its only delivery")
+	}
+}

@@ -175,16 +175,30 @@ func (p processor) process(ctx context.Context, msg jetstream.Msg) {
 	}
 }
 
+// deadLetterTries is how often terminate tries to write a dead letter before
+// it gives the message back to redelivery.
+const deadLetterTries = 4
+
 func (p processor) terminate(ctx context.Context, span trace.Span, msg jetstream.Msg, ev events.Event, reason error) {
 	span.RecordError(reason)
 	span.SetStatus(codes.Error, "terminated")
 	p.logger.ErrorContext(ctx, "event terminated", "subject", msg.Subject(), "event_id", ev.ID, "err", reason)
 	if p.dead != nil {
-		if err := p.dead(ctx, msg, ev, reason); err != nil {
-			// Keep the message: without its dead-letter record it would be lost.
-			p.logger.ErrorContext(ctx, "dead-letter failed; will retry", "subject", msg.Subject(), "err", err)
-			_ = msg.NakWithDelay(p.cfg.MaxDelay)
-			return
+		// On the last delivery a nak would lose the message: the server does
+		// not redeliver past MaxDeliver. So the dead letter is retried here a
+		// few times, keeping the message ours meanwhile.
+		for try := 1; ; try++ {
+			err := p.dead(ctx, msg, ev, reason)
+			if err == nil {
+				break
+			}
+			if try == deadLetterTries {
+				p.logger.ErrorContext(ctx, "dead-letter failed; leaving the message to redelivery", "subject", msg.Subject(), "err", err)
+				_ = msg.NakWithDelay(p.cfg.MaxDelay)
+				return
+			}
+			_ = msg.InProgress()
+			time.Sleep(backoff(uint64(try)+3, p.cfg.MaxDelay)) // 0.8 s, 1.6 s, 3.2 s at most
 		}
 	}
 	if err := msg.TermWithReason(truncate(reason.Error(), 200)); err != nil {
