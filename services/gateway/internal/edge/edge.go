@@ -5,10 +5,13 @@
 package edge
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
@@ -75,6 +78,9 @@ func (g *Gateway) Routes(e *gin.Engine, table []route.Route) error {
 		if r.Permission != "" {
 			handlers = append(handlers, web.Require(r.Permission))
 		}
+		if r.Method == http.MethodPost && r.Path == "/auth/refresh" {
+			handlers = append(handlers, refreshTokenToBody)
+		}
 		handlers = append(handlers, func(c *gin.Context) { proxy.ServeHTTP(c.Writer, c.Request) })
 		e.Handle(r.Method, r.Path, handlers...)
 	}
@@ -133,6 +139,26 @@ func (g *Gateway) proxy(name route.Upstream, target *url.URL) *httputil.ReverseP
 				fmt.Sprintf("The %s service is unavailable; try again shortly", name)))
 		},
 	}
+}
+
+// refreshTokenToBody moves a refresh token sent the seed's way, in the query
+// string, into the JSON body, so that no URL past the gateway (a proxy
+// span's url.full, a log line) ever holds it.
+func refreshTokenToBody(c *gin.Context) {
+	q := c.Request.URL.Query()
+	tok := q.Get("refresh_token")
+	if tok == "" {
+		return
+	}
+	q.Del("refresh_token")
+	c.Request.URL.RawQuery = q.Encode()
+	if c.Request.ContentLength > 0 {
+		return // the body has its own; the query one is dropped
+	}
+	body, _ := json.Marshal(map[string]string{"refresh_token": tok})
+	c.Request.Body = io.NopCloser(bytes.NewReader(body))
+	c.Request.ContentLength = int64(len(body))
+	c.Request.Header.Set("Content-Type", "application/json")
 }
 
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)

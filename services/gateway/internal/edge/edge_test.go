@@ -225,3 +225,28 @@ func TestHealth(t *testing.T) {
 		})
 	}
 }
+
+// TestRefreshTokenLeavesTheURL: the seed's clients send the refresh token in
+// the query string; past the gateway it travels in the body only.
+func TestRefreshTokenLeavesTheURL(t *testing.T) {
+	type seenBody struct {
+		uri  string
+		body string
+	}
+	got := make(chan seenBody, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- seenBody{uri: r.URL.RequestURI(), body: string(b)}
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	e, _ := setup(t, map[route.Upstream]*url.URL{route.Auth: u, route.Tickets: u, route.Audit: u})
+	rec := serve(t, e, httptest.NewRequest("POST", "/auth/refresh?refresh_token=secret-token", nil))
+	if rec.Code != 200 {
+		t.Fatalf("= %d", rec.Code)
+	}
+	s := <-got
+	if strings.Contains(s.uri, "secret-token") || s.body != `{"refresh_token":"secret-token"}` {
+		t.Errorf("upstream saw %q with body %q", s.uri, s.body)
+	}
+}
