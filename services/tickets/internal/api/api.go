@@ -77,6 +77,8 @@ type userJSON struct {
 	DisplayID  string  `json:"display_id"`
 	Email      string  `json:"email"`
 	Role       string  `json:"role"`
+	INN        *string `json:"inn"`
+	Phone      *string `json:"phone"`
 	FirstName  *string `json:"first_name"`
 	LastName   *string `json:"last_name"`
 	FatherName *string `json:"father_name"`
@@ -85,7 +87,7 @@ type userJSON struct {
 func toUserJSON(u ticket.User) userJSON {
 	return userJSON{
 		ID: u.ID, DisplayID: fmt.Sprintf("USR%06d", u.ID), Email: u.Email, Role: string(u.Role),
-		FirstName: u.FirstName, LastName: u.LastName, FatherName: u.FatherName,
+		INN: u.INN, Phone: u.Phone, FirstName: u.FirstName, LastName: u.LastName, FatherName: u.FatherName,
 	}
 }
 

@@ -43,11 +43,11 @@ func setup(t *testing.T) env {
 
 	// The directory learns of users from auth's events, as in production.
 	dir := ticket.NewDirectory(store)
-	first := "Ann"
+	first, phone := "Ann", "+79001234567"
 	for _, u := range []events.User{
 		{ID: 1, Email: "admin@company.com", Role: "admin", Active: true},
 		{ID: 2, Email: "staff@company.com", Role: "staff", Active: true},
-		{ID: 3, Email: "ann@example.com", Role: "user", FirstName: &first, Active: true},
+		{ID: 3, Email: "ann@example.com", Role: "user", FirstName: &first, Phone: &phone, Active: true},
 		{ID: 4, Email: "bob@example.com", Role: "user", Active: true},
 	} {
 		ev, err := events.New(context.Background(), events.SourceAuth, events.TypeUserRegistered, "", events.Actor{}, events.UserRegistered{User: u})
@@ -104,7 +104,7 @@ func TestCreateAndGet(t *testing.T) {
 		t.Errorf("ticket = %v", tk)
 	}
 	owner, _ := tk["owner"].(map[string]any)
-	if owner["email"] != "ann@example.com" || owner["display_id"] != "USR000003" || owner["first_name"] != "Ann" {
+	if owner["email"] != "ann@example.com" || owner["display_id"] != "USR000003" || owner["first_name"] != "Ann" || owner["phone"] != "+79001234567" {
 		t.Errorf("owner = %v", owner)
 	}
 	if rec.Header().Get("ETag") != `"1-1"` || rec.Header().Get("Location") != "/user_request/1" {
