@@ -16,6 +16,7 @@ import (
 	"github.com/golang-migrate/migrate/v4"
 	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5" // registers pgx5://
 	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -145,4 +146,11 @@ func (m Migrations) Command(dbURL string, args []string, out io.Writer) error {
 		}
 	}
 	return closeMigrate(mg, err)
+}
+
+// IsUniqueViolation reports whether err is PostgreSQL's unique_violation
+// (23505), which stores turn into a Conflict.
+func IsUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }

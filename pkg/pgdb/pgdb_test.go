@@ -73,3 +73,18 @@ func TestMigrationsOpen(t *testing.T) {
 		t.Errorf("%d of tables a, b exist, want both", n)
 	}
 }
+
+func TestIsUniqueViolation(t *testing.T) {
+	pool, err := pgdb.Open(context.Background(), pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	pgtest.Exec(t, pool, "CREATE TABLE k (id int PRIMARY KEY)")
+	pgtest.Exec(t, pool, "INSERT INTO k VALUES (1)")
+	_, dup := pool.Exec(context.Background(), "INSERT INTO k VALUES (1)")
+	_, other := pool.Exec(context.Background(), "INSERT INTO k VALUES ('x')")
+	if !pgdb.IsUniqueViolation(dup) || pgdb.IsUniqueViolation(other) || pgdb.IsUniqueViolation(nil) {
+		t.Errorf("IsUniqueViolation(dup %v) / (other %v)", dup, other)
+	}
+}

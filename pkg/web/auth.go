@@ -30,8 +30,9 @@ func Unauthenticated(c *gin.Context, detail string) {
 }
 
 // Authenticate requires a valid access token and stores its claims for
-// Claims to return.
-func Authenticate(tm *token.Manager) gin.HandlerFunc {
+// Claims to return. A token that any of refuse reports (a revoked session,
+// say) is as invalid as a forged one.
+func Authenticate(tm *token.Manager, refuse ...func(token.Claims) bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		raw := BearerToken(c.Request)
 		if raw == "" {
@@ -39,7 +40,7 @@ func Authenticate(tm *token.Manager) gin.HandlerFunc {
 			return
 		}
 		claims, err := tm.Verify(raw)
-		if err != nil {
+		if err != nil || refused(claims, refuse) {
 			Unauthenticated(c, "Could not validate credentials")
 			return
 		}
@@ -48,16 +49,21 @@ func Authenticate(tm *token.Manager) gin.HandlerFunc {
 	}
 }
 
+func refused(c token.Claims, refuse []func(token.Claims) bool) bool {
+	for _, f := range refuse {
+		if f(c) {
+			return true
+		}
+	}
+	return false
+}
+
 // Claims returns the claims stored by Authenticate.
 func Claims(c *gin.Context) token.Claims {
 	v, _ := c.Get(claimsKey)
 	claims, _ := v.(token.Claims)
 	return claims
 }
-
-// SetClaims stores claims as Authenticate does; the gateway uses it after
-// its own checks.
-func SetClaims(c *gin.Context, claims token.Claims) { c.Set(claimsKey, claims) }
 
 // Require answers 403 unless the caller's role holds p. It runs after
 // Authenticate.

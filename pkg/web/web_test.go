@@ -145,3 +145,15 @@ func TestRunChecksReportsFailures(t *testing.T) {
 		t.Errorf("health = %+v", h)
 	}
 }
+
+func TestAuthenticateRefuses(t *testing.T) {
+	tm := token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute)
+	e := web.NewEngine("test", quiet(), prometheus.NewRegistry())
+	e.GET("/x", web.Authenticate(tm, func(c token.Claims) bool { return c.SessionID == "revoked" }), func(c *gin.Context) { c.Status(http.StatusOK) })
+	for session, want := range map[string]int{"live": 200, "revoked": 401} {
+		tok, _, _ := tm.Issue(1, access.RoleUser, session)
+		if rec := do(e, "GET", "/x", "", "Authorization", "Bearer "+tok); rec.Code != want {
+			t.Errorf("session %s = %d, want %d", session, rec.Code, want)
+		}
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/supportdesk/supportdesk/pkg/access"
@@ -64,42 +63,15 @@ func toUser(r userRow) user.User {
 	}
 }
 
-// Create implements user.Store.
-func (s *Store) Create(ctx context.Context, u user.User, evs func(user.User) ([]events.Event, error)) (user.User, error) {
-	const q = `
-INSERT INTO auth.users (email, password_hash, role, inn, phone, first_name, last_name, father_name, birth_date)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-RETURNING ` + userColumns
-
-	var created user.User
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, q, u.Email, u.PasswordHash, string(u.Role), u.INN, u.Phone,
-			u.FirstName, u.LastName, u.FatherName, u.BirthDate)
-		if err != nil {
-			return err
-		}
-		row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[userRow])
-		if err != nil {
-			return err
-		}
-		created = toUser(row)
-		out, err := evs(created)
-		if err != nil {
-			return err
-		}
-		return Outbox.Add(ctx, tx, out...)
-	})
-	if isUniqueViolation(err) {
-		return user.User{}, fault.New(fault.Conflict, "email_taken", "Email already registered")
-	}
-	if err != nil {
-		return user.User{}, fmt.Errorf("insert user: %w", err)
-	}
-	return created, nil
+// querier is a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-func (s *Store) one(ctx context.Context, where string, arg any) (user.User, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+userColumns+" FROM auth.users WHERE "+where, arg)
+// queryUser runs a query selecting userColumns of one user; no row is a
+// NotFound fault.
+func queryUser(ctx context.Context, q querier, sql string, args ...any) (user.User, error) {
+	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return user.User{}, err
 	}
@@ -111,6 +83,40 @@ func (s *Store) one(ctx context.Context, where string, arg any) (user.User, erro
 		return user.User{}, err
 	}
 	return toUser(row), nil
+}
+
+// Create implements user.Store.
+func (s *Store) Create(ctx context.Context, u user.User, evs func(user.User) ([]events.Event, error)) (user.User, error) {
+	const q = `
+INSERT INTO auth.users (email, password_hash, role, inn, phone, first_name, last_name, father_name, birth_date)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+RETURNING ` + userColumns
+
+	var created user.User
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		created, err = queryUser(ctx, tx, q, u.Email, u.PasswordHash, string(u.Role), u.INN, u.Phone,
+			u.FirstName, u.LastName, u.FatherName, u.BirthDate)
+		if err != nil {
+			return err
+		}
+		out, err := evs(created)
+		if err != nil {
+			return err
+		}
+		return Outbox.Add(ctx, tx, out...)
+	})
+	if pgdb.IsUniqueViolation(err) {
+		return user.User{}, fault.New(fault.Conflict, "email_taken", "Email already registered")
+	}
+	if err != nil {
+		return user.User{}, fmt.Errorf("insert user: %w", err)
+	}
+	return created, nil
+}
+
+func (s *Store) one(ctx context.Context, where string, arg any) (user.User, error) {
+	return queryUser(ctx, s.pool, "SELECT "+userColumns+" FROM auth.users WHERE "+where, arg)
 }
 
 // ByEmail implements user.Store.
@@ -153,11 +159,6 @@ func (s *Store) AddRefreshToken(ctx context.Context, t user.RefreshToken) error 
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
-
-func isUniqueViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505"
-}
 
 // RotateRefreshToken implements user.Store.
 func (s *Store) RotateRefreshToken(ctx context.Context, old []byte, next user.RefreshToken, onReuse func(user.RefreshToken) ([]events.Event, error)) (user.RefreshToken, error) {
@@ -269,31 +270,19 @@ RETURNING ` + userColumns
 
 	var saved user.User
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, lock, id)
+		u, err := queryUser(ctx, tx, lock, id)
 		if err != nil {
 			return err
 		}
-		row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[userRow])
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fault.New(fault.NotFound, "user_not_found", "User not found")
-		}
-		if err != nil {
-			return err
-		}
-		u := toUser(row)
 		evs, err := change(&u)
 		if err != nil {
 			return err
 		}
-		rows, err = tx.Query(ctx, save, id, u.PasswordHash, string(u.Role), u.INN, u.Phone, u.FirstName,
+		saved, err = queryUser(ctx, tx, save, id, u.PasswordHash, string(u.Role), u.INN, u.Phone, u.FirstName,
 			u.LastName, u.FatherName, u.BirthDate, u.Active)
 		if err != nil {
 			return err
 		}
-		if row, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[userRow]); err != nil {
-			return err
-		}
-		saved = toUser(row)
 		return Outbox.Add(ctx, tx, evs...)
 	})
 	if err != nil && fault.KindOf(err) == fault.Internal {
@@ -336,14 +325,7 @@ func (s *Store) Delete(ctx context.Context, id int64, role access.Role, evs func
 	const owned = `SELECT EXISTS (SELECT 1 FROM auth.ticket_refs WHERE owner_id = $1)`
 	const del = `DELETE FROM auth.users WHERE id = $1`
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, lock, id, string(role))
-		if err != nil {
-			return err
-		}
-		row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[userRow])
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fault.New(fault.NotFound, "user_not_found", "User not found")
-		}
+		u, err := queryUser(ctx, tx, lock, id, string(role))
 		if err != nil {
 			return err
 		}
@@ -354,7 +336,7 @@ func (s *Store) Delete(ctx context.Context, id int64, role access.Role, evs func
 		if hasTickets {
 			return fault.New(fault.Conflict, "user_has_requests", "Cannot delete user with existing requests")
 		}
-		out, err := evs(toUser(row))
+		out, err := evs(u)
 		if err != nil {
 			return err
 		}
@@ -388,25 +370,13 @@ func (s *Store) ChangeRole(ctx context.Context, id int64, role access.Role, evs 
 	const set = `UPDATE auth.users SET role = $2, updated_at = now() WHERE id = $1 RETURNING ` + userColumns
 	var saved user.User
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, lock, id)
+		before, err := queryUser(ctx, tx, lock, id)
 		if err != nil {
 			return err
 		}
-		row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[userRow])
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fault.New(fault.NotFound, "user_not_found", "User not found")
-		}
-		if err != nil {
+		if saved, err = queryUser(ctx, tx, set, id, string(role)); err != nil {
 			return err
 		}
-		before := toUser(row)
-		if rows, err = tx.Query(ctx, set, id, string(role)); err != nil {
-			return err
-		}
-		if row, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[userRow]); err != nil {
-			return err
-		}
-		saved = toUser(row)
 		families, err := revokeSessions(ctx, tx, id, "")
 		if err != nil {
 			return err

@@ -62,6 +62,11 @@ func New(tokens *token.Manager, upstreams map[route.Upstream]*url.URL, transport
 // Routes registers every route of table on e.
 func (g *Gateway) Routes(e *gin.Engine, table []route.Route) error {
 	e.Use(requestID, traceHeader)
+	var refuse []func(token.Claims) bool
+	if g.revoker != nil {
+		refuse = append(refuse, g.revoker.Revoked)
+	}
+	authenticate := web.Authenticate(g.tokens, refuse...)
 	for _, r := range table {
 		target, ok := g.upstreams[r.Upstream]
 		if !ok {
@@ -70,7 +75,7 @@ func (g *Gateway) Routes(e *gin.Engine, table []route.Route) error {
 		proxy := g.proxy(r.Upstream, target)
 		handlers := []gin.HandlerFunc{}
 		if !r.Public {
-			handlers = append(handlers, g.authenticate)
+			handlers = append(handlers, authenticate)
 			if g.userLimit != nil {
 				handlers = append(handlers, g.userLimit)
 			}
@@ -78,28 +83,13 @@ func (g *Gateway) Routes(e *gin.Engine, table []route.Route) error {
 		if r.Permission != "" {
 			handlers = append(handlers, web.Require(r.Permission))
 		}
-		if r.Method == http.MethodPost && r.Path == "/auth/refresh" {
-			handlers = append(handlers, refreshTokenToBody)
+		if r.QueryToBody != "" {
+			handlers = append(handlers, queryToBody(r.QueryToBody))
 		}
 		handlers = append(handlers, func(c *gin.Context) { proxy.ServeHTTP(c.Writer, c.Request) })
 		e.Handle(r.Method, r.Path, handlers...)
 	}
 	return nil
-}
-
-func (g *Gateway) authenticate(c *gin.Context) {
-	raw := web.BearerToken(c.Request)
-	if raw == "" {
-		web.Unauthenticated(c, "Not authenticated: send an access token as 'Authorization: Bearer <token>'")
-		return
-	}
-	claims, err := g.tokens.Verify(raw)
-	if err != nil || (g.revoker != nil && g.revoker.Revoked(claims)) {
-		web.Unauthenticated(c, "Could not validate credentials")
-		return
-	}
-	web.SetClaims(c, claims)
-	c.Next()
 }
 
 // identityHeaders are headers a backend might take as the caller's identity;
@@ -141,24 +131,26 @@ func (g *Gateway) proxy(name route.Upstream, target *url.URL) *httputil.ReverseP
 	}
 }
 
-// refreshTokenToBody moves a refresh token sent the seed's way, in the query
-// string, into the JSON body, so that no URL past the gateway (a proxy
-// span's url.full, a log line) ever holds it.
-func refreshTokenToBody(c *gin.Context) {
-	q := c.Request.URL.Query()
-	tok := q.Get("refresh_token")
-	if tok == "" {
-		return
+// queryToBody moves a secret sent the seed's way, as the query parameter
+// name, into the JSON body, so that no URL past the gateway (a proxy span's
+// url.full, a log line) ever holds it. A body sent along keeps its own.
+func queryToBody(name string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		q := c.Request.URL.Query()
+		secret := q.Get(name)
+		if secret == "" {
+			return
+		}
+		q.Del(name)
+		c.Request.URL.RawQuery = q.Encode()
+		if c.Request.ContentLength > 0 {
+			return
+		}
+		body, _ := json.Marshal(map[string]string{name: secret})
+		c.Request.Body = io.NopCloser(bytes.NewReader(body))
+		c.Request.ContentLength = int64(len(body))
+		c.Request.Header.Set("Content-Type", "application/json")
 	}
-	q.Del("refresh_token")
-	c.Request.URL.RawQuery = q.Encode()
-	if c.Request.ContentLength > 0 {
-		return // the body has its own; the query one is dropped
-	}
-	body, _ := json.Marshal(map[string]string{"refresh_token": tok})
-	c.Request.Body = io.NopCloser(bytes.NewReader(body))
-	c.Request.ContentLength = int64(len(body))
-	c.Request.Header.Set("Content-Type", "application/json")
 }
 
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)

@@ -24,6 +24,10 @@ type Route struct {
 	// token, whose role must hold Permission when one is set.
 	Public     bool
 	Permission access.Permission
+	// QueryToBody names a query parameter that carries a secret (the seed
+	// accepted the refresh token so); the gateway moves it into the JSON
+	// body before proxying.
+	QueryToBody string
 }
 
 // Table is the public API as the gateway exposes it.
@@ -31,7 +35,7 @@ func Table() []Route {
 	return []Route{
 		{Method: "POST", Path: "/auth/register", Upstream: Auth, Public: true},
 		{Method: "POST", Path: "/auth/login", Upstream: Auth, Public: true},
-		{Method: "POST", Path: "/auth/refresh", Upstream: Auth, Public: true},
+		{Method: "POST", Path: "/auth/refresh", Upstream: Auth, Public: true, QueryToBody: "refresh_token"},
 		{Method: "POST", Path: "/auth/logout", Upstream: Auth},
 		{Method: "POST", Path: "/auth/verify-token", Upstream: Auth},
 		{Method: "GET", Path: "/auth/profile", Upstream: Auth, Permission: access.ManageProfile},

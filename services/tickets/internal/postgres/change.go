@@ -144,12 +144,3 @@ func (s *Store) User(ctx context.Context, id int64) (ticket.User, error) {
 	u.Role = access.Role(role)
 	return u, nil
 }
-
-// MarkFirstResponse implements ticket.Store.
-func (s *Store) MarkFirstResponse(ctx context.Context, ticketID int64) error {
-	const q = `UPDATE tickets.requests SET first_response_at = now() WHERE id = $1 AND first_response_at IS NULL`
-	if _, err := s.pool.Exec(ctx, q, ticketID); err != nil {
-		return fmt.Errorf("mark first response of %d: %w", ticketID, err)
-	}
-	return nil
-}

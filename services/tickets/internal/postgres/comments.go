@@ -26,35 +26,49 @@ func toComment(r commentRow) ticket.Comment {
 }
 
 // AddComment implements ticket.Store.
-func (s *Store) AddComment(ctx context.Context, c ticket.Comment, idem *ticket.Idempotency, evs func(ticket.Comment) ([]events.Event, error)) (ticket.Comment, bool, error) {
-	const q = `INSERT INTO tickets.comments (request_id, author_id, body, internal) VALUES ($1, $2, $3, $4)
-RETURNING id, request_id, author_id, body, internal, created_at`
+func (s *Store) AddComment(ctx context.Context, c ticket.Comment, firstResponse bool, idem *ticket.Idempotency, evs func(ticket.Comment) ([]events.Event, error)) (ticket.Comment, error) {
+	const insert = `INSERT INTO tickets.comments (request_id, author_id, body, internal) VALUES ($1, $2, $3, $4)
+RETURNING ` + commentColumns
+	const respond = `UPDATE tickets.requests SET first_response_at = now() WHERE id = $1 AND first_response_at IS NULL`
+	const get = `SELECT ` + commentColumns + ` FROM tickets.comments WHERE id = $1`
+
 	var saved ticket.Comment
-	replayed, err := s.idempotent(ctx, idem, func(tx pgx.Tx) (int64, error) {
-		rows, err := tx.Query(ctx, q, c.TicketID, c.AuthorID, c.Body, c.Internal)
-		if err != nil {
+	id, replayed, err := s.idempotent(ctx, idem, func(tx pgx.Tx) (int64, error) {
+		var err error
+		if saved, err = queryComment(ctx, tx, insert, c.TicketID, c.AuthorID, c.Body, c.Internal); err != nil {
 			return 0, err
 		}
-		row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[commentRow])
-		if err != nil {
-			return 0, err
+		if firstResponse {
+			if _, err := tx.Exec(ctx, respond, c.TicketID); err != nil {
+				return 0, err
+			}
 		}
-		saved = toComment(row)
 		out, err := evs(saved)
 		if err != nil {
 			return 0, err
 		}
 		return saved.ID, Outbox.Add(ctx, tx, out...)
-	}, func(id int64) error {
-		rows, err := s.pool.Query(ctx, `SELECT id, request_id, author_id, body, internal, created_at FROM tickets.comments WHERE id = $1`, id)
-		if err != nil {
-			return err
-		}
-		row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[commentRow])
-		saved = toComment(row)
-		return err
 	})
-	return saved, replayed, wrap(err, "add comment to ticket %d", c.TicketID)
+	if err == nil && replayed {
+		saved, err = queryComment(ctx, s.pool, get, id)
+	}
+	return saved, wrap(err, "add comment to ticket %d", c.TicketID)
+}
+
+const commentColumns = `id, request_id, author_id, body, internal, created_at`
+
+func queryComment(ctx context.Context, q interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}, sql string, args ...any) (ticket.Comment, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return ticket.Comment{}, err
+	}
+	row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[commentRow])
+	if err != nil {
+		return ticket.Comment{}, err
+	}
+	return toComment(row), nil
 }
 
 type commentViewRow struct {

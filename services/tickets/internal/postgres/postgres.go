@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/supportdesk/supportdesk/pkg/access"
@@ -79,14 +78,13 @@ func utc(t *time.Time) *time.Time {
 }
 
 // Create implements ticket.Store.
-func (s *Store) Create(ctx context.Context, t ticket.Ticket, idem *ticket.Idempotency, evs func(ticket.Ticket) ([]events.Event, error)) (ticket.Ticket, bool, error) {
+func (s *Store) Create(ctx context.Context, t ticket.Ticket, idem *ticket.Idempotency, evs func(ticket.Ticket) ([]events.Event, error)) (int64, error) {
 	const q = `
 INSERT INTO tickets.requests (owner_id, staff_id, title, text, status, priority, category)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 RETURNING ` + ticketColumns
 
-	var created ticket.Ticket
-	replayed, err := s.idempotent(ctx, idem, func(tx pgx.Tx) (int64, error) {
+	id, _, err := s.idempotent(ctx, idem, func(tx pgx.Tx) (int64, error) {
 		rows, err := tx.Query(ctx, q, t.OwnerID, t.StaffID, t.Title, t.Text, string(t.Status), string(t.Priority), t.Category)
 		if err != nil {
 			return 0, err
@@ -95,62 +93,55 @@ RETURNING ` + ticketColumns
 		if err != nil {
 			return 0, err
 		}
-		created = toTicket(row)
-		out, err := evs(created)
+		out, err := evs(toTicket(row))
 		if err != nil {
 			return 0, err
 		}
-		return created.ID, Outbox.Add(ctx, tx, out...)
-	}, func(id int64) error {
-		v, err := s.Get(ctx, id)
-		created = v.Ticket
-		return err
+		return row.ID, Outbox.Add(ctx, tx, out...)
 	})
 	if err != nil {
-		return ticket.Ticket{}, false, fmt.Errorf("insert ticket: %w", err)
+		return 0, fmt.Errorf("insert ticket: %w", err)
 	}
-	return created, replayed, nil
+	return id, nil
 }
 
 // idempotent runs insert in a transaction that also records idem, unless
 // idem was recorded before: then it checks the request is the same and
-// calls replay with the first result's id instead. Two concurrent requests
-// with one key meet at the key's primary key; the loser retries and replays.
-func (s *Store) idempotent(ctx context.Context, idem *ticket.Idempotency, insert func(pgx.Tx) (int64, error), replay func(id int64) error) (bool, error) {
+// returns the first result's id, replayed. Two concurrent requests with one
+// key meet at the key's primary key; the loser retries and replays.
+func (s *Store) idempotent(ctx context.Context, idem *ticket.Idempotency, insert func(pgx.Tx) (int64, error)) (id int64, replayed bool, err error) {
 	const find = `SELECT request_hash, resource_id FROM tickets.idempotency_keys WHERE actor_id = $1 AND scope = $2 AND key = $3`
 	const record = `INSERT INTO tickets.idempotency_keys (actor_id, scope, key, request_hash, resource_id) VALUES ($1, $2, $3, $4, $5)`
 	for attempt := 0; ; attempt++ {
-		var replayID int64
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		replayed = false
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			if idem != nil {
 				var hash []byte
-				err := tx.QueryRow(ctx, find, idem.ActorID, idem.Scope, idem.Key).Scan(&hash, &replayID)
+				err := tx.QueryRow(ctx, find, idem.ActorID, idem.Scope, idem.Key).Scan(&hash, &id)
 				switch {
 				case err == nil && !bytes.Equal(hash, idem.Hash):
 					return ticket.ErrIdempotencyMismatch
 				case err == nil:
+					replayed = true
 					return nil
 				case !errors.Is(err, pgx.ErrNoRows):
 					return err
 				}
 			}
-			id, err := insert(tx)
-			if err != nil || idem == nil {
+			var err error
+			if id, err = insert(tx); err != nil || idem == nil {
 				return err
 			}
 			_, err = tx.Exec(ctx, record, idem.ActorID, idem.Scope, idem.Key, idem.Hash, id)
 			return err
 		})
-		if isUniqueViolation(err) && attempt == 0 {
+		if pgdb.IsUniqueViolation(err) && attempt == 0 {
 			continue
 		}
 		if err != nil {
-			return false, err
+			return 0, false, err
 		}
-		if replayID != 0 {
-			return true, replay(replayID)
-		}
-		return false, nil
+		return id, replayed, nil
 	}
 }
 
@@ -240,9 +231,4 @@ ON CONFLICT (id) DO UPDATE SET
 		return fmt.Errorf("put directory user %d: %w", u.ID, err)
 	}
 	return nil
-}
-
-func isUniqueViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }

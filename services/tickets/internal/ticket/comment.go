@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/supportdesk/supportdesk/pkg/access"
 	"github.com/supportdesk/supportdesk/pkg/events"
 	"github.com/supportdesk/supportdesk/pkg/fault"
 )
@@ -30,16 +29,10 @@ func (c Comment) snapshot() *events.Comment {
 	return &events.Comment{ID: c.ID, TicketID: c.TicketID, AuthorID: c.AuthorID, Body: c.Body, Internal: c.Internal, CreatedAt: c.CreatedAt}
 }
 
-// canSee returns the ticket if the actor may take part in its thread: the
-// owner, staff and admins.
-func (s *Service) thread(ctx context.Context, a Actor, id int64) (View, error) {
-	return s.Get(ctx, a, id)
-}
-
 // Comments returns the thread of a ticket the actor may see; internal notes
 // only for staff and admins.
 func (s *Service) Comments(ctx context.Context, a Actor, id int64) ([]CommentView, error) {
-	if _, err := s.thread(ctx, a, id); err != nil {
+	if _, err := s.Get(ctx, a, id); err != nil {
 		return nil, err
 	}
 	return s.store.Comments(ctx, id, a.seesAll())
@@ -50,7 +43,7 @@ func (s *Service) Comments(ctx context.Context, a Actor, id int64) ([]CommentVie
 // counts as the first response. With an idempotency key, a retry returns
 // the first comment and announces nothing.
 func (s *Service) AddComment(ctx context.Context, a Actor, id int64, body string, internal bool, idem *Idempotency) (CommentView, error) {
-	v, err := s.thread(ctx, a, id)
+	v, err := s.Get(ctx, a, id)
 	if err != nil {
 		return CommentView{}, err
 	}
@@ -62,7 +55,9 @@ func (s *Service) AddComment(ctx context.Context, a Actor, id int64, body string
 		fe.Field = "body"
 		return CommentView{}, fault.Fields(*fe)
 	}
-	c, replayed, err := s.store.AddComment(ctx, Comment{TicketID: id, AuthorID: a.ID, Body: text, Internal: internal}, idem,
+	// A staff member's or admin's comment is the first response.
+	firstResponse := a.seesAll() && v.FirstResponseAt == nil
+	c, err := s.store.AddComment(ctx, Comment{TicketID: id, AuthorID: a.ID, Body: text, Internal: internal}, firstResponse, idem,
 		func(saved Comment) ([]events.Event, error) {
 			t := v.Ticket
 			snap := t.Snapshot()
@@ -72,11 +67,6 @@ func (s *Service) AddComment(ctx context.Context, a Actor, id int64, body string
 		})
 	if err != nil {
 		return CommentView{}, err
-	}
-	if !replayed && access.Has(a.Role, access.ViewRequests) && v.FirstResponseAt == nil {
-		if err := s.store.MarkFirstResponse(ctx, id); err != nil {
-			return CommentView{}, err
-		}
 	}
 	author, err := s.store.User(ctx, a.ID)
 	if err != nil {

@@ -128,10 +128,10 @@ type Idempotency struct {
 // state take a function returning the events that describe the change, and
 // commit both in one transaction.
 type Store interface {
-	// Create inserts t with the events that events(created) returns. With
-	// an idempotency key already used for the same request, it inserts
-	// nothing and returns the ticket of the first request and replayed.
-	Create(ctx context.Context, t Ticket, idem *Idempotency, events func(Ticket) ([]events.Event, error)) (created Ticket, replayed bool, err error)
+	// Create inserts t with the events that events(created) returns, and
+	// returns its id. With an idempotency key already used for the same
+	// request, it inserts nothing and returns the first request's ticket id.
+	Create(ctx context.Context, t Ticket, idem *Idempotency, events func(Ticket) ([]events.Event, error)) (int64, error)
 	// Get returns the ticket with its people, or a NotFound fault.
 	Get(ctx context.Context, id int64) (View, error)
 	// Update locks the ticket and lets change modify it, then saves it with
@@ -145,14 +145,13 @@ type Store interface {
 	// the cursor of the next page (nil on the last).
 	List(ctx context.Context, f Filter, p Page) ([]View, int64, *Cursor, error)
 
-	// AddComment inserts c with the events that events(saved) returns, with
-	// the same idempotency rule as Create.
-	AddComment(ctx context.Context, c Comment, idem *Idempotency, events func(Comment) ([]events.Event, error)) (saved Comment, replayed bool, err error)
+	// AddComment inserts c with the events that events(saved) returns and,
+	// when firstResponse is set, marks the ticket's first response if unset,
+	// all in one transaction; with the same idempotency rule as Create.
+	AddComment(ctx context.Context, c Comment, firstResponse bool, idem *Idempotency, events func(Comment) ([]events.Event, error)) (Comment, error)
 	// Comments returns the thread of a ticket, oldest first, internal notes
 	// only when internal is set.
 	Comments(ctx context.Context, ticketID int64, internal bool) ([]CommentView, error)
-	// MarkFirstResponse sets the ticket's first response time if unset.
-	MarkFirstResponse(ctx context.Context, ticketID int64) error
 
 	// User returns a directory entry, or a NotFound fault.
 	User(ctx context.Context, id int64) (User, error)
