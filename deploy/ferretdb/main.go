@@ -1,6 +1,8 @@
-// Command ferretdb runs an embedded FerretDB v1 (SQLite backend) as a
-// MongoDB wire-protocol server for local runs and tests, where no MongoDB
-// server can be installed. FerretDB's own cmd/ferretdb binary does not start
+// Command ferretdb runs an embedded FerretDB v1 as a MongoDB wire-protocol
+// server for tests and local runs, where no MongoDB server can be installed.
+// With -postgresql-url it keeps its data in a PostgreSQL database (the
+// backend that holds up at volume; the tests use it); otherwise in SQLite
+// files under -dir. FerretDB's own cmd/ferretdb binary does not start
 // on these machines, so the library is embedded here instead.
 //
 // It lives outside go.work on purpose: FerretDB's dependency graph must not
@@ -33,17 +35,10 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ferretdb", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:27017", "TCP address to listen on")
-	dir := fs.String("dir", "data/ferretdb", "folder for the SQLite files")
+	dir := fs.String("dir", "data/ferretdb", "folder for the SQLite files (without -postgresql-url)")
+	pgURL := fs.String("postgresql-url", "", "PostgreSQL database to keep the data in (it must exist), instead of SQLite files")
 	debug := fs.Bool("debug", false, "log FerretDB's own messages")
 	if err := fs.Parse(args); err != nil {
-		return err
-	}
-
-	abs, err := filepath.Abs(*dir)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(abs, 0o750); err != nil {
 		return err
 	}
 
@@ -53,12 +48,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/",
-	})
+	cfg := &ferretdb.Config{Listener: ferretdb.ListenerConfig{TCP: *listen}, Logger: logger}
+	if *pgURL != "" {
+		cfg.Handler, cfg.PostgreSQLURL = "postgresql", *pgURL
+	} else {
+		abs, err := filepath.Abs(*dir)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(abs, 0o750); err != nil {
+			return err
+		}
+		cfg.Handler, cfg.SQLiteURL = "sqlite", "file:"+abs+"/"
+	}
+	f, err := ferretdb.New(cfg)
 	if err != nil {
 		return err
 	}

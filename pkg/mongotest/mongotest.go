@@ -1,10 +1,12 @@
 // Package mongotest gives tests a MongoDB wire-protocol server of their own:
-// a FerretDB process (SQLite backend, data in a temporary folder) started
-// from the binary built by `make tools`, or the server at MONGOTEST_URL.
+// a FerretDB process started from the binary built by `make tools`, keeping
+// its data in a PostgreSQL database of its own (created on the server pgtest
+// uses and dropped when the test ends), or the server at MONGOTEST_URL.
 package mongotest
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -13,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/supportdesk/supportdesk/pkg/pgtest"
 )
 
 // Binary returns the path of the FerretDB launcher: FERRETDB_BIN, or
@@ -46,7 +50,7 @@ func Start(tb testing.TB) string {
 	if u := os.Getenv("MONGOTEST_URL"); u != "" {
 		return u
 	}
-	srv, err := StartServer(tb.TempDir(), "127.0.0.1:0")
+	srv, err := StartServer(tb, tb.TempDir(), "127.0.0.1:0")
 	if err != nil {
 		tb.Fatalf("mongotest: %v", err)
 	}
@@ -62,9 +66,19 @@ type Server struct {
 	cmd  *exec.Cmd
 }
 
+// databaseFile, in a server's folder, holds the URL of its PostgreSQL
+// database, so that a server started again on the same folder finds the
+// same data.
+const databaseFile = "postgresql-url"
+
 // StartServer starts FerretDB on addr ("127.0.0.1:0" picks a free port)
-// with its files in dir, and waits until it accepts connections.
-func StartServer(dir, addr string) (*Server, error) {
+// and waits until it accepts connections. Its data lives in a PostgreSQL
+// database named in dir: a new one, dropped when the test ends, the first
+// time dir is used, and the same one when a test starts a server on dir
+// again (to stop and restart the store under a running service). Its log
+// goes to dir as well.
+func StartServer(tb testing.TB, dir, addr string) (*Server, error) {
+	tb.Helper()
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
@@ -75,7 +89,15 @@ func StartServer(dir, addr string) (*Server, error) {
 			return nil, err
 		}
 	}
-	cmd := exec.Command(bin, "-listen", addr, "-dir", dir)
+	dbURL, err := os.ReadFile(filepath.Join(dir, databaseFile))
+	if errors.Is(err, os.ErrNotExist) {
+		dbURL = []byte(pgtest.NewDatabase(tb))
+		err = os.WriteFile(filepath.Join(dir, databaseFile), dbURL, 0o600)
+	}
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "-listen", addr, "-postgresql-url", string(dbURL))
 	// FerretDB warns about every command it does not implement; its log
 	// goes next to its data, out of the test output.
 	logFile, err := os.Create(filepath.Join(dir, "ferretdb.log"))

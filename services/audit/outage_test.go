@@ -24,7 +24,7 @@ import (
 // and none is dead-lettered.
 func TestRunWaitsOutAMongoOutage(t *testing.T) {
 	dir, addr := t.TempDir(), freeAddr(t)
-	srv, err := mongotest.StartServer(dir, addr)
+	srv, err := mongotest.StartServer(t, dir, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestRunWaitsOutAMongoOutage(t *testing.T) {
 		return ""
 	})
 
-	srv, err = mongotest.StartServer(dir, addr)
+	srv, err = mongotest.StartServer(t, dir, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
