@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole system on this machine without Docker (`make run`):
-# PostgreSQL and NATS (started only if not already running), FerretDB as the MongoDB stand-in (unless
-# MONGODB_URL is set), then auth, tickets, audit and gateway. Ctrl-C stops what this script started.
+# PostgreSQL and NATS (started only if not already running), then auth, tickets, audit and gateway.
+# The audit log is kept in PostgreSQL too, unless MONGODB_URL is set. Ctrl-C stops what this script started.
 #
 # Configuration comes from .env when present, otherwise from development-only defaults.
 # READY_TIMEOUT (seconds, default 60) bounds the wait for each service.
@@ -135,22 +135,16 @@ fi
 
 mkdir -p "$LOG_DIR"
 
-# FerretDB prints its mongodb:// URI once it accepts connections.
-ferretdb_uri() { grep -m 1 '^mongodb://' "$LOG_DIR/ferretdb.log"; }
-
+# The audit log: in MongoDB when MONGODB_URL is set, otherwise in the audit schema of the PostgreSQL
+# above (no server of its own needed; see services/audit/README.md, "Stores").
 if [[ -z ${MONGODB_URL:-} ]]; then
-	ensure_ferretdb_binary
-	port_open 127.0.0.1 27017 && die "127.0.0.1:27017 is in use: stop that process, or set MONGODB_URL to use it"
-	log "starting FerretDB (data in data/ferretdb, log in $LOG_DIR/ferretdb.log)"
-	setsid bin/ferretdb -listen 127.0.0.1:27017 -dir data/ferretdb >"$LOG_DIR/ferretdb.log" 2>&1 &
-	track ferretdb $!
-	if ! wait_until 30 "FerretDB" ferretdb_uri >/dev/null; then
-		tail -n 20 "$LOG_DIR/ferretdb.log" >&2
-		die "FerretDB did not start"
+	export AUDIT_DATABASE_URL=${AUDIT_DATABASE_URL:-$DATABASE_URL}
+	log "the audit log is kept in PostgreSQL (schema audit); set MONGODB_URL to keep it in MongoDB"
+	if [[ -d data/ferretdb && -n $(ls -A data/ferretdb 2>/dev/null) ]]; then
+		log "data/ferretdb holds an audit log from an earlier version: services/audit/README.md, \"Stores\", says how to import it"
 	fi
-	MONGODB_URL=$(ferretdb_uri)
-	export MONGODB_URL
-	log "FerretDB is listening: $MONGODB_URL"
+else
+	log "the audit log is kept in MongoDB at MONGODB_URL"
 fi
 
 # ---- services ------------------------------------------------------------------------------------
@@ -195,7 +189,7 @@ cat <<EOF
     auth         http://localhost:$(port_of auth)/health/ready
     tickets      http://localhost:$(port_of tickets)/health/ready
     audit        http://localhost:$(port_of audit)/health/ready
-    Logs         $LOG_DIR/{auth,tickets,audit,gateway,ferretdb}.log
+    Logs         $LOG_DIR/{auth,tickets,audit,gateway}.log
   Press Ctrl-C to stop.
 
 EOF

@@ -3,8 +3,10 @@ package bus_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -270,5 +272,93 @@ func TestDeadLetterIsRetriedOnTheLastDelivery(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("the message was lost: no dead letter after its only delivery")
+	}
+}
+
+// TestConsumeBatchSettlesEachMessage: a backlog is handled in batches, a
+// batch never exceeds BatchSize, and each message of a batch ends on its
+// own outcome: the permanent failure alone is dead-lettered, the transient
+// one alone is redelivered, the rest are acked once.
+func TestConsumeBatchSettlesEachMessage(t *testing.T) {
+	ctx, js, _ := setup(t)
+	p := bus.NewPublisher(js)
+	const n = 40
+	for i := range n {
+		if err := p.Publish(ctx, newEvent(t, ctx, fmt.Sprintf("ev-%02d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var mu sync.Mutex
+	calls := map[string]int{}
+	var sizes []int
+	acked := make(chan string, 2*n)
+	handler := func(_ context.Context, evs []events.Event) []error {
+		mu.Lock()
+		defer mu.Unlock()
+		sizes = append(sizes, len(evs))
+		errs := make([]error, len(evs))
+		for i, ev := range evs {
+			calls[ev.Subject]++
+			switch {
+			case ev.Subject == "ev-07":
+				errs[i] = bus.Permanent(errors.New("never stores"))
+			case ev.Subject == "ev-13" && calls[ev.Subject] == 1:
+				errs[i] = errors.New("store busy")
+			default:
+				acked <- ev.Subject
+			}
+		}
+		return errs
+	}
+	rec := newRecorder()
+	c, err := bus.ConsumeBatch(ctx, js, bus.ConsumerConfig{Durable: "batch", FilterSubject: "support.>", MaxDelay: 100 * time.Millisecond, BatchSize: 16},
+		handler, rec.deadLetter, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop(context.Background()) })
+
+	done := map[string]bool{}
+	for len(done) < n-1 {
+		select {
+		case s := <-acked:
+			if done[s] {
+				t.Errorf("%s acked twice", s)
+			}
+			done[s] = true
+		case <-ctx.Done():
+			t.Fatalf("timed out with %d of %d handled", len(done), n-1)
+		}
+	}
+	select {
+	case reason := <-rec.dead:
+		if !strings.Contains(reason, "never stores") {
+			t.Errorf("dead letter %q", reason)
+		}
+	case <-ctx.Done():
+		t.Fatal("no dead letter")
+	}
+	if err := c.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	biggest := 0
+	for _, s := range sizes {
+		biggest = max(biggest, s)
+	}
+	if biggest < 2 || biggest > 16 {
+		t.Errorf("batch sizes %v: want a backlog in batches of 2 to 16", sizes)
+	}
+	if calls["ev-13"] != 2 || calls["ev-07"] != 1 || calls["ev-00"] != 1 {
+		t.Errorf("calls: ev-13 %d (want 2), ev-07 %d (want 1), ev-00 %d (want 1)", calls["ev-13"], calls["ev-07"], calls["ev-00"])
+	}
+	ci, err := c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ci.NumPending != 0 || ci.NumAckPending != 0 {
+		t.Errorf("consumer left %d pending, %d unacknowledged", ci.NumPending, ci.NumAckPending)
 	}
 }

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
+	"unicode/utf8"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
@@ -30,6 +33,11 @@ func jsonEncode(ev events.Event) ([]byte, error) {
 // marked Permanent terminates it; any other error asks for redelivery later.
 type Handler func(ctx context.Context, ev events.Event) error
 
+// BatchHandler processes several events at once and returns one outcome
+// per event, in the order given, each read as a Handler's error. ctx
+// carries the batch's span; each event's own trace is in its traceparent.
+type BatchHandler func(ctx context.Context, evs []events.Event) []error
+
 // DeadLetter receives a message that will never be processed, with the reason.
 // ev is the zero Event when the message could not be decoded.
 type DeadLetter func(ctx context.Context, msg jetstream.Msg, ev events.Event, reason error) error
@@ -42,6 +50,27 @@ type ConsumerConfig struct {
 	MaxDeliver    int           // deliveries before a message is given up; 0 means 50
 	AckWait       time.Duration // time a handler has before redelivery; 0 means 30s
 	MaxDelay      time.Duration // cap of the nak back-off; 0 means 30s
+	// BatchSize is the most messages handed to a BatchHandler at once; 0
+	// means 1. A batch never waits to fill: it holds what has arrived.
+	BatchSize int
+}
+
+func (cfg *ConsumerConfig) setDefaults() {
+	if cfg.Stream == "" {
+		cfg.Stream = StreamName
+	}
+	if cfg.MaxDeliver == 0 {
+		cfg.MaxDeliver = 50
+	}
+	if cfg.AckWait == 0 {
+		cfg.AckWait = 30 * time.Second
+	}
+	if cfg.MaxDelay == 0 {
+		cfg.MaxDelay = 30 * time.Second
+	}
+	if cfg.BatchSize < 1 {
+		cfg.BatchSize = 1
+	}
 }
 
 // Consumer processes messages of a durable consumer until stopped.
@@ -49,7 +78,9 @@ type Consumer struct {
 	cons    jetstream.Consumer
 	durable string
 	cc      jetstream.ConsumeContext
-	logger  *slog.Logger
+	intake  chan jetstream.Msg // from the library's callback to the batching loop
+	done    chan struct{}      // closed when the batching loop has returned
+	closing sync.Once
 }
 
 // RegisterMetrics exposes the consumer's lag on reg: messages not yet
@@ -76,23 +107,25 @@ func (c *Consumer) RegisterMetrics(reg prometheus.Registerer) {
 }
 
 // Consume creates or updates the durable consumer cfg and processes its
-// messages with h. Each message ends in exactly one of: ack (h succeeded),
-// nak with an exponential delay (h failed transiently), or term after
-// dead (the message is undecodable, h failed permanently, or its last
-// delivery failed).
+// messages one at a time with h. Each message ends in exactly one of: ack
+// (h succeeded), nak with an exponential delay (h failed transiently), or
+// term after dead (the message is undecodable, h failed permanently, or its
+// last delivery failed).
 func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h Handler, dead DeadLetter, logger *slog.Logger) (*Consumer, error) {
-	if cfg.Stream == "" {
-		cfg.Stream = StreamName
+	cfg.BatchSize = 1
+	one := func(ctx context.Context, evs []events.Event) []error {
+		return []error{h(ctx, evs[0])}
 	}
-	if cfg.MaxDeliver == 0 {
-		cfg.MaxDeliver = 50
-	}
-	if cfg.AckWait == 0 {
-		cfg.AckWait = 30 * time.Second
-	}
-	if cfg.MaxDelay == 0 {
-		cfg.MaxDelay = 30 * time.Second
-	}
+	return ConsumeBatch(ctx, js, cfg, one, dead, logger)
+}
+
+// ConsumeBatch is Consume with a handler that takes up to cfg.BatchSize
+// events at once, for a consumer that stores them together. A batch holds
+// the messages that have arrived when the previous one is done, so a quiet
+// stream is handled a message at a time with no added delay, and a backlog
+// in full batches. Each message of a batch ends on its own outcome.
+func ConsumeBatch(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h BatchHandler, dead DeadLetter, logger *slog.Logger) (*Consumer, error) {
+	cfg.setDefaults()
 	cons, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
 		Durable:       cfg.Durable,
 		FilterSubject: cfg.FilterSubject,
@@ -104,74 +137,185 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	if err != nil {
 		return nil, fmt.Errorf("create consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
 	}
-	p := processor{cfg: cfg, handle: h, dead: dead, logger: logger}
-	cc, err := cons.Consume(func(msg jetstream.Msg) { p.process(context.WithoutCancel(ctx), msg) })
+	c := &Consumer{
+		cons:    cons,
+		durable: cfg.Durable,
+		intake:  make(chan jetstream.Msg, cfg.BatchSize),
+		done:    make(chan struct{}),
+	}
+	p := &processor{cfg: cfg, handle: h, dead: dead, logger: logger, nc: js.Conn()}
+	go func() {
+		defer close(c.done)
+		p.loop(context.WithoutCancel(ctx), c.intake)
+	}()
+	// The library calls back from one goroutine; a full intake holds it
+	// back, and the server stops sending once PullMaxMessages are buffered.
+	c.cc, err = cons.Consume(func(msg jetstream.Msg) { c.intake <- msg },
+		jetstream.PullMaxMessages(max(500, 2*cfg.BatchSize)),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			logger.WarnContext(ctx, "consumer error", "consumer", cfg.Durable, "err", err)
+		}))
 	if err != nil {
+		close(c.intake)
+		<-c.done
 		return nil, fmt.Errorf("consume %s: %w", cfg.Durable, err)
 	}
-	return &Consumer{cons: cons, durable: cfg.Durable, cc: cc, logger: logger}, nil
+	return c, nil
 }
 
-// Stop stops fetching, lets the message in hand finish, and waits until the
-// consumer is idle or ctx ends.
+// Info returns the consumer's state on the server.
+func (c *Consumer) Info(ctx context.Context) (*jetstream.ConsumerInfo, error) {
+	return c.cons.Info(ctx)
+}
+
+// Stop stops fetching, lets the messages in hand finish, and waits until
+// the consumer is idle or ctx ends.
 func (c *Consumer) Stop(ctx context.Context) error {
 	c.cc.Drain()
 	select {
 	case <-c.cc.Closed():
-		return nil
 	case <-ctx.Done():
 		c.cc.Stop()
+		return ctx.Err()
+	}
+	// The callback is done: no message enters the intake any more.
+	c.closing.Do(func() { close(c.intake) })
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
 type processor struct {
 	cfg    ConsumerConfig
-	handle Handler
+	handle BatchHandler
 	dead   DeadLetter
 	logger *slog.Logger
+	nc     *nats.Conn
 }
 
-func (p processor) process(ctx context.Context, msg jetstream.Msg) {
-	ctx = propagator.Extract(ctx, headerCarrier(msg.Headers()))
-	ctx, span := otel.Tracer(tracerName).Start(ctx, "process "+msg.Subject(),
-		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(
-			attribute.String("messaging.system", "nats"),
-			attribute.String("messaging.destination.name", msg.Subject()),
-			attribute.String("messaging.consumer.group.name", p.cfg.Durable),
-		))
-	defer span.End()
-
-	delivered := uint64(1)
-	if md, err := msg.Metadata(); err == nil {
-		delivered = md.NumDelivered
+// loop gathers the messages of intake into batches until it is closed.
+func (p *processor) loop(ctx context.Context, intake <-chan jetstream.Msg) {
+	batch := make([]jetstream.Msg, 0, p.cfg.BatchSize)
+	for msg := range intake {
+		batch = append(batch[:0], msg)
+	gather:
+		for len(batch) < p.cfg.BatchSize {
+			select {
+			case m, ok := <-intake:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, m)
+			default:
+				break gather
+			}
+		}
+		p.process(ctx, batch)
 	}
+}
 
-	ev, err := events.Decode(msg.Data())
-	if err != nil {
-		p.terminate(ctx, span, msg, events.Event{}, err)
+// delivery is one message of a batch on its way to its outcome.
+type delivery struct {
+	msg       jetstream.Msg
+	ev        events.Event
+	ctx       context.Context // carries the message's consumer span
+	span      trace.Span
+	delivered uint64
+}
+
+// process handles one batch: each message is decoded and gets a consumer
+// span continuing its producer's trace; the decoded events go to the
+// handler together, and each message then ends on its own outcome.
+func (p *processor) process(ctx context.Context, batch []jetstream.Msg) {
+	tracer := otel.Tracer(tracerName)
+	ds := make([]delivery, 0, len(batch))
+	evs := make([]events.Event, 0, len(batch))
+	links := make([]trace.Link, 0, len(batch))
+	for _, msg := range batch {
+		mctx := propagator.Extract(ctx, headerCarrier(msg.Headers()))
+		mctx, span := tracer.Start(mctx, "process "+msg.Subject(),
+			trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(
+				attribute.String("messaging.system", "nats"),
+				attribute.String("messaging.destination.name", msg.Subject()),
+				attribute.String("messaging.consumer.group.name", p.cfg.Durable),
+			))
+		d := delivery{msg: msg, ctx: mctx, span: span, delivered: 1}
+		if md, err := msg.Metadata(); err == nil {
+			d.delivered = md.NumDelivered
+		}
+		ev, err := events.Decode(msg.Data())
+		if err != nil {
+			p.terminate(mctx, span, msg, events.Event{}, err)
+			span.End()
+			continue
+		}
+		span.SetAttributes(attribute.String("messaging.message.id", ev.ID))
+		d.ev = ev
+		ds = append(ds, d)
+		evs = append(evs, ev)
+		links = append(links, trace.LinkFromContext(mctx))
+	}
+	if len(ds) == 0 {
+		p.flush(ctx)
 		return
 	}
-	span.SetAttributes(attribute.String("messaging.message.id", ev.ID))
 
-	err = p.handle(ctx, ev)
+	// A single message is handled in its own span; a batch in a span of
+	// its own, linked to each message's.
+	hctx := ds[0].ctx
+	if len(ds) > 1 {
+		var span trace.Span
+		hctx, span = tracer.Start(ctx, "process batch", trace.WithLinks(links...),
+			trace.WithAttributes(attribute.Int("messaging.batch.message_count", len(ds))))
+		defer span.End()
+	}
+	errs := p.handle(hctx, evs)
+	if len(errs) != len(ds) {
+		err := fmt.Errorf("batch handler returned %d outcomes for %d events", len(errs), len(ds))
+		errs = make([]error, len(ds))
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	for i, d := range ds {
+		p.settle(d, errs[i])
+		d.span.End()
+	}
+	p.flush(ctx)
+}
+
+// settle ends one message on its handler's outcome.
+func (p *processor) settle(d delivery, err error) {
 	switch {
 	case err == nil:
-		if err := msg.DoubleAck(ctx); err != nil {
+		if err := d.msg.Ack(); err != nil {
 			// The server will redeliver; the handler is idempotent.
-			p.logger.WarnContext(ctx, "ack failed", "event_id", ev.ID, "err", err)
+			p.logger.WarnContext(d.ctx, "ack failed", "event_id", d.ev.ID, "err", err)
 		}
-	case IsPermanent(err) || delivered >= uint64(p.cfg.MaxDeliver):
-		p.terminate(ctx, span, msg, ev, err)
+	case IsPermanent(err) || d.delivered >= uint64(p.cfg.MaxDeliver):
+		p.terminate(d.ctx, d.span, d.msg, d.ev, err)
 	default:
-		delay := backoff(delivered, p.cfg.MaxDelay)
-		span.RecordError(err)
-		p.logger.WarnContext(ctx, "event handling failed; will retry", "event_id", ev.ID, "type", ev.Type,
-			"delivery", delivered, "retry_in", delay.String(), "err", err)
-		if err := msg.NakWithDelay(delay); err != nil {
-			p.logger.WarnContext(ctx, "nak failed", "event_id", ev.ID, "err", err)
+		delay := backoff(d.delivered, p.cfg.MaxDelay)
+		d.span.RecordError(err)
+		p.logger.WarnContext(d.ctx, "event handling failed; will retry", "event_id", d.ev.ID, "type", d.ev.Type,
+			"delivery", d.delivered, "retry_in", delay.String(), "err", err)
+		if err := d.msg.NakWithDelay(delay); err != nil {
+			p.logger.WarnContext(d.ctx, "nak failed", "event_id", d.ev.ID, "err", err)
 		}
+	}
+}
+
+// flush waits until the server has the acks, naks and terms of a batch
+// (each is sent without waiting for a reply), so that a stop right after
+// a batch loses none of them. A failed flush only means redeliveries,
+// which the handlers absorb.
+func (p *processor) flush(ctx context.Context) {
+	if err := p.nc.FlushTimeout(5 * time.Second); err != nil {
+		p.logger.WarnContext(ctx, "acks not confirmed; the server may redeliver", "consumer", p.cfg.Durable, "err", err)
 	}
 }
 
@@ -179,7 +323,7 @@ func (p processor) process(ctx context.Context, msg jetstream.Msg) {
 // it gives the message back to redelivery.
 const deadLetterTries = 4
 
-func (p processor) terminate(ctx context.Context, span trace.Span, msg jetstream.Msg, ev events.Event, reason error) {
+func (p *processor) terminate(ctx context.Context, span trace.Span, msg jetstream.Msg, ev events.Event, reason error) {
 	span.RecordError(reason)
 	span.SetStatus(codes.Error, "terminated")
 	p.logger.ErrorContext(ctx, "event terminated", "subject", msg.Subject(), "event_id", ev.ID, "err", reason)
@@ -215,9 +359,13 @@ func backoff(delivered uint64, max time.Duration) time.Duration {
 	return min(d, max)
 }
 
+// truncate cuts s to at most n bytes without splitting a character.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

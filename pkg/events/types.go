@@ -22,6 +22,7 @@ const (
 	TypeTicketUnassigned    = "support.ticket.unassigned.v1"
 	TypeTicketCommentAdded  = "support.ticket.comment_added.v1"
 	TypeAPIRequest          = "support.api.request.v1"
+	TypeAPIRefused          = "support.api.refused.v1"
 )
 
 // Sources name the service that emitted an event.
@@ -142,4 +143,21 @@ type APIRequest struct {
 	Role        string  `json:"role"`
 	RequestID   string  `json:"request_id"`
 	TraceID     string  `json:"trace_id"`
+}
+
+// APIRefused is the data of support.api.refused.v1: the requests of one
+// client (and user, when known) to one route that the gateway's rate limits
+// refused within one minute, counted in one event rather than published one
+// by one, so that a flood costs the log one entry per client, route and
+// minute. From and To are the times of the first and last refusal counted.
+type APIRefused struct {
+	Method     string    `json:"method"`
+	Route      string    `json:"route"`
+	StatusCode int       `json:"status_code"`
+	IPAddress  string    `json:"ip_address"`
+	UserID     *int64    `json:"user_id"`
+	Role       string    `json:"role"`
+	Count      int64     `json:"count"`
+	From       time.Time `json:"from"`
+	To         time.Time `json:"to"`
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/config"
+	"github.com/supportdesk/supportdesk/services/audit/internal/consumer"
 )
 
 // Config is the audit service's configuration, read once from the
@@ -17,9 +18,20 @@ type Config struct {
 	// only), ACCESS_TOKEN_EXPIRE_MINUTES, NATS_URL, OTEL_SERVICE_NAME and
 	// OTEL_EXPORTER_OTLP_ENDPOINT.
 	config.Common
-	Addr          string        // AUDIT_ADDR
+	Addr string // AUDIT_ADDR
+	// DatabaseURL, AUDIT_DATABASE_URL, keeps the log in PostgreSQL (schema
+	// audit) when set, as `make run` does; otherwise it is in MongoDB.
+	DatabaseURL   config.Secret
 	MongoURL      config.Secret // MONGODB_URL (may hold a password)
 	MongoDatabase string        // MONGODB_DATABASE
+	// BatchSize is the most events stored with one write:
+	// AUDIT_BATCH_SIZE, default 500.
+	BatchSize int
+	// QueryTimeout bounds each log query, AUDIT_QUERY_TIMEOUT (default
+	// 10s), and MaxQueries how many run at once, AUDIT_MAX_QUERIES
+	// (default 8).
+	QueryTimeout time.Duration
+	MaxQueries   int
 	// Retention is how long the store keeps an event, by event time:
 	// AUDIT_RETENTION_DAYS, default 90; 0 keeps every event.
 	Retention time.Duration
@@ -27,6 +39,10 @@ type Config struct {
 	// has no TTL index (FerretDB): AUDIT_PURGE_INTERVAL, default 1h.
 	PurgeInterval time.Duration
 }
+
+// maxBatch bounds AUDIT_BATCH_SIZE: a batch is one insert, and its acks
+// must all be sent well within the consumer's AckWait.
+const maxBatch = 10_000
 
 // maxRetentionDays bounds the retention settings: a TTL index takes its
 // period as a 32-bit number of seconds.
@@ -39,13 +55,26 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	cfg := Config{
 		Common:        r.Common("audit"),
 		Addr:          r.String("AUDIT_ADDR", ":8003"),
+		DatabaseURL:   config.Secret(r.String("AUDIT_DATABASE_URL", "")),
 		MongoURL:      config.Secret(r.String("MONGODB_URL", "mongodb://127.0.0.1:27017")),
 		MongoDatabase: r.String("MONGODB_DATABASE", "app_logs"),
+		BatchSize:     r.Int("AUDIT_BATCH_SIZE", consumer.DefaultBatch),
+		QueryTimeout:  r.Duration("AUDIT_QUERY_TIMEOUT", 10*time.Second),
+		MaxQueries:    r.Int("AUDIT_MAX_QUERIES", 8),
 		Retention:     days(r, "AUDIT_RETENTION_DAYS", 90),
 		PurgeInterval: r.Duration("AUDIT_PURGE_INTERVAL", time.Hour),
 	}
 	if cfg.PurgeInterval <= 0 {
 		r.Check(fmt.Errorf("AUDIT_PURGE_INTERVAL must be positive"))
+	}
+	if cfg.BatchSize < 1 || cfg.BatchSize > maxBatch {
+		r.Check(fmt.Errorf("AUDIT_BATCH_SIZE must be from 1 to %d", maxBatch))
+	}
+	if cfg.QueryTimeout <= 0 {
+		r.Check(fmt.Errorf("AUDIT_QUERY_TIMEOUT must be positive"))
+	}
+	if cfg.MaxQueries < 1 {
+		r.Check(fmt.Errorf("AUDIT_MAX_QUERIES must be at least 1"))
 	}
 	return cfg, r.Err()
 }
@@ -73,8 +102,13 @@ func (c Config) Stream() bus.StreamConfig {
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("addr", c.Addr),
+		slog.String("store", c.storeName()),
+		slog.String("audit_database_url", redactURL(c.DatabaseURL.Reveal())),
 		slog.String("mongodb_url", redactURL(c.MongoURL.Reveal())),
 		slog.String("mongodb_database", c.MongoDatabase),
+		slog.Int("batch_size", c.BatchSize),
+		slog.String("query_timeout", c.QueryTimeout.String()),
+		slog.Int("max_queries", c.MaxQueries),
 		slog.String("retention", c.Retention.String()),
 		slog.String("purge_interval", c.PurgeInterval.String()),
 		slog.String("events_retention", c.EventsRetention.String()),
@@ -107,4 +141,12 @@ func redactURL(u string) string {
 		return u
 	}
 	return scheme + "://" + user + ":xxxxx" + rest[at:]
+}
+
+// storeName names the store the log is kept in, as the health checks do.
+func (c Config) storeName() string {
+	if c.DatabaseURL != "" {
+		return "postgres"
+	}
+	return "mongodb"
 }

@@ -20,9 +20,9 @@ func TestLoadConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := []any{cfg.Addr, cfg.MongoURL.Reveal(), cfg.MongoDatabase, cfg.NATSURL, cfg.TokenTTL, cfg.Debug, cfg.LogLevel, cfg.OTLPEndpoint, cfg.ServiceName,
-			cfg.Retention, cfg.PurgeInterval, cfg.EventsRetention}
+			cfg.Retention, cfg.PurgeInterval, cfg.EventsRetention, cfg.DatabaseURL.Reveal(), cfg.BatchSize, cfg.QueryTimeout, cfg.MaxQueries, cfg.storeName()}
 		want := []any{":8003", "mongodb://127.0.0.1:27017", "app_logs", "nats://127.0.0.1:4222", 30 * time.Minute, false, slog.LevelInfo, "", "audit",
-			90 * 24 * time.Hour, time.Hour, 30 * 24 * time.Hour}
+			90 * 24 * time.Hour, time.Hour, 30 * 24 * time.Hour, "", 500, 10 * time.Second, 8, "mongodb"}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("defaults (-want +got):\n%s", diff)
 		}
@@ -33,15 +33,16 @@ func TestLoadConfig(t *testing.T) {
 			"NATS_URL": "nats://bus:4222", "SECRET_KEY": key, "ALGORITHM": "HS256", "ACCESS_TOKEN_EXPIRE_MINUTES": "5",
 			"DEBUG": "true", "LOG_LEVEL": "warn", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://jaeger:4318/",
 			"AUDIT_RETENTION_DAYS": "7", "AUDIT_PURGE_INTERVAL": "5m", "EVENTS_RETENTION_DAYS": "60",
+			"AUDIT_DATABASE_URL": "postgres://audit:pw@db/logs", "AUDIT_BATCH_SIZE": "64", "AUDIT_QUERY_TIMEOUT": "3s", "AUDIT_MAX_QUERIES": "2",
 		}
 		cfg, err := loadConfig(func(k string) string { return env[k] })
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := []any{cfg.Addr, cfg.MongoURL.Reveal(), cfg.MongoDatabase, cfg.NATSURL, cfg.TokenTTL, cfg.Debug, cfg.LogLevel, cfg.OTLPEndpoint,
-			cfg.Retention, cfg.PurgeInterval, cfg.EventsRetention}
+			cfg.Retention, cfg.PurgeInterval, cfg.EventsRetention, cfg.DatabaseURL.Reveal(), cfg.BatchSize, cfg.QueryTimeout, cfg.MaxQueries, cfg.storeName()}
 		want := []any{"127.0.0.1:9003", "mongodb://db:27017", "logs", "nats://bus:4222", 5 * time.Minute, true, slog.LevelWarn, "http://jaeger:4318",
-			7 * 24 * time.Hour, 5 * time.Minute, 60 * 24 * time.Hour}
+			7 * 24 * time.Hour, 5 * time.Minute, 60 * 24 * time.Hour, "postgres://audit:pw@db/logs", 64, 3 * time.Second, 2, "postgres"}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("config (-want +got):\n%s", diff)
 		}
@@ -67,6 +68,10 @@ func TestLoadConfig(t *testing.T) {
 		{"zero purge interval", map[string]string{"SECRET_KEY": key, "AUDIT_PURGE_INTERVAL": "0s"}, "AUDIT_PURGE_INTERVAL"},
 		{"bad purge interval", map[string]string{"SECRET_KEY": key, "AUDIT_PURGE_INTERVAL": "hourly"}, "AUDIT_PURGE_INTERVAL"},
 		{"negative stream retention", map[string]string{"SECRET_KEY": key, "EVENTS_RETENTION_DAYS": "-3"}, "EVENTS_RETENTION_DAYS"},
+		{"batch of 0", map[string]string{"SECRET_KEY": key, "AUDIT_BATCH_SIZE": "0"}, "AUDIT_BATCH_SIZE"},
+		{"batch too big", map[string]string{"SECRET_KEY": key, "AUDIT_BATCH_SIZE": "100000"}, "AUDIT_BATCH_SIZE"},
+		{"zero query timeout", map[string]string{"SECRET_KEY": key, "AUDIT_QUERY_TIMEOUT": "0s"}, "AUDIT_QUERY_TIMEOUT"},
+		{"no queries", map[string]string{"SECRET_KEY": key, "AUDIT_MAX_QUERIES": "0"}, "AUDIT_MAX_QUERIES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,14 +160,15 @@ func TestStreamConfig(t *testing.T) {
 }
 
 func TestConfigLogHidesSecrets(t *testing.T) {
-	env := map[string]string{"SECRET_KEY": strings.Repeat("z", 40), "MONGODB_URL": "mongodb://audit:hunter2@db1:27017,db2:27017/logs?authSource=admin"}
+	env := map[string]string{"SECRET_KEY": strings.Repeat("z", 40), "MONGODB_URL": "mongodb://audit:hunter2@db1:27017,db2:27017/logs?authSource=admin",
+		"AUDIT_DATABASE_URL": "postgres://audit:swordfish@pg:5432/logs"}
 	cfg, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
 	var buf strings.Builder
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("starting", "config", cfg)
-	for _, secret := range []string{"hunter2", strings.Repeat("z", 40)} {
+	for _, secret := range []string{"hunter2", "swordfish", strings.Repeat("z", 40)} {
 		if strings.Contains(buf.String(), secret) {
 			t.Errorf("log shows a secret: %s", buf.String())
 		}

@@ -20,8 +20,10 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/events"
 	"github.com/supportdesk/supportdesk/pkg/mongotest"
 	"github.com/supportdesk/supportdesk/pkg/natstest"
+	"github.com/supportdesk/supportdesk/pkg/pgtest"
 	"github.com/supportdesk/supportdesk/pkg/token"
 	"github.com/supportdesk/supportdesk/pkg/web"
+	"github.com/supportdesk/supportdesk/services/audit/internal/api"
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
 	"github.com/supportdesk/supportdesk/services/audit/internal/mongostore"
 )
@@ -33,7 +35,7 @@ func TestRouterIsReadOnly(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	tm := token.NewManager([]byte(testSecret), time.Minute)
 	svc := audit.NewService(nil, time.Now) // routes only: never called
-	e := newRouter(logger, prometheus.NewRegistry(), svc, tm, map[string]web.Check{})
+	e := newRouter(logger, prometheus.NewRegistry(), svc, tm, api.Limits{Concurrent: 1, Timeout: time.Second}, map[string]web.Check{})
 	routes := e.Routes()
 	logRoutes := 0
 	for _, r := range routes {
@@ -119,13 +121,26 @@ func getJSON(tb testing.TB, url, tok string, v any) {
 }
 
 // TestRunServesEveryLog publishes what the other services would and reads it
-// back through each log route of the running service.
+// back through each log route of the running service, with the log kept
+// in MongoDB (FerretDB) and in PostgreSQL.
 func TestRunServesEveryLog(t *testing.T) {
-	natsURL, mongoURL := natstest.Start(t), mongotest.Start(t)
-	env := testEnv(t, natsURL, mongoURL)
+	t.Run("mongodb", func(t *testing.T) {
+		natsURL := natstest.Start(t)
+		testServesEveryLog(t, natsURL, testEnv(t, natsURL, mongotest.Start(t)))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		natsURL := natstest.Start(t)
+		env := testEnv(t, natsURL, "mongodb://127.0.0.1:1/never-used")
+		env["AUDIT_DATABASE_URL"] = pgtest.NewDatabase(t)
+		testServesEveryLog(t, natsURL, env)
+	})
+}
+
+func testServesEveryLog(t *testing.T, natsURL string, env map[string]string) {
 	svc := startService(t, env)
 	pub := publisher(t, natsURL)
-	db := connectDB(t, mongoURL, env["MONGODB_DATABASE"])
+	admin := issueToken(t, access.RoleAdmin)
+	logs := svc.base + "/admin/logs/"
 
 	before := events.Ticket{ID: 7, DisplayID: "REQ000007", Status: "new"}
 	after := before
@@ -147,14 +162,15 @@ func TestRunServesEveryLog(t *testing.T) {
 	}
 	publish(t, pub, evs...)
 	eventually(t, 30*time.Second, func() string {
-		n, err := db.Collection(mongostore.EventsCollection).CountDocuments(context.Background(), bson.D{})
-		if err != nil || n != int64(len(evs)) {
-			return fmt.Sprintf("%d of %d events stored (err %v)", n, len(evs), err)
+		var st struct {
+			Total int `json:"total_logs"`
+		}
+		getJSON(t, logs+"stats?hours_ago=1", admin, &st)
+		if st.Total != len(evs) {
+			return fmt.Sprintf("%d of %d events stored", st.Total, len(evs))
 		}
 		return ""
 	})
-	admin := issueToken(t, access.RoleAdmin)
-	logs := svc.base + "/admin/logs/"
 
 	var apiLogs struct {
 		Items []map[string]any `json:"items"`
@@ -169,7 +185,7 @@ func TestRunServesEveryLog(t *testing.T) {
 	delete(login, "id")
 	want := map[string]any{"method": "POST", "path": "/auth/login", "route": "/auth/login", "status_code": 401.0,
 		"process_time": 0.75, "ip_address": "10.1.2.3", "user_agent": "e2e", "user_id": nil, "role": nil,
-		"request_id": "rq", "trace_id": "0af7651916cd43dd8448eb211c80319c"}
+		"request_id": "rq", "trace_id": "0af7651916cd43dd8448eb211c80319c", "count": 1.0}
 	if diff := cmp.Diff(want, login); diff != "" {
 		t.Errorf("newest API call (-want +got):\n%s", diff)
 	}

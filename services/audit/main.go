@@ -16,9 +16,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-	"go.opentelemetry.io/otel"
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/telemetry"
@@ -27,7 +24,6 @@ import (
 	"github.com/supportdesk/supportdesk/services/audit/internal/api"
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
 	"github.com/supportdesk/supportdesk/services/audit/internal/consumer"
-	"github.com/supportdesk/supportdesk/services/audit/internal/mongostore"
 )
 
 const (
@@ -54,9 +50,10 @@ func main() {
 	}
 }
 
-const usage = "usage: audit [serve] | audit replay --since=<RFC 3339 time or duration like 72h>"
+const usage = "usage: audit [serve] | audit replay --since=<RFC 3339 time or duration like 72h> | audit import --from=<MongoDB URL> [--database=app_logs] | audit seed --events=<N>"
 
-// run runs the command args name: serve (the default) or replay.
+// run runs the command args name: serve (the default), replay, import or
+// seed.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	cmd, rest := "serve", args
 	if len(args) > 0 {
@@ -67,6 +64,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return serve(ctx, getenv, stdout)
 	case cmd == "replay":
 		return replay(ctx, rest, getenv, stdout)
+	case cmd == "import":
+		return importLog(ctx, rest, getenv, stdout)
+	case cmd == "seed":
+		return seed(ctx, rest, getenv, stdout)
 	}
 	return fmt.Errorf("unexpected arguments %q; %s", args, usage)
 }
@@ -87,16 +88,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	}
 	defer stopPart(&err, logger, "telemetry", shutdownTelemetry)
 
-	client, err := connectMongo(ctx, cfg)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer stopPart(&err, logger, "mongodb", client.Disconnect)
-	store := mongostore.New(client.Database(cfg.MongoDatabase))
-	if err := withTimeout(ctx, store.EnsureIndexes); err != nil {
-		return err
-	}
-	stopPurge, err := startRetention(ctx, cfg, store, logger)
+	defer stopPart(&err, logger, st.name, st.close)
+	stopPurge, err := startRetention(ctx, cfg, st, logger)
 	if err != nil {
 		return err
 	}
@@ -114,8 +111,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 		return err
 	}
 
-	svc := audit.NewService(store, time.Now)
-	cons, err := bus.Consume(ctx, js, consumer.Config(), consumer.Handler(svc), consumer.DeadLetter(svc), logger)
+	svc := audit.NewService(st, time.Now)
+	cons, err := bus.ConsumeBatch(ctx, js, consumer.Config(cfg.BatchSize), consumer.Handler(svc), consumer.DeadLetter(svc), logger)
 	if err != nil {
 		return err
 	}
@@ -124,9 +121,10 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	tm := token.NewManager([]byte(cfg.SecretKey.Reveal()), cfg.TokenTTL)
 	reg := prometheus.NewRegistry()
 	cons.RegisterMetrics(reg)
-	engine := newRouter(logger, reg, svc, tm, map[string]web.Check{
-		"mongodb": func(ctx context.Context) error { return client.Ping(ctx, nil) },
-		"nats":    func(context.Context) error { return bus.Healthy(nc) },
+	limits := api.Limits{Concurrent: cfg.MaxQueries, Timeout: cfg.QueryTimeout}
+	engine := newRouter(logger, reg, svc, tm, limits, map[string]web.Check{
+		st.name: st.check,
+		"nats":  func(context.Context) error { return bus.Healthy(nc) },
 	})
 	err = web.Serve(ctx, cfg.Addr, engine, shutdownTimeout, logger)
 	logger.InfoContext(ctx, "shutting down", "err", err)
@@ -135,21 +133,21 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 
 // newRouter is the service's HTTP router: health, metrics and the log
 // queries.
-func newRouter(logger *slog.Logger, reg *prometheus.Registry, svc api.Service, tm *token.Manager, checks map[string]web.Check) *gin.Engine {
+func newRouter(logger *slog.Logger, reg *prometheus.Registry, svc api.Service, tm *token.Manager, limits api.Limits, checks map[string]web.Check) *gin.Engine {
 	engine := web.NewEngine(serviceName, logger, reg)
 	web.HealthRoutes(engine, checks)
-	api.Routes(engine, svc, tm, logger)
+	api.Routes(engine, svc, tm, limits, logger)
 	return engine
 }
 
 // startRetention sets up the removal of entries past AUDIT_RETENTION_DAYS:
 // a TTL index where the database has them, else a purge every
 // AUDIT_PURGE_INTERVAL, which the returned function stops.
-func startRetention(ctx context.Context, cfg Config, store *mongostore.Store, logger *slog.Logger) (func(context.Context) error, error) {
+func startRetention(ctx context.Context, cfg Config, store *openedStore, logger *slog.Logger) (func(context.Context) error, error) {
 	var how audit.Retention
 	err := withTimeout(ctx, func(ctx context.Context) error {
 		var err error
-		how, err = store.EnsureRetention(ctx, cfg.Retention)
+		how, err = store.retention(ctx, cfg.Retention)
 		return err
 	})
 	if err != nil {
@@ -175,26 +173,6 @@ func startRetention(ctx context.Context, cfg Config, store *mongostore.Store, lo
 			return ctx.Err()
 		}
 	}, nil
-}
-
-// connectMongo connects to MongoDB and pings it, so that a wrong URL fails
-// the start rather than the first request.
-func connectMongo(ctx context.Context, cfg Config) (*mongo.Client, error) {
-	// The defaults come first so that options in the URL (such as
-	// serverSelectionTimeoutMS) override them.
-	client, err := mongo.Connect(options.Client().
-		SetAppName(cfg.ServiceName).
-		SetServerSelectionTimeout(mongoSelectTimeout).
-		ApplyURI(cfg.MongoURL.Reveal()).
-		SetMonitor(mongostore.Monitor(otel.GetTracerProvider())))
-	if err != nil {
-		return nil, fmt.Errorf("mongodb client: %w", err)
-	}
-	if err := withTimeout(ctx, func(ctx context.Context) error { return client.Ping(ctx, nil) }); err != nil {
-		_ = withTimeout(context.WithoutCancel(ctx), client.Disconnect)
-		return nil, fmt.Errorf("ping mongodb at %s: %w", redactURL(cfg.MongoURL.Reveal()), err)
-	}
-	return client, nil
 }
 
 // withTimeout runs a start-up step with its deadline.

@@ -12,7 +12,6 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/telemetry"
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
 	"github.com/supportdesk/supportdesk/services/audit/internal/consumer"
-	"github.com/supportdesk/supportdesk/services/audit/internal/mongostore"
 )
 
 // replay runs `audit replay --since=...`: it stores every event the stream
@@ -41,16 +40,11 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	logger := telemetry.NewLogger(stdout, cfg.LogLevel, cfg.ServiceName)
 
-	client, err := connectMongo(ctx, cfg)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer stopPart(&err, logger, "mongodb", client.Disconnect)
-	store := mongostore.New(client.Database(cfg.MongoDatabase))
-	// The store may be new or emptied: give it its indexes before filling it.
-	if err := withTimeout(ctx, store.EnsureIndexes); err != nil {
-		return err
-	}
+	defer stopPart(&err, logger, st.name, st.close)
 
 	nc, js, err := bus.Connect(cfg.NATSURL, cfg.ServiceName+"-replay")
 	if err != nil {
@@ -59,7 +53,7 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdo
 	defer nc.Close()
 
 	logger.InfoContext(ctx, "replay", "since", since.Format(time.RFC3339Nano), "stream", bus.StreamName)
-	res, err := consumer.Replay(ctx, js, bus.StreamName, since, audit.NewService(store, time.Now))
+	res, err := consumer.Replay(ctx, js, bus.StreamName, since, audit.NewService(st, time.Now))
 	fmt.Fprintf(stdout, "replay since %s: %d read, %d stored, %d already stored, %d invalid\n",
 		since.UTC().Format(time.RFC3339), res.Read, res.Stored, res.Existing, res.Invalid)
 	return err

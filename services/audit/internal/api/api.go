@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/supportdesk/supportdesk/pkg/access"
+	"github.com/supportdesk/supportdesk/pkg/fault"
 	"github.com/supportdesk/supportdesk/pkg/problem"
 	"github.com/supportdesk/supportdesk/pkg/token"
 	"github.com/supportdesk/supportdesk/pkg/web"
@@ -36,9 +38,9 @@ type handler struct {
 // Routes registers the log queries on r, each behind token authentication
 // and its permission. A path with a trailing slash is the same route
 // (API_CONTRACT.md, "Conventions").
-func Routes(r gin.IRouter, svc Service, tm *token.Manager, logger *slog.Logger) {
+func Routes(r gin.IRouter, svc Service, tm *token.Manager, limits Limits, logger *slog.Logger) {
 	h := &handler{svc: svc, logger: logger}
-	logs := r.Group("/admin/logs", web.Authenticate(tm))
+	logs := r.Group("/admin/logs", web.Authenticate(tm), bound(limits, logger))
 	get := func(path string, guard gin.HandlerFunc, serve gin.HandlerFunc) {
 		logs.GET(path, guard, serve)
 		logs.GET(path+"/", guard, serve)
@@ -71,11 +73,64 @@ func requireAny(perms ...access.Permission) gin.HandlerFunc {
 	}
 }
 
+// logPage is the contract's list envelope, with the keyset cursor and the
+// bound on counts. A page by number is counted: total is exact up to
+// audit.CountLimit, and past it total is that bound and total_capped is
+// true (so pages is a lower bound too). A page reached by cursor is not
+// counted: its total and pages are null.
+type logPage[T any] struct {
+	Items       []T     `json:"items"`
+	Total       *int64  `json:"total"`
+	TotalCapped bool    `json:"total_capped"`
+	Page        int     `json:"page"`
+	Size        int     `json:"size"`
+	Pages       *int64  `json:"pages"`
+	NextCursor  *string `json:"next_cursor"`
+}
+
 // page answers a list query with one page of items.
 func page[T any](c *gin.Context, res audit.Result, p audit.Page, item func(audit.Entry) T) {
-	items := make([]T, len(res.Entries))
+	out := logPage[T]{Items: make([]T, len(res.Entries)), TotalCapped: res.Capped, Page: p.Number, Size: p.Size}
 	for i, e := range res.Entries {
-		items[i] = item(e)
+		out.Items[i] = item(e)
 	}
-	c.JSON(http.StatusOK, web.NewPage(items, res.Total, web.Page{Number: p.Number, Size: p.Size}))
+	if res.Counted {
+		total, pages := res.Total, (res.Total+int64(p.Size)-1)/int64(p.Size)
+		out.Total, out.Pages = &total, &pages
+	}
+	if res.Next != nil {
+		next := res.Next.String()
+		out.NextCursor = &next
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// Limits bound the log queries: each runs within Timeout (its deadline
+// reaches the database, which stops the query when it passes or when the
+// client goes away), and at most Concurrent run at once; the others wait
+// for a turn within their deadline, then get 503.
+type Limits struct {
+	Concurrent int
+	Timeout    time.Duration
+}
+
+// bound applies l to every request that passes through it.
+func bound(l Limits, logger *slog.Logger) gin.HandlerFunc {
+	turns := make(chan struct{}, max(1, l.Concurrent))
+	busy := &fault.Error{Kind: fault.Unavailable, Code: "log_queries_busy", RetryAfter: time.Second,
+		Detail: "Too many log queries are running; try again in a moment"}
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), l.Timeout)
+		defer cancel()
+		select {
+		case turns <- struct{}{}:
+			defer func() { <-turns }()
+		case <-ctx.Done():
+			web.Error(c, logger, busy)
+			c.Abort()
+			return
+		}
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+	}
 }

@@ -77,7 +77,7 @@ func newServer(tb testing.TB) *server {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := &fakeService{}
 	e := web.NewEngine("audit-test", logger, prometheus.NewRegistry())
-	api.Routes(e, svc, tm, logger)
+	api.Routes(e, svc, tm, api.Limits{Concurrent: 4, Timeout: 5 * time.Second}, logger)
 	issue := func(role access.Role) string {
 		tok, _, err := tm.Issue(1, role, "session-1")
 		if err != nil {
@@ -128,6 +128,8 @@ func TestRequestActionsRejects(t *testing.T) {
 		{"empty values", "?page=&size=&hours_ago=&request_id=", nil, 422, []string{"page", "size", "request_id", "hours_ago"}},
 		{"every error at once", "?page=x&size=0&request_id=a&user_id=0&action=b&hours_ago=169", nil, 422,
 			[]string{"page", "size", "request_id", "user_id", "action", "hours_ago"}},
+		{"page past the first 10000 entries", "?page=201&size=50", nil, 422, []string{"page"}},
+		{"not a cursor", "?cursor=!!", nil, 422, []string{"cursor"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,6 +172,8 @@ func TestRequestActionsParameters(t *testing.T) {
 		{"?page=3&size=1000&request_id=7&user_id=42&action=create_request&hours_ago=168",
 			audit.Filter{RequestID: 7, UserID: 42, Action: "create_request", HoursAgo: 168}, audit.Page{Number: 3, Size: 1000}},
 		{"?size=1&hours_ago=1&unknown=x", audit.Filter{HoursAgo: 1}, audit.Page{Number: 1, Size: 1}},
+		{"?size=5&cursor=" + audit.Cursor{Time: time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC), EventID: "ev-9"}.String(),
+			audit.Filter{HoursAgo: 24}, audit.Page{Number: 1, Size: 5, After: &audit.Cursor{Time: time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC), EventID: "ev-9"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
@@ -198,13 +202,13 @@ func TestRequestActionsResponse(t *testing.T) {
 		{
 			name:  "empty",
 			query: "?size=10",
-			res:   audit.Result{},
-			want:  `{"items":[],"total":0,"page":1,"size":10,"pages":0}`,
+			res:   audit.Result{Counted: true},
+			want:  `{"items":[],"total":0,"total_capped":false,"page":1,"size":10,"pages":0,"next_cursor":null}`,
 		},
 		{
 			name:  "one ticket change and one system action",
 			query: "?page=2&size=2",
-			res: audit.Result{Total: 5, Entries: []audit.Entry{
+			res: audit.Result{Counted: true, Total: 5, Next: &audit.Cursor{Time: at, EventID: "ev-2"}, Entries: []audit.Entry{
 				{
 					EventID: "ev-1", Type: "support.ticket.created.v1", Subject: "REQ000007", Time: at,
 					ActorID: "42", ActorRole: "User", TraceID: "4bf92f3577b34da6a3ce929d0e0e4736",
@@ -224,7 +228,8 @@ func TestRequestActionsResponse(t *testing.T) {
 				{"id":"ev-2","timestamp":"2026-03-14T14:09:26.535Z","action":"change_status",
 				 "event_type":"support.ticket.escalated.v1","request_id":null,"user_id":null,"role":null,
 				 "subject":"REQ000008","trace_id":null,"before":null,"after":null}
-				],"total":5,"page":2,"size":2,"pages":3}`,
+				],"total":5,"total_capped":false,"page":2,"size":2,"pages":3,
+				"next_cursor":"` + audit.Cursor{Time: at, EventID: "ev-2"}.String() + `"}`,
 		},
 	}
 	for _, tt := range tests {
@@ -281,7 +286,7 @@ func TestEveryRouteNeedsAToken(t *testing.T) {
 	tm := token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e := web.NewEngine("audit-test", logger, prometheus.NewRegistry())
-	api.Routes(e, &fakeService{}, tm, logger)
+	api.Routes(e, &fakeService{}, tm, api.Limits{Concurrent: 4, Timeout: 5 * time.Second}, logger)
 	var checked int
 	for _, r := range e.Routes() {
 		if r.Path == "/metrics" {
@@ -298,5 +303,82 @@ func TestEveryRouteNeedsAToken(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Fatal("no routes registered")
+	}
+}
+
+// TestPageEnvelope: a page past the count bound says so, and a page
+// reached by cursor is not counted.
+func TestPageEnvelope(t *testing.T) {
+	s := newServer(t)
+	s.svc.res = audit.Result{Counted: true, Total: audit.CountLimit, Capped: true}
+	jsonEqual(t, s.get(t, "/admin/logs/events?size=1000", s.admin).Body.Bytes(),
+		`{"items":[],"total":10000,"total_capped":true,"page":1,"size":1000,"pages":10,"next_cursor":null}`)
+	s.svc.res = audit.Result{}
+	cursor := audit.Cursor{Time: time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC), EventID: "ev-9"}.String()
+	jsonEqual(t, s.get(t, "/admin/logs/api-logs?size=3&cursor="+cursor, s.admin).Body.Bytes(),
+		`{"items":[],"total":null,"total_capped":false,"page":1,"size":3,"pages":null,"next_cursor":null}`)
+}
+
+// blockingService holds every query until released, to fill the turns.
+type blockingService struct {
+	fakeService
+	started chan struct{}
+	release chan struct{}
+	ctxErr  chan error
+}
+
+func (s *blockingService) Events(ctx context.Context, f audit.EventFilter, p audit.Page) (audit.Result, error) {
+	s.started <- struct{}{}
+	<-s.release
+	s.ctxErr <- ctx.Err()
+	return audit.Result{Counted: true}, nil
+}
+
+// TestQueriesAreBounded: at most Concurrent queries run at once, one more
+// waits for a turn within its deadline and then gets 503, and a query
+// that outlives its deadline sees its context end (the stores pass it to
+// the database, which stops the query).
+func TestQueriesAreBounded(t *testing.T) {
+	tm := token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := &blockingService{started: make(chan struct{}, 4), release: make(chan struct{}), ctxErr: make(chan error, 4)}
+	e := web.NewEngine("audit-test", logger, prometheus.NewRegistry())
+	api.Routes(e, svc, tm, api.Limits{Concurrent: 2, Timeout: 300 * time.Millisecond}, logger)
+	tok, _, err := tm.Issue(1, access.RoleAdmin, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/admin/logs/events", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		return rec
+	}
+	results := make(chan *httptest.ResponseRecorder, 3)
+	for range 2 {
+		go func() { results <- get() }()
+	}
+	<-svc.started
+	<-svc.started
+	third := get() // no turn within its 300 ms
+	if third.Code != http.StatusServiceUnavailable || third.Header().Get("Retry-After") == "" {
+		t.Errorf("third query = %d (Retry-After %q), want 503 with Retry-After; body %s", third.Code, third.Header().Get("Retry-After"), third.Body)
+	}
+	time.Sleep(100 * time.Millisecond) // the first two are well past their deadline
+	for range 2 {
+		svc.release <- struct{}{}
+		<-results
+		if err := <-svc.ctxErr; err != context.DeadlineExceeded {
+			t.Errorf("query context = %v past its deadline, want it ended", err)
+		}
+	}
+	// The turns are free again.
+	go func() { svc.release <- struct{}{} }()
+	if rec := get(); rec.Code != 200 {
+		t.Errorf("query after the others = %d, want 200", rec.Code)
+	}
+	if err := <-svc.ctxErr; err != nil {
+		t.Errorf("a query within its deadline saw %v", err)
 	}
 }

@@ -10,7 +10,8 @@ import (
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
 )
 
-// apiLog is one item of GET /admin/logs/api-logs.
+// apiLog is one item of GET /admin/logs/api-logs: one call, or Count calls
+// of one client to one route that the gateway refused within a minute.
 type apiLog struct {
 	ID          string    `json:"id"`
 	Timestamp   time.Time `json:"timestamp"`
@@ -25,10 +26,11 @@ type apiLog struct {
 	Role        *string   `json:"role"`
 	RequestID   *string   `json:"request_id"`
 	TraceID     *string   `json:"trace_id"`
+	Count       int64     `json:"count"`
 }
 
 func toAPILog(e audit.Entry) apiLog {
-	l := apiLog{ID: e.EventID, Timestamp: e.Time.UTC(), TraceID: nonEmpty(e.TraceID)}
+	l := apiLog{ID: e.EventID, Timestamp: e.Time.UTC(), TraceID: nonEmpty(e.TraceID), Count: e.Weight()}
 	c := e.Call
 	if c == nil {
 		return l

@@ -136,30 +136,38 @@ func TestAPILogsRejects(t *testing.T) {
 func TestAPILogsResponse(t *testing.T) {
 	at := time.Date(2026, 3, 14, 15, 9, 26, 535_000_000, time.FixedZone("X", 3600))
 	s := newServer(t)
-	s.svc.res = audit.Result{Total: 3, Entries: []audit.Entry{
+	s.svc.res = audit.Result{Counted: true, Total: 3, Entries: []audit.Entry{
 		{
 			EventID: "ev-1", Time: at, TraceID: "envelope-trace",
 			Call: &audit.Call{Method: "GET", Route: "/user_request/:id", Path: "/user_request/7", StatusCode: 200,
 				ProcessTime: 0.0125, IPAddress: "10.0.0.1", UserAgent: "curl/8", UserID: new(int64(42)), Role: "Admin",
-				RequestID: "rq-1", TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"},
+				RequestID: "rq-1", TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Count: 1},
 		},
 		{
 			EventID: "ev-2", Time: at,
-			Call: &audit.Call{Method: "POST", Route: "/auth/login", Path: "/auth/login", StatusCode: 401, ProcessTime: 0},
+			Call: &audit.Call{Method: "POST", Route: "/auth/login", Path: "/auth/login", StatusCode: 401, ProcessTime: 0, Count: 1},
+		},
+		{
+			EventID: "ev-3", Time: at, Type: "support.api.refused.v1",
+			Call: &audit.Call{Method: "GET", Route: "/user_request/my", Path: "/user_request/my", StatusCode: 429, IPAddress: "10.0.0.9",
+				Count: 1500, Aggregate: true},
 		},
 	}}
-	rec := s.get(t, "/admin/logs/api-logs?size=2", s.admin)
+	rec := s.get(t, "/admin/logs/api-logs?size=3", s.admin)
 	if rec.Code != 200 {
 		t.Fatalf("status = %d; body %s", rec.Code, rec.Body)
 	}
 	jsonEqual(t, rec.Body.Bytes(), `{"items":[
 		{"id":"ev-1","timestamp":"2026-03-14T14:09:26.535Z","method":"GET","path":"/user_request/7",
 		 "route":"/user_request/:id","status_code":200,"process_time":0.0125,"ip_address":"10.0.0.1",
-		 "user_agent":"curl/8","user_id":42,"role":"admin","request_id":"rq-1","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"},
+		 "user_agent":"curl/8","user_id":42,"role":"admin","request_id":"rq-1","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","count":1},
 		{"id":"ev-2","timestamp":"2026-03-14T14:09:26.535Z","method":"POST","path":"/auth/login",
 		 "route":"/auth/login","status_code":401,"process_time":0,"ip_address":null,
-		 "user_agent":null,"user_id":null,"role":null,"request_id":null,"trace_id":null}
-		],"total":3,"page":1,"size":2,"pages":2}`)
+		 "user_agent":null,"user_id":null,"role":null,"request_id":null,"trace_id":null,"count":1},
+		{"id":"ev-3","timestamp":"2026-03-14T14:09:26.535Z","method":"GET","path":"/user_request/my",
+		 "route":"/user_request/my","status_code":429,"process_time":0,"ip_address":"10.0.0.9",
+		 "user_agent":null,"user_id":null,"role":null,"request_id":null,"trace_id":null,"count":1500}
+		],"total":3,"total_capped":false,"page":1,"size":3,"pages":1,"next_cursor":null}`)
 }
 
 func TestEventsParameters(t *testing.T) {
@@ -220,7 +228,7 @@ func TestEventsRejects(t *testing.T) {
 func TestEventsResponse(t *testing.T) {
 	at := time.Date(2026, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
 	s := newServer(t)
-	s.svc.res = audit.Result{Total: 2, Entries: []audit.Entry{
+	s.svc.res = audit.Result{Counted: true, Total: 2, Entries: []audit.Entry{
 		{EventID: "ev-1", Type: "support.user.registered.v1", Source: "/services/auth", Subject: "USR000007", Time: at,
 			ActorID: "7", ActorRole: "user", TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Data: json.RawMessage(`{"user":{"id":7}}`)},
 		{EventID: "ev-2", Type: "support.user.login_failed.v1", Source: "/services/auth", Time: at, Data: json.RawMessage(`{"email":"a@b.c"}`)},
@@ -235,7 +243,7 @@ func TestEventsResponse(t *testing.T) {
 		 "trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","data":{"user":{"id":7}}},
 		{"id":"ev-2","type":"support.user.login_failed.v1","source":"/services/auth","subject":null,
 		 "time":"2026-03-14T15:09:26.535Z","actor_id":null,"actor_role":null,"trace_id":null,"data":{"email":"a@b.c"}}
-		],"total":2,"page":1,"size":50,"pages":1}`)
+		],"total":2,"total_capped":false,"page":1,"size":50,"pages":1,"next_cursor":null}`)
 }
 
 func TestStats(t *testing.T) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"strconv"
 	"time"
 
@@ -20,10 +21,20 @@ type query struct {
 	fields []fault.FieldError
 }
 
-// newQuery reads the paging parameters of c, as every log list takes them.
+// newQuery reads the paging parameters of c, as every log list takes them:
+// page and size, or a cursor (with size) for the page after a previous one.
 func newQuery(c *gin.Context) *query {
 	wp, fields := web.ParsePage(c, audit.DefaultPageSize, audit.MaxPageSize)
-	return &query{c: c, page: audit.Page{Number: wp.Number, Size: wp.Size}, fields: fields}
+	q := &query{c: c, page: audit.Page{Number: wp.Number, Size: wp.Size}, fields: fields}
+	if raw, ok := c.GetQuery("cursor"); ok && raw != "" {
+		cur, err := audit.ParseCursor(raw)
+		if fe, isFault := errors.AsType[*fault.Error](err); isFault {
+			q.fields = append(q.fields, fe.Fields...)
+		} else {
+			q.page.After = &cur
+		}
+	}
+	return q
 }
 
 // err returns one validation fault naming every parameter that did not

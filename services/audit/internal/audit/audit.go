@@ -35,14 +35,14 @@ type Entry struct {
 	TraceID    string // 32 hex digits from the event's traceparent, or ""
 	Action     string // ticket action (see ActionOf and ReadAction), or ""
 	RequestID  int64  // the ticket an action concerns, or 0
-	Call       *Call  // the API call of a support.api.request.v1 event, else nil
+	Call       *Call  // the API call(s) of an api.request or api.refused event, else nil
 	Data       json.RawMessage
 	ReceivedAt time.Time
 }
 
 // NewEntry derives the entry of ev, received at receivedAt. It fails with
 // ErrInvalidEvent when the data of ev is not a JSON object, or when ev is an
-// API request whose data does not describe one (see DecodeCall).
+// API call whose data does not describe one (see CallOf).
 //
 // What the queries filter on is derived here, once, so that each query is
 // a plain indexed find: the ticket action and ticket id of ticket events
@@ -68,13 +68,15 @@ func NewEntry(ev events.Event, receivedAt time.Time) (Entry, error) {
 	switch {
 	case strings.HasPrefix(ev.Type, ticketTypePrefix):
 		e.RequestID = ticketID(data)
-	case ev.Type == events.TypeAPIRequest:
-		call, err := DecodeCall(e.Data)
+	case IsCallType(ev.Type):
+		call, err := CallOf(ev.Type, e.Data)
 		if err != nil {
 			return Entry{}, fmt.Errorf("event %s: %w", ev.ID, err)
 		}
 		e.Call = call
-		e.Action, e.RequestID = ReadAction(*call)
+		if !call.Aggregate {
+			e.Action, e.RequestID = ReadAction(*call)
+		}
 		if e.ActorID == "" && call.UserID != nil {
 			// The envelope names the actor of every other event; keep the
 			// user filters working on a call whose envelope omitted it.
@@ -82,6 +84,15 @@ func NewEntry(ev events.Event, receivedAt time.Time) (Entry, error) {
 		}
 	}
 	return e, nil
+}
+
+// Weight is how many occurrences the entry stands for in the statistics:
+// an aggregate's count, else 1.
+func (e Entry) Weight() int64 {
+	if e.Call != nil && e.Call.Count > 1 {
+		return e.Call.Count
+	}
+	return 1
 }
 
 const ticketTypePrefix = "support.ticket."

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -182,24 +183,32 @@ func TestActions(t *testing.T) {
 
 // fakeStore records what the service asks of it.
 type fakeStore struct {
-	saved        []audit.Entry
-	created      bool
-	dead         []audit.DeadLetter
-	queries      []audit.ActionQuery
-	callQueries  []audit.CallQuery
-	eventQueries []audit.EventQuery
-	entries      []audit.Entry
-	total        int64
-	counts       audit.Counts
-	countSince   []time.Time
-	times        []float64 // process times, ascending, for ProcessTimeAt
-	ranks        []int64
-	err          error
+	saved     []audit.Entry
+	outcomes  map[string]audit.Saved // by event id; absent: New
+	dead      []audit.DeadLetter
+	queries   []audit.Query
+	listing   audit.Listing
+	summaries [][2]time.Time // ranges Summarize was asked
+	summary   func(from, to time.Time) audit.Summary
+	rollups   []audit.Rollup
+	kept      []audit.Rollup // SaveRollup calls
+	touched   []time.Time
+	err       error
 }
 
-func (s *fakeStore) Save(_ context.Context, e audit.Entry) (bool, error) {
-	s.saved = append(s.saved, e)
-	return s.created, s.err
+func (s *fakeStore) SaveBatch(_ context.Context, entries []audit.Entry) ([]audit.Saved, error) {
+	s.saved = append(s.saved, entries...)
+	if s.err != nil {
+		return nil, s.err
+	}
+	out := make([]audit.Saved, len(entries))
+	for i, e := range entries {
+		out[i] = audit.Saved{New: true}
+		if o, ok := s.outcomes[e.EventID]; ok {
+			out[i] = o
+		}
+	}
+	return out, nil
 }
 
 func (s *fakeStore) SaveDeadLetter(_ context.Context, d audit.DeadLetter) error {
@@ -207,64 +216,88 @@ func (s *fakeStore) SaveDeadLetter(_ context.Context, d audit.DeadLetter) error 
 	return s.err
 }
 
-func (s *fakeStore) RequestActions(_ context.Context, q audit.ActionQuery) ([]audit.Entry, int64, error) {
+func (s *fakeStore) List(_ context.Context, q audit.Query) (audit.Listing, error) {
 	s.queries = append(s.queries, q)
-	return s.entries, s.total, s.err
+	return s.listing, s.err
 }
 
-func (s *fakeStore) Calls(_ context.Context, q audit.CallQuery) ([]audit.Entry, int64, error) {
-	s.callQueries = append(s.callQueries, q)
-	return s.entries, s.total, s.err
-}
-
-func (s *fakeStore) Events(_ context.Context, q audit.EventQuery) ([]audit.Entry, int64, error) {
-	s.eventQueries = append(s.eventQueries, q)
-	return s.entries, s.total, s.err
-}
-
-func (s *fakeStore) Counts(_ context.Context, since time.Time, classes []audit.StatusClass) (audit.Counts, error) {
-	s.countSince = append(s.countSince, since)
-	return s.counts, s.err
-}
-
-func (s *fakeStore) ProcessTimeAt(_ context.Context, _ time.Time, rank int64) (float64, bool, error) {
-	s.ranks = append(s.ranks, rank)
-	if rank < 1 || rank > int64(len(s.times)) {
-		return 0, false, s.err
+func (s *fakeStore) Summarize(_ context.Context, from, to time.Time) (audit.Summary, error) {
+	s.summaries = append(s.summaries, [2]time.Time{from, to})
+	if s.summary == nil {
+		return audit.NewSummary(), s.err
 	}
-	return s.times[rank-1], true, s.err
+	return s.summary(from, to), s.err
+}
+
+func (s *fakeStore) Rollups(_ context.Context, from, to time.Time) ([]audit.Rollup, error) {
+	return s.rollups, s.err
+}
+
+func (s *fakeStore) SaveRollup(_ context.Context, r audit.Rollup) error {
+	s.kept = append(s.kept, r)
+	return s.err
+}
+
+func (s *fakeStore) Touch(_ context.Context, hours []time.Time) error {
+	s.touched = append(s.touched, hours...)
+	return s.err
 }
 
 func clock() time.Time { return received }
 
-func TestServiceRecord(t *testing.T) {
+func TestServiceRecordBatch(t *testing.T) {
 	ctx := context.Background()
-	store := &fakeStore{created: true}
+	store := &fakeStore{outcomes: map[string]audit.Saved{
+		"stored":  {},
+		"refused": {Err: fmt.Errorf("%w: too big", audit.ErrInvalidEvent)},
+	}}
 	svc := audit.NewService(store, clock)
-	if created, err := svc.Record(ctx, ticketEvent(t, `{"after":{"id":7}}`)); err != nil || !created {
-		t.Fatalf("Record = %v, %v; want true, nil", created, err)
+	ev := func(id, data string, at time.Time) events.Event {
+		e := ticketEvent(t, data)
+		e.ID, e.Time = id, at
+		return e
 	}
-	if len(store.saved) != 1 || store.saved[0].EventID != "ev-1" || !store.saved[0].ReceivedAt.Equal(received) {
-		t.Errorf("saved = %+v", store.saved)
+	late := received.Add(-2 * time.Hour) // its hour is sealed: its summary must go
+	got := svc.RecordBatch(ctx, []events.Event{
+		ev("new", `{"after":{"id":7}}`, eventTime),
+		ev("array", `[1]`, eventTime),
+		ev("stored", `{"after":{"id":7}}`, late),
+		ev("refused", `{"after":{"id":8}}`, eventTime),
+		ev("late", `{"after":{"id":9}}`, late.Add(time.Minute)),
+	})
+	if len(got) != 5 {
+		t.Fatalf("%d outcomes for 5 events", len(got))
 	}
-	store.created = false
-	if created, err := svc.Record(ctx, ticketEvent(t, `{"after":{"id":7}}`)); err != nil || created {
-		t.Errorf("Record of a stored event = %v, %v; want false, nil", created, err)
+	if got[0] != (audit.Recorded{New: true}) || got[2] != (audit.Recorded{}) || got[4] != (audit.Recorded{New: true}) {
+		t.Errorf("outcomes = %+v", got)
 	}
-	store.saved = store.saved[:1]
-
-	if _, err := svc.Record(ctx, ticketEvent(t, `[1]`)); !errors.Is(err, audit.ErrInvalidEvent) {
-		t.Errorf("Record(array data) = %v, want ErrInvalidEvent", err)
+	for _, i := range []int{1, 3} {
+		if !errors.Is(got[i].Err, audit.ErrInvalidEvent) {
+			t.Errorf("outcome %d = %+v, want ErrInvalidEvent", i, got[i])
+		}
 	}
-	if len(store.saved) != 1 {
-		t.Errorf("an invalid event reached the store")
+	var saved []string
+	for _, e := range store.saved {
+		saved = append(saved, e.EventID)
+		if !e.ReceivedAt.Equal(received) {
+			t.Errorf("%s received at %v", e.EventID, e.ReceivedAt)
+		}
+	}
+	if diff := cmp.Diff([]string{"new", "stored", "refused", "late"}, saved); diff != "" {
+		t.Errorf("entries stored in one batch, the undecodable one left out (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]time.Time{late.Truncate(time.Hour)}, store.touched); diff != "" {
+		t.Errorf("hours touched (-want +got):\n%s", diff)
 	}
 
 	down := errors.New("no reachable servers")
 	store.err = down
-	_, err := svc.Record(ctx, ticketEvent(t, `{}`))
-	if !errors.Is(err, down) || errors.Is(err, audit.ErrInvalidEvent) {
-		t.Errorf("Record with the store down = %v, want the store's error, not ErrInvalidEvent", err)
+	got = svc.RecordBatch(ctx, []events.Event{ev("a", `{}`, eventTime), ev("b", `[1]`, eventTime)})
+	if !errors.Is(got[0].Err, down) || errors.Is(got[0].Err, audit.ErrInvalidEvent) || !errors.Is(got[1].Err, audit.ErrInvalidEvent) {
+		t.Errorf("with the store down = %+v; want the store's error, and the invalid event still invalid", got)
+	}
+	if created, err := svc.Record(ctx, ev("c", `{}`, eventTime)); created || !errors.Is(err, down) {
+		t.Errorf("Record with the store down = %v, %v", created, err)
 	}
 }
 
@@ -282,45 +315,77 @@ func TestServiceRecordDeadLetter(t *testing.T) {
 }
 
 func TestServiceRequestActions(t *testing.T) {
+	cursor := audit.Cursor{Time: eventTime, EventID: "x"}
 	tests := []struct {
 		name string
 		f    audit.Filter
 		p    audit.Page
-		want audit.ActionQuery
+		want audit.Query
 	}{
 		{
 			name: "defaults",
 			f:    audit.DefaultFilter(),
 			p:    audit.FirstPage(),
-			want: audit.ActionQuery{Since: received.Add(-24 * time.Hour), Offset: 0, Limit: 50},
+			want: audit.Query{Log: audit.ActionEntries, Since: received.Add(-24 * time.Hour), Limit: 51, CountUpTo: 10_001},
 		},
 		{
 			name: "every filter, third page",
 			f:    audit.Filter{RequestID: 7, UserID: 42, Action: audit.ActionCreateRequest, HoursAgo: 168},
 			p:    audit.Page{Number: 3, Size: 20},
-			want: audit.ActionQuery{RequestID: 7, ActorID: 42, Action: "create_request", Since: received.Add(-168 * time.Hour), Offset: 40, Limit: 20},
+			want: audit.Query{Log: audit.ActionEntries, RequestID: 7, ActorID: "42", Action: "create_request",
+				Since: received.Add(-168 * time.Hour), Offset: 40, Limit: 21, CountUpTo: 10_001},
 		},
 		{
-			name: "largest page",
+			name: "deepest page by number",
 			f:    audit.Filter{HoursAgo: 1},
-			p:    audit.Page{Number: audit.MaxPage, Size: audit.MaxPageSize},
-			want: audit.ActionQuery{Since: received.Add(-time.Hour), Offset: (audit.MaxPage - 1) * audit.MaxPageSize, Limit: 1000},
+			p:    audit.Page{Number: 10, Size: audit.MaxPageSize},
+			want: audit.Query{Log: audit.ActionEntries, Since: received.Add(-time.Hour), Offset: 9000, Limit: 1001, CountUpTo: 10_001},
+		},
+		{
+			name: "by cursor: not counted",
+			f:    audit.Filter{HoursAgo: 1},
+			p:    audit.Page{Size: 5, After: &cursor},
+			want: audit.Query{Log: audit.ActionEntries, Since: received.Add(-time.Hour), After: &cursor, Limit: 6},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			store := &fakeStore{entries: []audit.Entry{{EventID: "a"}}, total: 41}
+			store := &fakeStore{listing: audit.Listing{Entries: []audit.Entry{{EventID: "a"}}, Counted: true, Total: 41}}
 			res, err := audit.NewService(store, clock).RequestActions(context.Background(), tt.f, tt.p)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff([]audit.ActionQuery{tt.want}, store.queries); diff != "" {
+			if diff := cmp.Diff([]audit.Query{tt.want}, store.queries); diff != "" {
 				t.Errorf("store query (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(audit.Result{Entries: store.entries, Total: 41}, res); diff != "" {
+			if diff := cmp.Diff(audit.Result{Entries: store.listing.Entries, Counted: true, Total: 41}, res); diff != "" {
 				t.Errorf("result (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestServiceListPages: one entry more than a page holds makes a next
+// cursor (at the last entry of the page), and a count past CountLimit is
+// capped and flagged.
+func TestServiceListPages(t *testing.T) {
+	at := func(i int) audit.Entry {
+		return audit.Entry{EventID: fmt.Sprint(i), Time: eventTime.Add(-time.Duration(i) * time.Second)}
+	}
+	store := &fakeStore{listing: audit.Listing{Entries: []audit.Entry{at(1), at(2), at(3)}, Counted: true, Total: 10_001}}
+	res, err := audit.NewService(store, clock).APILogs(context.Background(), audit.DefaultCallFilter(), audit.Page{Number: 1, Size: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := audit.Result{Entries: []audit.Entry{at(1), at(2)}, Counted: true, Total: audit.CountLimit, Capped: true,
+		Next: &audit.Cursor{Time: at(2).Time, EventID: "2"}}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Errorf("result (-want +got):\n%s", diff)
+	}
+	store.listing = audit.Listing{Entries: []audit.Entry{at(1), at(2)}, Counted: true, Total: 10_000}
+	res, err = audit.NewService(store, clock).APILogs(context.Background(), audit.DefaultCallFilter(), audit.Page{Number: 1, Size: 2})
+	if err != nil || res.Next != nil || res.Capped || res.Total != 10_000 {
+		t.Errorf("last page, 10 000 entries: %+v, %v", res, err)
 	}
 }
 
@@ -337,7 +402,7 @@ func TestServiceRequestActionsRejectsBadParameters(t *testing.T) {
 	for _, f := range fe.Fields {
 		fields = append(fields, f.Field)
 	}
-	if diff := cmp.Diff([]string{"page", "size", "request_id", "action", "hours_ago"}, fields); diff != "" {
+	if diff := cmp.Diff([]string{"size", "request_id", "action", "hours_ago"}, fields); diff != "" {
 		t.Errorf("invalid fields (-want +got):\n%s", diff)
 	}
 	if len(store.queries) != 0 {
@@ -356,7 +421,11 @@ func TestValidate(t *testing.T) {
 	}{
 		{"defaults", ok, first, ""},
 		{"page 0", ok, audit.Page{Number: 0, Size: 50}, "page"},
-		{"page too far", ok, audit.Page{Number: audit.MaxPage + 1, Size: 50}, "page"},
+		{"last page by number", ok, audit.Page{Number: 200, Size: 50}, ""},
+		{"page too far", ok, audit.Page{Number: 201, Size: 50}, "page"},
+		{"largest page, deepest", ok, audit.Page{Number: 10, Size: 1000}, ""},
+		{"largest page, too far", ok, audit.Page{Number: 11, Size: 1000}, "page"},
+		{"any depth by cursor", ok, audit.Page{Size: 1000, After: &audit.Cursor{EventID: "x"}}, ""},
 		{"size 0", ok, audit.Page{Number: 1, Size: 0}, "size"},
 		{"size 1", ok, audit.Page{Number: 1, Size: 1}, ""},
 		{"size 1000", ok, audit.Page{Number: 1, Size: 1000}, ""},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -80,7 +81,7 @@ func TestNewEntryOfAPIRequest(t *testing.T) {
 	wantCall := &audit.Call{
 		Method: "GET", Route: "/user_request/:id", Path: "/user_request/REQ000007", StatusCode: 200,
 		ProcessTime: 0.0123, IPAddress: "10.0.0.1", UserAgent: "curl/8", UserID: ptr(int64(42)), Role: "staff",
-		RequestID: "rq-1", TraceID: "4bf92f3577b34da6a3ce929d0e0e4736",
+		RequestID: "rq-1", TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Count: 1,
 	}
 	got, err := audit.NewEntry(apiEvent(t, view), received)
 	if err != nil {
@@ -151,4 +152,45 @@ func TestNewEntryOfAPIRequest(t *testing.T) {
 			t.Errorf("NewEntry = %+v, %v", got, err)
 		}
 	})
+}
+
+// TestNewEntryOfRefusedCalls: an aggregate of refused calls is an API call
+// entry that counts as many calls, has no latency and no ticket action.
+func TestNewEntryOfRefusedCalls(t *testing.T) {
+	from := eventTime.Add(-time.Minute)
+	refused := events.APIRefused{Method: "get", Route: "/user_request/:id", StatusCode: 429, IPAddress: "10.0.0.1",
+		UserID: ptr(int64(42)), Role: "user", Count: 1234, From: from, To: eventTime}
+	data, err := json.Marshal(refused)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := events.Event{
+		SpecVersion: events.SpecVersion, ID: "refused-1", Source: events.SourceGateway, Type: events.TypeAPIRefused,
+		Subject: refused.Route, Time: eventTime, DataContentType: "application/json", Data: data, ActorID: "42", ActorRole: "user",
+	}
+	got, err := audit.NewEntry(ev, received)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &audit.Call{Method: "GET", Route: "/user_request/:id", Path: "/user_request/:id", StatusCode: 429, IPAddress: "10.0.0.1",
+		UserID: ptr(int64(42)), Role: "user", Count: 1234, Aggregate: true}
+	if diff := cmp.Diff(want, got.Call); diff != "" {
+		t.Errorf("call (-want +got):\n%s", diff)
+	}
+	if got.Weight() != 1234 || got.Action != "" || got.RequestID != 0 {
+		t.Errorf("weight %d, action %q, request %d; want 1234, none, 0", got.Weight(), got.Action, got.RequestID)
+	}
+	if _, ok := got.Call.Latency(); ok {
+		t.Error("an aggregate has a latency")
+	}
+	for _, data := range []string{
+		`{"method":"GET","route":"/x","status_code":429,"count":0}`,
+		`{"method":"GET","route":"/x","status_code":429,"count":-5}`,
+		`{"route":"/x","status_code":429,"count":3}`,
+	} {
+		ev.Data = json.RawMessage(data)
+		if _, err := audit.NewEntry(ev, received); !errors.Is(err, audit.ErrInvalidEvent) {
+			t.Errorf("NewEntry(%s) = %v, want ErrInvalidEvent", data, err)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"time"
@@ -11,9 +12,17 @@ import (
 // Bounds and defaults of the log queries' parameters (API_CONTRACT.md,
 // "Conventions" and "Logs").
 const (
-	MaxPage         = 1_000_000 // keeps the offset far from overflow, as web.ParsePage
 	DefaultPageSize = 50
 	MaxPageSize     = 1000
+	// MaxOffset bounds paging by number: a page must end within the first
+	// MaxOffset entries of its list (page × size ≤ MaxOffset). Deeper pages
+	// are read by cursor, which costs the same at any depth, where an
+	// offset costs reading every entry before it.
+	MaxOffset = 10_000
+	// CountLimit bounds the count of a list: total is exact up to it; past
+	// it a page says total = CountLimit and that it is a lower bound
+	// (Listing.Capped), so that no request counts a large part of the log.
+	CountLimit      = 10_000
 	DefaultHoursAgo = 24
 	MaxHoursAgo     = 168
 	// MaxTextFilter bounds the free-text filters of the events log (type,
@@ -56,16 +65,58 @@ type EventFilter struct {
 	Until   time.Time
 }
 
-// Page is a page number, from 1, and a page size.
+// Page is a page of a log: by number from 1, or, when After is set, the
+// page of entries that follow After in the log's order (a keyset page,
+// which is not counted).
 type Page struct {
 	Number int
 	Size   int
+	After  *Cursor
 }
 
 // FirstPage is the page of a query that sets no paging parameter.
 func FirstPage() Page { return Page{Number: 1, Size: DefaultPageSize} }
 
-func (p Page) offset() int64 { return int64(p.Number-1) * int64(p.Size) }
+func (p Page) offset() int64 {
+	if p.After != nil {
+		return 0
+	}
+	return int64(p.Number-1) * int64(p.Size)
+}
+
+// Cursor is the position of an entry in a log's order (time, then event id,
+// both descending): a keyset page starts after it.
+type Cursor struct {
+	Time    time.Time
+	EventID string
+}
+
+// CursorOf returns the position of e.
+func CursorOf(e Entry) Cursor { return Cursor{Time: e.Time, EventID: e.EventID} }
+
+// String encodes c for the next_cursor of a page.
+func (c Cursor) String() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.Time.UTC().Format(time.RFC3339Nano) + " " + c.EventID))
+}
+
+// ParseCursor reads a cursor made by Cursor.String. A cursor that is not
+// one fails with a fault.Validation error on the cursor parameter.
+func ParseCursor(s string) (Cursor, error) {
+	invalid := fault.Fields(fault.FieldError{Field: "cursor", Message: "must be the next_cursor of a previous page"})
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(s) > 200 {
+		return Cursor{}, invalid
+	}
+	ts, id, ok := strings.Cut(string(raw), " ")
+	if !ok || id == "" {
+		return Cursor{}, invalid
+	}
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return Cursor{}, invalid
+	}
+	return Cursor{Time: t.UTC(), EventID: id}, nil
+}
 
 // Methods are the HTTP methods the API log can be filtered on.
 var methods = [...]string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
@@ -78,11 +129,16 @@ func (fe *fieldErrors) add(field, format string, args ...any) {
 }
 
 func (fe *fieldErrors) page(p Page) {
-	if p.Number < 1 || p.Number > MaxPage {
-		fe.add("page", "must be between 1 and %d", MaxPage)
-	}
 	if p.Size < 1 || p.Size > MaxPageSize {
 		fe.add("size", "must be between 1 and %d", MaxPageSize)
+		return
+	}
+	if p.After != nil {
+		return
+	}
+	if p.Number < 1 || int64(p.Number)*int64(p.Size) > MaxOffset {
+		fe.add("page", "must be between 1 and %d for size %d (page × size at most %d); follow next_cursor to read further",
+			max(1, MaxOffset/p.Size), p.Size, MaxOffset)
 	}
 }
 
@@ -164,36 +220,46 @@ func validMethod(m string) bool {
 
 func fieldsError(fields []fault.FieldError) error { return fault.Fields(fields...) }
 
-// ActionQuery selects entries that record ticket actions, reads included.
-// Zero fields do not filter.
-type ActionQuery struct {
-	RequestID int64
-	ActorID   int64
-	Action    string
-	Since     time.Time
-	Offset    int64
-	Limit     int64
-}
+// Log names the part of the store a query lists.
+type Log int
 
-// CallQuery selects the entries of API calls. Zero fields do not filter.
-type CallQuery struct {
+// The logs a query can list.
+const (
+	AllEntries     Log = iota // every entry
+	CallEntries               // the API log: entries with a Call
+	ActionEntries             // the request-actions log: entries with an Action
+	NotCallEntries            // every entry but the API log's
+)
+
+// Query selects the entries of one page of a log. Zero fields do not
+// filter. Entries come newest first: by time, then event id, descending.
+type Query struct {
+	Log        Log
+	Type       string
+	Subject    string
+	ActorID    string // as stored: a user id in decimal, or any other actor
+	Action     string
+	RequestID  int64
 	Method     string
 	StatusCode int
-	ActorID    int64
-	Since      time.Time
-	Offset     int64
-	Limit      int64
+	Since      time.Time // inclusive
+	Until      time.Time // exclusive
+	// After, when set, starts the page after that entry; Offset otherwise
+	// skips that many entries.
+	After  *Cursor
+	Offset int64
+	Limit  int64
+	// CountUpTo asks for the number of entries selected, counted up to
+	// that bound; 0 counts nothing.
+	CountUpTo int64
 }
 
-// EventQuery selects entries of any type. Zero fields do not filter;
-// ExcludeType leaves out the entries of one type.
-type EventQuery struct {
-	Type        string
-	ExcludeType string
-	Subject     string
-	ActorID     string
-	Since       time.Time // inclusive
-	Until       time.Time // exclusive
-	Offset      int64
-	Limit       int64
+// Listing is one page of entries and, when the query asked, how many
+// entries the query selects in all: Total, exact when not Capped, else at
+// least Total.
+type Listing struct {
+	Entries []Entry
+	Counted bool
+	Total   int64
+	Capped  bool
 }

@@ -3,34 +3,44 @@ package audit
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/supportdesk/supportdesk/pkg/events"
 )
 
-// Store keeps entries and dead letters. It only ever adds them: nothing the
-// service does changes or removes a stored entry (retention aside, see
+// Store keeps entries and dead letters. It only ever adds entries: nothing
+// the service does changes or removes a stored entry (retention aside, see
 // Purger).
 type Store interface {
-	// Save stores e and reports whether it did; saving an entry whose
-	// event id is already stored succeeds, changes nothing and reports
-	// false.
-	Save(ctx context.Context, e Entry) (bool, error)
+	// SaveBatch stores entries, each at most once, and reports what became
+	// of each, in order (see Saved). An error means the batch may be
+	// partly stored; saving it again is safe.
+	SaveBatch(ctx context.Context, entries []Entry) ([]Saved, error)
 	// SaveDeadLetter stores d.
 	SaveDeadLetter(ctx context.Context, d DeadLetter) error
-	// RequestActions, Calls and Events return the entries a query selects,
-	// newest first (ties broken by event id, descending), and how many
-	// there are in all.
-	RequestActions(ctx context.Context, q ActionQuery) ([]Entry, int64, error)
-	Calls(ctx context.Context, q CallQuery) ([]Entry, int64, error)
-	Events(ctx context.Context, q EventQuery) ([]Entry, int64, error)
-	// Counts counts the entries since a time, the API calls among them by
-	// each of classes, and the ticket actions by action.
-	Counts(ctx context.Context, since time.Time, classes []StatusClass) (Counts, error)
-	// ProcessTimeAt returns the process time of the API call of the given
-	// 1-based rank, in ascending order of process time, among the calls
-	// since a time; false when there is no call of that rank.
-	ProcessTimeAt(ctx context.Context, since time.Time, rank int64) (float64, bool, error)
+	// List returns the entries q selects, newest first (ties broken by
+	// event id, descending), and counts them when q asks.
+	List(ctx context.Context, q Query) (Listing, error)
+	// Summarize summarises the entries with from <= time < to.
+	Summarize(ctx context.Context, from, to time.Time) (Summary, error)
+	// Rollups returns the stored rollups of the hours from <= hour < to;
+	// an hour without one is missing.
+	Rollups(ctx context.Context, from, to time.Time) ([]Rollup, error)
+	// SaveRollup stores r's summary unless the hour's generation is no
+	// longer r.Gen, in which case it stores nothing and succeeds.
+	SaveRollup(ctx context.Context, r Rollup) error
+	// Touch moves the generation of each hour on, so that its stored
+	// summary, if any, is out of date.
+	Touch(ctx context.Context, hours []time.Time) error
+}
+
+// Saved is what SaveBatch did with one entry: stored it (New), found its
+// event id stored already (neither), or refused it for good (Err, which
+// wraps ErrInvalidEvent).
+type Saved struct {
+	New bool
+	Err error
 }
 
 // Service records events and answers the log queries.
@@ -44,19 +54,61 @@ func NewService(store Store, now func() time.Time) *Service {
 	return &Service{store: store, now: now}
 }
 
-// Record stores ev and reports whether it was new. It is idempotent:
-// recording an event that is already stored succeeds and reports false. It
-// fails with ErrInvalidEvent when ev can never be stored.
+// Recorded is what recording one event did: stored it (New), found it
+// stored already (neither), or failed (Err). An Err that wraps
+// ErrInvalidEvent is for good; any other is worth a retry.
+type Recorded struct {
+	New bool
+	Err error
+}
+
+// RecordBatch stores the entries of evs, each at most once, with one write
+// for the batch, and reports what became of each event, in order. Recording
+// an event that is already stored succeeds and reports it as not new.
+func (s *Service) RecordBatch(ctx context.Context, evs []events.Event) []Recorded {
+	out := make([]Recorded, len(evs))
+	now := s.now()
+	entries := make([]Entry, 0, len(evs))
+	index := make([]int, 0, len(evs)) // entries[k] is evs[index[k]]
+	for i, ev := range evs {
+		e, err := NewEntry(ev, now)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		entries = append(entries, e)
+		index = append(index, i)
+	}
+	if len(entries) == 0 {
+		return out
+	}
+	saved, err := s.store.SaveBatch(ctx, entries)
+	if err == nil && len(saved) != len(entries) {
+		err = fmt.Errorf("store reported %d outcomes for %d entries", len(saved), len(entries))
+	}
+	if err == nil {
+		// Stored entries of hours already summarised make those summaries
+		// out of date. Entries found stored already touch their hours too:
+		// the first attempt may have stored them and failed before this.
+		err = s.store.Touch(ctx, lateHours(entries, now))
+	}
+	if err != nil {
+		err = fmt.Errorf("record %d events: %w", len(entries), err)
+		for _, i := range index {
+			out[i].Err = err
+		}
+		return out
+	}
+	for k, i := range index {
+		out[i] = Recorded{New: saved[k].New, Err: saved[k].Err}
+	}
+	return out
+}
+
+// Record stores ev and reports whether it was new: RecordBatch of one.
 func (s *Service) Record(ctx context.Context, ev events.Event) (bool, error) {
-	e, err := NewEntry(ev, s.now())
-	if err != nil {
-		return false, err
-	}
-	created, err := s.store.Save(ctx, e)
-	if err != nil {
-		return false, fmt.Errorf("record event %s: %w", ev.ID, err)
-	}
-	return created, nil
+	r := s.RecordBatch(ctx, []events.Event{ev})[0]
+	return r.New, r.Err
 }
 
 // RecordDeadLetter stores d, stamped with the time it was received.
@@ -68,10 +120,37 @@ func (s *Service) RecordDeadLetter(ctx context.Context, d DeadLetter) error {
 	return nil
 }
 
-// Result is one page of entries and the number of entries on all pages.
+// Result is one page of entries, how many entries there are on all pages
+// when the page was counted, and where the next page starts.
 type Result struct {
 	Entries []Entry
-	Total   int64
+	Counted bool  // false for a page reached by cursor
+	Total   int64 // exact, or the lower bound CountLimit when Capped
+	Capped  bool
+	Next    *Cursor // nil on the last page
+}
+
+// list runs q for page p: one entry more than the page holds tells whether
+// another page follows; a page by number is counted up to CountLimit.
+func (s *Service) list(ctx context.Context, q Query, p Page) (Result, error) {
+	q.After, q.Offset, q.Limit = p.After, p.offset(), int64(p.Size)+1
+	if p.After == nil {
+		q.CountUpTo = CountLimit + 1
+	}
+	l, err := s.store.List(ctx, q)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Entries: l.Entries, Counted: l.Counted, Total: l.Total}
+	if res.Counted && res.Total > CountLimit {
+		res.Total, res.Capped = CountLimit, true
+	}
+	if len(res.Entries) > p.Size {
+		res.Entries = res.Entries[:p.Size]
+		next := CursorOf(res.Entries[p.Size-1])
+		res.Next = &next
+	}
+	return res, nil
 }
 
 // RequestActions returns page p of the actions on tickets that f selects,
@@ -81,19 +160,13 @@ func (s *Service) RequestActions(ctx context.Context, f Filter, p Page) (Result,
 	if fields := Validate(f, p); len(fields) > 0 {
 		return Result{}, fieldsError(fields)
 	}
-	q := ActionQuery{
-		RequestID: f.RequestID,
-		ActorID:   f.UserID,
-		Action:    f.Action,
-		Since:     periodStart(s.now(), f.HoursAgo),
-		Offset:    p.offset(),
-		Limit:     int64(p.Size),
-	}
-	entries, total, err := s.store.RequestActions(ctx, q)
+	q := Query{Log: ActionEntries, RequestID: f.RequestID, Action: f.Action, ActorID: userActor(f.UserID),
+		Since: periodStart(s.now(), f.HoursAgo)}
+	res, err := s.list(ctx, q, p)
 	if err != nil {
 		return Result{}, fmt.Errorf("request actions: %w", err)
 	}
-	return Result{Entries: entries, Total: total}, nil
+	return res, nil
 }
 
 // APILogs returns page p of the API calls that f selects, newest first.
@@ -102,19 +175,13 @@ func (s *Service) APILogs(ctx context.Context, f CallFilter, p Page) (Result, er
 	if fields := ValidateCalls(f, p); len(fields) > 0 {
 		return Result{}, fieldsError(fields)
 	}
-	q := CallQuery{
-		Method:     f.Method,
-		StatusCode: f.StatusCode,
-		ActorID:    f.UserID,
-		Since:      periodStart(s.now(), f.HoursAgo),
-		Offset:     p.offset(),
-		Limit:      int64(p.Size),
-	}
-	entries, total, err := s.store.Calls(ctx, q)
+	q := Query{Log: CallEntries, Method: f.Method, StatusCode: f.StatusCode, ActorID: userActor(f.UserID),
+		Since: periodStart(s.now(), f.HoursAgo)}
+	res, err := s.list(ctx, q, p)
 	if err != nil {
 		return Result{}, fmt.Errorf("api logs: %w", err)
 	}
-	return Result{Entries: entries, Total: total}, nil
+	return res, nil
 }
 
 // Events returns page p of the events that f selects, newest first. The API
@@ -124,23 +191,25 @@ func (s *Service) Events(ctx context.Context, f EventFilter, p Page) (Result, er
 	if fields := ValidateEvents(f, p); len(fields) > 0 {
 		return Result{}, fieldsError(fields)
 	}
-	q := EventQuery{
-		Type:    f.Type,
-		Subject: f.Subject,
-		ActorID: f.ActorID,
-		Since:   f.Since.UTC(),
-		Until:   f.Until.UTC(),
-		Offset:  p.offset(),
-		Limit:   int64(p.Size),
+	q := Query{Log: NotCallEntries, Type: f.Type, Subject: f.Subject, ActorID: f.ActorID,
+		Since: f.Since.UTC(), Until: f.Until.UTC()}
+	if q.Type != "" {
+		q.Log = AllEntries
 	}
-	if q.Type == "" {
-		q.ExcludeType = events.TypeAPIRequest
-	}
-	entries, total, err := s.store.Events(ctx, q)
+	res, err := s.list(ctx, q, p)
 	if err != nil {
 		return Result{}, fmt.Errorf("events: %w", err)
 	}
-	return Result{Entries: entries, Total: total}, nil
+	return res, nil
+}
+
+// userActor is the stored actor of a user id; "" for 0, which does not
+// filter.
+func userActor(id int64) string {
+	if id == 0 {
+		return ""
+	}
+	return fmt.Sprint(id)
 }
 
 // Stats summarises the last hoursAgo hours of the log. An invalid period
@@ -149,42 +218,30 @@ func (s *Service) Stats(ctx context.Context, hoursAgo int) (Stats, error) {
 	if fields := ValidateHours(hoursAgo); len(fields) > 0 {
 		return Stats{}, fieldsError(fields)
 	}
-	since := periodStart(s.now(), hoursAgo)
-	classes := StatusClasses()
-	c, err := s.store.Counts(ctx, since, classes)
+	now := s.now().UTC()
+	sum, err := s.summarize(ctx, periodStart(now, hoursAgo), now)
 	if err != nil {
 		return Stats{}, fmt.Errorf("stats: %w", err)
 	}
 	// Every class and action is listed, zeros included, so that clients
 	// read a fixed shape.
-	byClass := make(map[string]int64, len(classes))
-	for _, sc := range classes {
+	c := sum.Counts
+	byClass := make(map[string]int64, len(statusClasses))
+	for _, sc := range statusClasses {
 		byClass[sc.Name] = c.ByStatusClass[sc.Name]
 	}
-	byAction := make(map[string]int64, len(actions))
+	byAction := maps.Clone(c.ByAction) // an action the domain does not name yet is kept
 	for _, a := range actions {
-		byAction[a] = 0
-	}
-	for a, n := range c.ByAction {
-		byAction[a] += n
+		byAction[a] += 0
 	}
 	c.ByStatusClass, c.ByAction = byClass, byAction
 
 	st := Stats{PeriodHours: hoursAgo, Counts: c}
-	if c.Calls == 0 {
-		return st, nil
+	if v, ok := sum.Percentile(50); ok {
+		st.LatencyP50 = &v
 	}
-	for _, pc := range []struct {
-		p   int64
-		dst **float64
-	}{{50, &st.LatencyP50}, {95, &st.LatencyP95}} {
-		v, ok, err := s.store.ProcessTimeAt(ctx, since, NearestRank(pc.p, c.Calls))
-		if err != nil {
-			return Stats{}, fmt.Errorf("stats: latency p%d: %w", pc.p, err)
-		}
-		if ok { // a call purged between the count and this read leaves it unknown
-			*pc.dst = &v
-		}
+	if v, ok := sum.Percentile(95); ok {
+		st.LatencyP95 = &v
 	}
 	return st, nil
 }

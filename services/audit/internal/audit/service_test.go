@@ -37,21 +37,22 @@ func TestServiceAPILogs(t *testing.T) {
 		name string
 		f    audit.CallFilter
 		p    audit.Page
-		want audit.CallQuery
+		want audit.Query
 	}{
 		{"defaults", audit.DefaultCallFilter(), audit.FirstPage(),
-			audit.CallQuery{Since: received.Add(-24 * time.Hour), Limit: 50}},
+			audit.Query{Log: audit.CallEntries, Since: received.Add(-24 * time.Hour), Limit: 51, CountUpTo: 10_001}},
 		{"every filter", audit.CallFilter{Method: "DELETE", StatusCode: 404, UserID: 9, HoursAgo: 168}, audit.Page{Number: 2, Size: 1000},
-			audit.CallQuery{Method: "DELETE", StatusCode: 404, ActorID: 9, Since: received.Add(-168 * time.Hour), Offset: 1000, Limit: 1000}},
+			audit.Query{Log: audit.CallEntries, Method: "DELETE", StatusCode: 404, ActorID: "9", Since: received.Add(-168 * time.Hour),
+				Offset: 1000, Limit: 1001, CountUpTo: 10_001}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			store := &fakeStore{entries: []audit.Entry{{EventID: "a"}}, total: 3}
+			store := &fakeStore{listing: audit.Listing{Entries: []audit.Entry{{EventID: "a"}}, Counted: true, Total: 3}}
 			res, err := audit.NewService(store, clock).APILogs(context.Background(), tt.f, tt.p)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff([]audit.CallQuery{tt.want}, store.callQueries); diff != "" {
+			if diff := cmp.Diff([]audit.Query{tt.want}, store.queries); diff != "" {
 				t.Errorf("store query (-want +got):\n%s", diff)
 			}
 			if res.Total != 3 || len(res.Entries) != 1 {
@@ -65,7 +66,7 @@ func TestServiceAPILogs(t *testing.T) {
 	if diff := cmp.Diff([]string{"size", "method", "status_code", "user_id", "hours_ago"}, fieldsOf(t, err)); diff != "" {
 		t.Errorf("invalid fields (-want +got):\n%s", diff)
 	}
-	if len(store.callQueries) != 0 {
+	if len(store.queries) != 0 {
 		t.Error("an invalid query reached the store")
 	}
 }
@@ -105,14 +106,14 @@ func TestServiceEvents(t *testing.T) {
 	tests := []struct {
 		name string
 		f    audit.EventFilter
-		want audit.EventQuery
+		want audit.Query
 	}{
 		{"no filter leaves out API calls", audit.EventFilter{},
-			audit.EventQuery{ExcludeType: events.TypeAPIRequest, Limit: 50}},
+			audit.Query{Log: audit.NotCallEntries, Limit: 51, CountUpTo: 10_001}},
 		{"by type, API calls included when asked", audit.EventFilter{Type: events.TypeAPIRequest},
-			audit.EventQuery{Type: events.TypeAPIRequest, Limit: 50}},
+			audit.Query{Log: audit.AllEntries, Type: events.TypeAPIRequest, Limit: 51, CountUpTo: 10_001}},
 		{"every filter, times in UTC", audit.EventFilter{Type: events.TypeUserRegistered, Subject: "USR000001", ActorID: "7", Since: since, Until: until},
-			audit.EventQuery{Type: events.TypeUserRegistered, Subject: "USR000001", ActorID: "7", Since: since.UTC(), Until: until.UTC(), Limit: 50}},
+			audit.Query{Type: events.TypeUserRegistered, Subject: "USR000001", ActorID: "7", Since: since.UTC(), Until: until.UTC(), Limit: 51, CountUpTo: 10_001}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,7 +121,7 @@ func TestServiceEvents(t *testing.T) {
 			if _, err := audit.NewService(store, clock).Events(context.Background(), tt.f, audit.FirstPage()); err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff([]audit.EventQuery{tt.want}, store.eventQueries); diff != "" {
+			if diff := cmp.Diff([]audit.Query{tt.want}, store.queries); diff != "" {
 				t.Errorf("store query (-want +got):\n%s", diff)
 			}
 		})
@@ -141,7 +142,7 @@ func TestServiceEvents(t *testing.T) {
 			if diff := cmp.Diff(tt.fields, fieldsOf(t, err)); diff != "" {
 				t.Errorf("invalid fields (-want +got):\n%s", diff)
 			}
-			if len(store.eventQueries) != 0 {
+			if len(store.queries) != 0 {
 				t.Error("an invalid query reached the store")
 			}
 		})
@@ -165,93 +166,95 @@ func TestNearestRank(t *testing.T) {
 	}
 }
 
-func TestServiceStats(t *testing.T) {
-	allActions := func(set map[string]int64) map[string]int64 {
-		m := map[string]int64{}
-		for _, a := range audit.Actions() {
-			m[a] = set[a]
+func TestSummaryPercentile(t *testing.T) {
+	sum := audit.NewSummary()
+	if _, ok := sum.Percentile(50); ok {
+		t.Error("a percentile of no calls")
+	}
+	// 20 calls: p50 is the 10th smallest time, p95 the 19th; equal times
+	// share a count.
+	for _, v := range []float64{.01, .02, .03, .04, .05, .06, .07, .08, .09, .10, .11, .12, .13, .14, .15, .16, .17, .18, .19, 2.5} {
+		sum.Latency[v]++
+	}
+	for p, want := range map[int64]float64{50: .10, 95: .19, 100: 2.5, 1: .01} {
+		if got, ok := sum.Percentile(p); !ok || got != want {
+			t.Errorf("p%d = %v, %v; want %v", p, got, ok, want)
 		}
-		return m
 	}
-	tests := []struct {
-		name      string
-		counts    audit.Counts
-		times     []float64
-		wantRanks []int64
-		want      audit.Stats
-	}{
-		{
-			name:   "empty period: zeros everywhere, no latency",
-			counts: audit.Counts{},
-			want: audit.Stats{PeriodHours: 24, Counts: audit.Counts{
-				ByStatusClass: map[string]int64{"2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0},
-				ByAction:      allActions(nil),
-			}},
+	sum = audit.NewSummary()
+	sum.Latency[0.5] = 3
+	sum.Latency[0.1] = 1
+	if got, _ := sum.Percentile(50); got != 0.5 {
+		t.Errorf("p50 of 0.1, 0.5 x3 = %v, want 0.5", got)
+	}
+}
+
+func TestRoundLatency(t *testing.T) {
+	for in, want := range map[float64]float64{0.012345: 0.0123, 0.25: 0.25, 1.5: 1.5, 123.456: 123, 0.0004567: 0.000457, 0: 0, -1: 0} {
+		if got := audit.RoundLatency(in); got != want {
+			t.Errorf("RoundLatency(%v) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+// TestServiceStatsWindows: the statistics of a period read the stored
+// summary of each sealed hour, summarise (and save) those missing or out of
+// date at the generation read, and read the edges' entries.
+func TestServiceStatsWindows(t *testing.T) {
+	// received is 15:09:27; hours_ago 3 starts at 12:09:27.
+	h := func(hour int) time.Time { return time.Date(2026, 3, 14, hour, 0, 0, 0, time.UTC) }
+	one := audit.NewSummary()
+	one.Total, one.Calls = 1, 1
+	one.ByStatusClass["2xx"] = 1
+	one.Latency[0.1] = 1
+	one.ByAction["merge_requests"] = 1 // an action the domain does not name yet
+	valid := one
+	store := &fakeStore{
+		summary: func(from, to time.Time) audit.Summary {
+			s := audit.NewSummary()
+			s.Add(one)
+			return s
 		},
-		{
-			// 20 calls: p50 is the 10th smallest time, p95 the 19th.
-			name: "twenty calls",
-			counts: audit.Counts{Total: 31, Calls: 20, Actions: 5,
-				ByStatusClass: map[string]int64{"2xx": 15, "4xx": 4, "5xx": 1},
-				ByAction:      map[string]int64{"create_request": 2, "view_request": 3}},
-			times:     []float64{.01, .02, .03, .04, .05, .06, .07, .08, .09, .10, .11, .12, .13, .14, .15, .16, .17, .18, .19, 2.5},
-			wantRanks: []int64{10, 19},
-			want: audit.Stats{PeriodHours: 24, Counts: audit.Counts{Total: 31, Calls: 20, Actions: 5,
-				ByStatusClass: map[string]int64{"2xx": 15, "3xx": 0, "4xx": 4, "5xx": 1},
-				ByAction:      allActions(map[string]int64{"create_request": 2, "view_request": 3})},
-				LatencyP50: ptr(.10), LatencyP95: ptr(.19)},
-		},
-		{
-			name:      "a new action the domain does not name yet is kept",
-			counts:    audit.Counts{Total: 1, Calls: 1, ByAction: map[string]int64{"merge_requests": 1}},
-			times:     []float64{0.5},
-			wantRanks: []int64{1, 1},
-			want: audit.Stats{PeriodHours: 24, Counts: audit.Counts{Total: 1, Calls: 1,
-				ByStatusClass: map[string]int64{"2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0},
-				ByAction: func() map[string]int64 {
-					m := allActions(nil)
-					m["merge_requests"] = 1
-					return m
-				}()},
-				LatencyP50: ptr(0.5), LatencyP95: ptr(0.5)},
-		},
-		{
-			name:      "a call purged between count and read leaves the percentile unknown",
-			counts:    audit.Counts{Total: 4, Calls: 4},
-			times:     []float64{0.1, 0.2, 0.3},
-			wantRanks: []int64{2, 4},
-			want: audit.Stats{PeriodHours: 24, Counts: audit.Counts{Total: 4, Calls: 4,
-				ByStatusClass: map[string]int64{"2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0},
-				ByAction:      allActions(nil)},
-				LatencyP50: ptr(0.2)},
+		rollups: []audit.Rollup{
+			{Hour: h(13), Gen: 2, Summary: &valid, SumGen: 2}, // valid: read
+			{Hour: h(14), Gen: 3, Summary: &valid, SumGen: 2}, // out of date: summarised again
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			store := &fakeStore{counts: tt.counts, times: tt.times}
-			got, err := audit.NewService(store, clock).Stats(context.Background(), 24)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("stats (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(tt.wantRanks, store.ranks); diff != "" {
-				t.Errorf("ranks read (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff([]time.Time{received.Add(-24 * time.Hour)}, store.countSince); diff != "" {
-				t.Errorf("period start (-want +got):\n%s", diff)
-			}
-		})
+	got, err := audit.NewService(store, clock).Stats(context.Background(), 3)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, h := range []int{0, 169, -1} {
-		t.Run(fmt.Sprintf("hours_ago %d", h), func(t *testing.T) {
+	start := received.Add(-3 * time.Hour)
+	wantRanges := [][2]time.Time{{start, h(13)}, {h(15), received}, {h(14), h(15)}}
+	if diff := cmp.Diff(wantRanges, store.summaries); diff != "" {
+		t.Errorf("ranges summarised (-want +got):\n%s", diff)
+	}
+	if len(store.kept) != 1 || !store.kept[0].Hour.Equal(h(14)) || store.kept[0].Gen != 3 || store.kept[0].SumGen != 3 {
+		t.Errorf("summaries saved = %+v, want 14:00 at generation 3", store.kept)
+	}
+	if got.Total != 4 || got.Calls != 4 || got.ByStatusClass["2xx"] != 4 || *got.LatencyP50 != 0.1 ||
+		got.ByAction["merge_requests"] != 4 || got.ByAction["view_request"] != 0 || len(got.ByAction) != len(audit.Actions())+1 {
+		t.Errorf("stats = %+v", got)
+	}
+
+	// Within SealedAfter of the hour's end, the last hour is read whole.
+	store = &fakeStore{}
+	now := h(15).Add(time.Minute)
+	if _, err := audit.NewService(store, func() time.Time { return now }).Stats(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][2]time.Time{{now.Add(-time.Hour), now}}, store.summaries); diff != "" {
+		t.Errorf("one open hour: ranges summarised (-want +got):\n%s", diff)
+	}
+
+	for _, bad := range []int{0, 169, -1} {
+		t.Run(fmt.Sprintf("hours_ago %d", bad), func(t *testing.T) {
 			store := &fakeStore{}
-			_, err := audit.NewService(store, clock).Stats(context.Background(), h)
+			_, err := audit.NewService(store, clock).Stats(context.Background(), bad)
 			if diff := cmp.Diff([]string{"hours_ago"}, fieldsOf(t, err)); diff != "" {
 				t.Errorf("invalid fields (-want +got):\n%s", diff)
 			}
-			if len(store.countSince) != 0 {
+			if len(store.summaries) != 0 {
 				t.Error("an invalid query reached the store")
 			}
 		})

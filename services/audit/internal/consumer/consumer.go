@@ -33,42 +33,51 @@ const (
 	MaxDeliver = 7 * 24 * int(time.Hour/MaxDelay)
 	// AckWait is the time a delivery has before JetStream redelivers it.
 	AckWait = 30 * time.Second
-	// HandleTimeout bounds the handling of one message, below AckWait, so
+	// HandleTimeout bounds the handling of one batch, below AckWait, so
 	// that a hung database call ends in a nak rather than in a redelivery
 	// while the first attempt is still running.
 	HandleTimeout = 20 * time.Second
+	// DefaultBatch is how many messages are stored together at most
+	// (AUDIT_BATCH_SIZE): a backlog drains in inserts of this many.
+	DefaultBatch = 500
 )
 
-// Config is the consumer of every event of the system.
-func Config() bus.ConsumerConfig {
+// Config is the consumer of every event of the system, storing up to batch
+// events at once.
+func Config(batch int) bus.ConsumerConfig {
 	return bus.ConsumerConfig{
 		Durable:       Durable,
 		FilterSubject: events.SubjectAll,
 		MaxDeliver:    MaxDeliver,
 		AckWait:       AckWait,
 		MaxDelay:      MaxDelay,
+		BatchSize:     batch,
 	}
 }
 
 // Recorder is what the consumer needs of the domain.
 type Recorder interface {
-	Record(ctx context.Context, ev events.Event) (bool, error)
+	RecordBatch(ctx context.Context, evs []events.Event) []audit.Recorded
 	RecordDeadLetter(ctx context.Context, d audit.DeadLetter) error
 }
 
-// Handler records each event. An event that can never be stored fails
-// permanently (term and dead letter); any other failure, such as the
-// database being unreachable, asks for redelivery later. An event that is
-// already stored is success: the redelivery is acked.
-func Handler(r Recorder) bus.Handler {
-	return func(ctx context.Context, ev events.Event) error {
+// Handler records each batch of events with one write. An event that can
+// never be stored fails permanently (term and dead letter) by itself; any
+// other failure, such as the database being unreachable, asks for
+// redelivery later. An event that is already stored is success: the
+// redelivery is acked.
+func Handler(r Recorder) bus.BatchHandler {
+	return func(ctx context.Context, evs []events.Event) []error {
 		ctx, cancel := context.WithTimeout(ctx, HandleTimeout)
 		defer cancel()
-		_, err := r.Record(ctx, ev)
-		if errors.Is(err, audit.ErrInvalidEvent) {
-			return bus.Permanent(err)
+		out := make([]error, len(evs))
+		for i, rec := range r.RecordBatch(ctx, evs) {
+			out[i] = rec.Err
+			if errors.Is(rec.Err, audit.ErrInvalidEvent) {
+				out[i] = bus.Permanent(rec.Err)
+			}
 		}
-		return err
+		return out
 	}
 }
 

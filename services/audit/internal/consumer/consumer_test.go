@@ -17,15 +17,21 @@ import (
 )
 
 type fakeRecorder struct {
-	err  error
+	errs map[string]error // by event id
+	err  error            // of dead letters
 	dead []audit.DeadLetter
 }
 
-func (r *fakeRecorder) Record(ctx context.Context, _ events.Event) (bool, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		return false, errors.New("no deadline on the handling of a message")
+func (r *fakeRecorder) RecordBatch(ctx context.Context, evs []events.Event) []audit.Recorded {
+	out := make([]audit.Recorded, len(evs))
+	for i, ev := range evs {
+		out[i].Err = r.errs[ev.ID]
+		if _, ok := ctx.Deadline(); !ok {
+			out[i].Err = errors.New("no deadline on the handling of a batch")
+		}
+		out[i].New = out[i].Err == nil
 	}
-	return r.err == nil, r.err
+	return out
 }
 
 func (r *fakeRecorder) RecordDeadLetter(_ context.Context, d audit.DeadLetter) error {
@@ -33,27 +39,35 @@ func (r *fakeRecorder) RecordDeadLetter(_ context.Context, d audit.DeadLetter) e
 	return r.err
 }
 
+// TestHandlerClassifiesFailures: each event of a batch ends on its own
+// outcome.
 func TestHandlerClassifiesFailures(t *testing.T) {
 	down := errors.New("server selection error: context deadline exceeded")
+	invalid := fmt.Errorf("record: %w", audit.ErrInvalidEvent)
+	r := &fakeRecorder{errs: map[string]error{"invalid": invalid, "down": down}}
+	evs := []events.Event{{ID: "stored"}, {ID: "invalid"}, {ID: "down"}}
+	errs := consumer.Handler(r)(context.Background(), evs)
+	if len(errs) != 3 {
+		t.Fatalf("%d outcomes for 3 events", len(errs))
+	}
 	tests := []struct {
 		name      string
 		err       error
-		wantErr   bool
+		wrapped   error
 		permanent bool
 	}{
-		{"stored", nil, false, false},
-		{"invalid event: term", fmt.Errorf("record: %w", audit.ErrInvalidEvent), true, true},
-		{"database down: retry", down, true, false},
+		{"stored", errs[0], nil, false},
+		{"invalid event: term", errs[1], invalid, true},
+		{"database down: retry", errs[2], down, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := consumer.Handler(&fakeRecorder{err: tt.err})(context.Background(), events.Event{ID: "e"})
-			if (err != nil) != tt.wantErr || bus.IsPermanent(err) != tt.permanent {
-				t.Errorf("handler error = %v (permanent %v), want error %v, permanent %v",
-					err, bus.IsPermanent(err), tt.wantErr, tt.permanent)
+			if (tt.err != nil) != (tt.wrapped != nil) || bus.IsPermanent(tt.err) != tt.permanent {
+				t.Errorf("handler error = %v (permanent %v), want %v, permanent %v",
+					tt.err, bus.IsPermanent(tt.err), tt.wrapped, tt.permanent)
 			}
-			if tt.err != nil && !errors.Is(err, tt.err) {
-				t.Errorf("handler error %v does not wrap %v", err, tt.err)
+			if tt.wrapped != nil && !errors.Is(tt.err, tt.wrapped) {
+				t.Errorf("handler error %v does not wrap %v", tt.err, tt.wrapped)
 			}
 		})
 	}
@@ -97,9 +111,9 @@ func TestDeadLetter(t *testing.T) {
 func TestConfig(t *testing.T) {
 	want := bus.ConsumerConfig{
 		Durable: "audit", FilterSubject: "support.>",
-		MaxDeliver: 20160, AckWait: 30 * time.Second, MaxDelay: 30 * time.Second,
+		MaxDeliver: 20160, AckWait: 30 * time.Second, MaxDelay: 30 * time.Second, BatchSize: 64,
 	}
-	if diff := cmp.Diff(want, consumer.Config()); diff != "" {
+	if diff := cmp.Diff(want, consumer.Config(64)); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
 	}
 	// A week of deliveries at the nak cap before a message is given up.

@@ -20,9 +20,9 @@ type ReplayResult struct {
 	Invalid  int // messages that can never be stored (the live consumer dead-lettered them)
 }
 
-// replayBatch and replayWait size each fetch of a replay.
+// replayFetch and replayWait size each fetch of a replay.
 const (
-	replayBatch = 256
+	replayFetch = 256
 	replayWait  = 2 * time.Second
 )
 
@@ -61,24 +61,26 @@ func Replay(ctx context.Context, js jetstream.JetStream, stream string, since ti
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		batch, err := cons.Fetch(replayBatch, jetstream.FetchMaxWait(replayWait))
+		batch, err := cons.Fetch(replayFetch, jetstream.FetchMaxWait(replayWait))
 		if err != nil {
 			return res, fmt.Errorf("fetch: %w", err)
 		}
-		got := 0
+		var msgs []jetstream.Msg
 		for msg := range batch.Messages() {
-			got++
-			res.Read++
-			if err := replayOne(ctx, msg, r, &res); err != nil {
-				return res, err
-			}
+			msgs = append(msgs, msg)
 			if md, err := msg.Metadata(); err == nil {
 				pending = md.NumPending
 			}
 			if pending == 0 {
-				// Caught up: do not wait for the rest of the batch.
-				return res, nil
+				break // caught up: do not wait for the rest of the batch
 			}
+		}
+		got := len(msgs)
+		if err := replayBatch(ctx, msgs, r, &res); err != nil {
+			return res, err
+		}
+		if pending == 0 && got > 0 {
+			return res, nil
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
 			return res, fmt.Errorf("fetch: %w", err)
@@ -97,25 +99,34 @@ func Replay(ctx context.Context, js jetstream.JetStream, stream string, since ti
 	return res, nil
 }
 
-// replayOne records one replayed message.
-func replayOne(ctx context.Context, msg jetstream.Msg, r Recorder, res *ReplayResult) error {
-	ev, err := events.Decode(msg.Data())
-	if err != nil {
-		res.Invalid++
+// replayBatch records the replayed messages with one write.
+func replayBatch(ctx context.Context, msgs []jetstream.Msg, r Recorder, res *ReplayResult) error {
+	evs := make([]events.Event, 0, len(msgs))
+	for _, msg := range msgs {
+		res.Read++
+		ev, err := events.Decode(msg.Data())
+		if err != nil {
+			res.Invalid++
+			continue
+		}
+		evs = append(evs, ev)
+	}
+	if len(evs) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, HandleTimeout)
 	defer cancel()
-	created, err := r.Record(ctx, ev)
-	switch {
-	case errors.Is(err, audit.ErrInvalidEvent):
-		res.Invalid++
-	case err != nil:
-		return fmt.Errorf("replay event %s: %w", ev.ID, err)
-	case created:
-		res.Stored++
-	default:
-		res.Existing++
+	for i, rec := range r.RecordBatch(ctx, evs) {
+		switch {
+		case errors.Is(rec.Err, audit.ErrInvalidEvent):
+			res.Invalid++
+		case rec.Err != nil:
+			return fmt.Errorf("replay event %s: %w", evs[i].ID, rec.Err)
+		case rec.New:
+			res.Stored++
+		default:
+			res.Existing++
+		}
 	}
 	return nil
 }

@@ -91,7 +91,7 @@ func newRig(tb testing.TB) *rig {
 func (r *rig) consume(tb testing.TB) {
 	tb.Helper()
 	logger := slog.New(slog.NewJSONHandler(r.logs, nil))
-	cons, err := bus.Consume(r.ctx, r.js, consumer.Config(), consumer.Handler(r.svc), consumer.DeadLetter(r.svc), logger)
+	cons, err := bus.ConsumeBatch(r.ctx, r.js, consumer.Config(consumer.DefaultBatch), consumer.Handler(r.svc), consumer.DeadLetter(r.svc), logger)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -336,7 +336,7 @@ func TestReplay(t *testing.T) {
 // the new limit at the next start, rather than failing to start.
 func TestConsumerConfigUpdatesAnOlderDurable(t *testing.T) {
 	r := newRig(t)
-	old, err := bus.Consume(r.ctx, r.js, bus.ConsumerConfig{Durable: consumer.Durable, FilterSubject: events.SubjectAll},
+	old, err := bus.ConsumeBatch(r.ctx, r.js, bus.ConsumerConfig{Durable: consumer.Durable, FilterSubject: events.SubjectAll},
 		consumer.Handler(r.svc), consumer.DeadLetter(r.svc), slog.New(slog.NewJSONHandler(r.logs, nil)))
 	if err != nil {
 		t.Fatal(err)

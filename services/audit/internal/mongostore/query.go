@@ -3,11 +3,11 @@ package mongostore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/supportdesk/supportdesk/pkg/events"
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
 )
 
@@ -15,86 +15,125 @@ import (
 // event id descending, so that paging is stable.
 var newestFirst = bson.D{{Key: "time", Value: -1}, {Key: "_id", Value: -1}}
 
-// RequestActions returns the entries that record ticket actions (reads
-// included) selected by q, newest first, and their total count.
-func (s *Store) RequestActions(ctx context.Context, q audit.ActionQuery) ([]audit.Entry, int64, error) {
-	filter := bson.D{{Key: "action", Value: bson.D{{Key: "$exists", Value: true}}}}
-	if q.Action != "" {
-		filter = bson.D{{Key: "action", Value: q.Action}}
+// filterOf is the filter of q. Each field it filters on leads an index
+// that continues with the log's order (see indexes).
+func filterOf(q audit.Query) bson.D {
+	f := bson.D{}
+	switch q.Log {
+	case audit.CallEntries:
+		f = append(f, bson.E{Key: "call", Value: true})
+	case audit.ActionEntries:
+		if q.Action == "" {
+			f = append(f, bson.E{Key: "action", Value: bson.D{{Key: "$exists", Value: true}}})
+		}
+	case audit.NotCallEntries:
+		f = append(f, bson.E{Key: "call", Value: bson.D{{Key: "$ne", Value: true}}})
 	}
-	if q.RequestID != 0 {
-		filter = append(filter, bson.E{Key: "request_id", Value: q.RequestID})
+	for _, eq := range []struct {
+		key string
+		set bool
+		v   any
+	}{
+		{"type", q.Type != "", q.Type},
+		{"subject", q.Subject != "", q.Subject},
+		{"actor_id", q.ActorID != "", actorValue(q.ActorID)},
+		{"action", q.Action != "", q.Action},
+		{"request_id", q.RequestID != 0, q.RequestID},
+		{"method", q.Method != "", q.Method},
+		{"status_code", q.StatusCode != 0, q.StatusCode},
+	} {
+		if eq.set {
+			f = append(f, bson.E{Key: eq.key, Value: eq.v})
+		}
 	}
-	if q.ActorID != 0 {
-		filter = append(filter, bson.E{Key: "actor_id", Value: q.ActorID})
-	}
-	filter = appendTimeRange(filter, q.Since, zeroTime)
-	return s.page(ctx, "request actions", filter, q.Offset, q.Limit)
+	return appendTimeRange(f, q.Since, q.Until)
 }
 
-// Calls returns the entries of API calls selected by q, newest first, and
-// their total count.
-func (s *Store) Calls(ctx context.Context, q audit.CallQuery) ([]audit.Entry, int64, error) {
-	filter := bson.D{{Key: "type", Value: events.TypeAPIRequest}}
-	if q.Method != "" {
-		filter = append(filter, bson.E{Key: "method", Value: q.Method})
+// appendTimeRange adds since <= time < until to filter; a zero bound does
+// not filter.
+func appendTimeRange(filter bson.D, since, until time.Time) bson.D {
+	r := bson.D{}
+	if !since.IsZero() {
+		r = append(r, bson.E{Key: "$gte", Value: since})
 	}
-	if q.StatusCode != 0 {
-		filter = append(filter, bson.E{Key: "status_code", Value: q.StatusCode})
+	if !until.IsZero() {
+		r = append(r, bson.E{Key: "$lt", Value: until})
 	}
-	if q.ActorID != 0 {
-		filter = append(filter, bson.E{Key: "actor_id", Value: q.ActorID})
+	if len(r) == 0 {
+		return filter
 	}
-	filter = appendTimeRange(filter, q.Since, zeroTime)
-	return s.page(ctx, "api calls", filter, q.Offset, q.Limit)
+	return append(filter, bson.E{Key: "time", Value: r})
 }
 
-// Events returns the entries selected by q, newest first, and their total
-// count.
-func (s *Store) Events(ctx context.Context, q audit.EventQuery) ([]audit.Entry, int64, error) {
-	filter := bson.D{}
-	switch {
-	case q.Type != "":
-		filter = append(filter, bson.E{Key: "type", Value: q.Type})
-	case q.ExcludeType != "":
-		filter = append(filter, bson.E{Key: "type", Value: bson.D{{Key: "$ne", Value: q.ExcludeType}}})
+// List returns one page of the entries q selects, newest first, and counts
+// them up to q.CountUpTo. Every filter leads an index in the log's order,
+// so the page is an index range read, and the count reads at most
+// CountUpTo index keys. Both carry ctx's deadline to the server (the driver
+// sends it as maxTimeMS), so an abandoned query stops there too.
+func (s *Store) List(ctx context.Context, q audit.Query) (audit.Listing, error) {
+	filter := filterOf(q)
+	var l audit.Listing
+	if q.CountUpTo > 0 {
+		n, err := s.entries.CountDocuments(ctx, filter, options.Count().SetLimit(q.CountUpTo))
+		if err != nil {
+			return audit.Listing{}, fmt.Errorf("count entries: %w", unavailable(err))
+		}
+		l.Counted, l.Total = true, n
 	}
-	if q.Subject != "" {
-		filter = append(filter, bson.E{Key: "subject", Value: q.Subject})
+	if q.After != nil {
+		// Strictly after the cursor in the log's order.
+		at := q.After.Time.UTC()
+		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: "time", Value: bson.D{{Key: "$lt", Value: at}}}},
+			bson.D{{Key: "time", Value: at}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: q.After.EventID}}}},
+		}})
 	}
-	if q.ActorID != "" {
-		filter = append(filter, bson.E{Key: "actor_id", Value: actorValue(q.ActorID)})
+	opts := options.Find().SetSort(newestFirst).SetSkip(q.Offset)
+	if q.Limit > 0 {
+		opts.SetLimit(q.Limit)
 	}
-	filter = appendTimeRange(filter, q.Since, q.Until)
-	return s.page(ctx, "events", filter, q.Offset, q.Limit)
-}
-
-// page returns one page of the entries filter selects, newest first, and
-// how many it selects in all.
-func (s *Store) page(ctx context.Context, what string, filter bson.D, offset, limit int64) ([]audit.Entry, int64, error) {
-	total, err := s.events.CountDocuments(ctx, filter)
+	cur, err := s.entries.Find(ctx, filter, opts)
 	if err != nil {
-		return nil, 0, fmt.Errorf("count %s: %w", what, unavailable(err))
-	}
-	opts := options.Find().SetSort(newestFirst).SetSkip(offset)
-	if limit > 0 {
-		opts.SetLimit(limit)
-	}
-	cur, err := s.events.Find(ctx, filter, opts)
-	if err != nil {
-		return nil, 0, fmt.Errorf("find %s: %w", what, unavailable(err))
+		return audit.Listing{}, fmt.Errorf("find entries: %w", unavailable(err))
 	}
 	var docs []eventDoc
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, 0, fmt.Errorf("read %s: %w", what, unavailable(err))
+		return audit.Listing{}, fmt.Errorf("read entries: %w", unavailable(err))
 	}
-	entries := make([]audit.Entry, 0, len(docs))
+	l.Entries = make([]audit.Entry, 0, len(docs))
 	for _, d := range docs {
 		e, err := fromDoc(d)
 		if err != nil {
-			return nil, 0, err
+			return audit.Listing{}, err
 		}
-		entries = append(entries, e)
+		l.Entries = append(l.Entries, e)
 	}
-	return entries, total, nil
+	return l, nil
+}
+
+// Scan returns up to limit entries in event id order, from the first id
+// after after ("" starts at the beginning): a walk over the whole store,
+// for copying it into another (`audit import`).
+func (s *Store) Scan(ctx context.Context, after string, limit int64) ([]audit.Entry, error) {
+	filter := bson.D{}
+	if after != "" {
+		filter = bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}}}
+	}
+	cur, err := s.entries.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("scan entries: %w", unavailable(err))
+	}
+	var docs []eventDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("scan entries: %w", unavailable(err))
+	}
+	out := make([]audit.Entry, 0, len(docs))
+	for _, d := range docs {
+		e, err := fromDoc(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }

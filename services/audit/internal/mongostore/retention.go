@@ -41,7 +41,7 @@ type indexView interface {
 // the caller runs an audit.Purger. A keep of 0 keeps every entry, and drops
 // a TTL index an earlier setting left.
 func (s *Store) EnsureRetention(ctx context.Context, keep time.Duration) (audit.Retention, error) {
-	return ensureRetention(ctx, s.events.Indexes(), keep)
+	return ensureRetention(ctx, s.entries.Indexes(), keep)
 }
 
 // ttlIndex is the TTL index that removes the entries of events older than
@@ -129,12 +129,20 @@ func refused(err error) bool {
 }
 
 // DeleteBefore deletes the entries of events older than t and returns how
-// many it deleted. Only the retention purge calls it: no query or route of
-// the service changes or removes an entry.
+// many it deleted, with the rollups of the hours they filled: those wholly
+// before t go, and the hour t falls in is touched. Only the retention purge
+// calls it: no query or route of the service changes or removes an entry.
 func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
-	res, err := s.events.DeleteMany(ctx, bson.D{{Key: "time", Value: bson.D{{Key: "$lt", Value: t}}}})
+	res, err := s.entries.DeleteMany(ctx, bson.D{{Key: "time", Value: bson.D{{Key: "$lt", Value: t}}}})
 	if err != nil {
 		return 0, fmt.Errorf("delete entries before %s: %w", t.Format(time.RFC3339), unavailable(err))
+	}
+	hour := t.UTC().Truncate(time.Hour)
+	if _, err := s.rollups.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$lt", Value: hour}}}}); err != nil {
+		return 0, fmt.Errorf("delete rollups before %s: %w", hour.Format(time.RFC3339), unavailable(err))
+	}
+	if err := s.Touch(ctx, []time.Time{hour}); err != nil {
+		return 0, err
 	}
 	return res.DeletedCount, nil
 }

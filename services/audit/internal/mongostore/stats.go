@@ -2,7 +2,6 @@ package mongostore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -10,128 +9,161 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/supportdesk/supportdesk/pkg/events"
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
 )
 
-var zeroTime time.Time
-
-// appendTimeRange adds since <= time < until to filter; a zero bound does
-// not filter.
-func appendTimeRange(filter bson.D, since, until time.Time) bson.D {
-	r := bson.D{}
-	if !since.IsZero() {
-		r = append(r, bson.E{Key: "$gte", Value: since})
-	}
-	if !until.IsZero() {
-		r = append(r, bson.E{Key: "$lt", Value: until})
-	}
-	if len(r) == 0 {
-		return filter
-	}
-	return append(filter, bson.E{Key: "time", Value: r})
-}
-
-// Counts counts the entries since a time, the API calls among them by each
-// of classes, and the ticket actions by action.
+// Summarize summarises the entries with from <= time < to, from the fields
+// each entry's document derived when it was stored (call, status_class,
+// action, latency, weight), grouped by the server: one row per combination
+// leaves it, not one per entry.
 //
-// Each number is its own CountDocuments, except the counts by action: one
-// aggregation whose $group has a single accumulator. FerretDB v1.24 computes
-// only the first accumulator of a $group correctly (FerretDB issue #4616),
-// so no stage here ever has two.
-func (s *Store) Counts(ctx context.Context, since time.Time, classes []audit.StatusClass) (audit.Counts, error) {
-	c := audit.Counts{ByStatusClass: make(map[string]int64, len(classes))}
-	calls := bson.D{{Key: "type", Value: events.TypeAPIRequest}}
-	actions := bson.D{{Key: "action", Value: bson.D{{Key: "$exists", Value: true}}}}
-	type count struct {
-		name   string
-		filter bson.D
-		dst    *int64
+// Each $group has a single accumulator: FerretDB v1.24 computes only the
+// first accumulator of a $group correctly (FerretDB issue #4616). So the
+// entries that count once and the aggregates, which carry a weight, are
+// grouped apart.
+func (s *Store) Summarize(ctx context.Context, from, to time.Time) (audit.Summary, error) {
+	sum := audit.NewSummary()
+	key := bson.D{
+		{Key: "call", Value: "$call"},
+		{Key: "class", Value: "$status_class"},
+		{Key: "action", Value: "$action"},
+		{Key: "latency", Value: "$latency"},
 	}
-	counts := []count{
-		{"entries", bson.D{}, &c.Total},
-		{"api calls", calls, &c.Calls},
-		{"request actions", actions, &c.Actions},
-	}
-	byClass := make([]int64, len(classes))
-	for i, sc := range classes {
-		status := bson.D{{Key: "$gte", Value: sc.From}, {Key: "$lt", Value: sc.To}}
-		counts = append(counts, count{
-			name:   "api calls " + sc.Name,
-			filter: append(bson.D{{Key: "status_code", Value: status}}, calls...),
-			dst:    &byClass[i],
-		})
-	}
-	for _, n := range counts {
-		v, err := s.events.CountDocuments(ctx, appendTimeRange(n.filter, since, zeroTime))
-		if err != nil {
-			return audit.Counts{}, fmt.Errorf("count %s: %w", n.name, unavailable(err))
+	for _, part := range []struct {
+		weighted bool
+		n        any
+	}{{false, 1}, {true, "$weight"}} {
+		match := appendTimeRange(bson.D{{Key: "weight", Value: bson.D{{Key: "$exists", Value: part.weighted}}}}, from, to)
+		pipeline := mongo.Pipeline{
+			{{Key: "$match", Value: match}},
+			{{Key: "$group", Value: bson.D{{Key: "_id", Value: key}, {Key: "n", Value: bson.D{{Key: "$sum", Value: part.n}}}}}},
 		}
-		*n.dst = v
+		cur, err := s.entries.Aggregate(ctx, pipeline)
+		if err != nil {
+			return audit.Summary{}, fmt.Errorf("summarise entries: %w", unavailable(err))
+		}
+		var rows []struct {
+			Key struct {
+				Call    bool     `bson:"call"`
+				Class   string   `bson:"class"`
+				Action  string   `bson:"action"`
+				Latency *float64 `bson:"latency"`
+			} `bson:"_id"`
+			N int64 `bson:"n"`
+		}
+		if err := cur.All(ctx, &rows); err != nil {
+			return audit.Summary{}, fmt.Errorf("read the summary of entries: %w", unavailable(err))
+		}
+		for _, r := range rows {
+			sum.Total += r.N
+			if r.Key.Action != "" {
+				sum.Actions += r.N
+				sum.ByAction[r.Key.Action] += r.N
+			}
+			if r.Key.Call {
+				sum.Calls += r.N
+				sum.ByStatusClass[r.Key.Class] += r.N
+				if r.Key.Latency != nil {
+					sum.Latency[*r.Key.Latency] += r.N
+				}
+			}
+		}
 	}
-	for i, sc := range classes {
-		c.ByStatusClass[sc.Name] = byClass[i]
-	}
-
-	byAction, err := s.countByAction(ctx, appendTimeRange(actions, since, zeroTime))
-	if err != nil {
-		return audit.Counts{}, err
-	}
-	c.ByAction = byAction
-	return c, nil
+	return sum, nil
 }
 
-// countByAction counts the entries filter selects by action.
-func (s *Store) countByAction(ctx context.Context, filter bson.D) (map[string]int64, error) {
-	pipeline := mongo.Pipeline{
-		{{Key: "$match", Value: filter}},
-		// One accumulator only: see Counts.
-		{{Key: "$group", Value: bson.D{
-			{Key: "_id", Value: "$action"},
-			{Key: "n", Value: bson.D{{Key: "$sum", Value: 1}}},
-		}}},
-	}
-	cur, err := s.events.Aggregate(ctx, pipeline)
-	if err != nil {
-		return nil, fmt.Errorf("count request actions by action: %w", unavailable(err))
-	}
-	var rows []struct {
-		Action string `bson:"_id"`
-		N      int64  `bson:"n"`
-	}
-	if err := cur.All(ctx, &rows); err != nil {
-		return nil, fmt.Errorf("read request actions by action: %w", unavailable(err))
-	}
-	m := make(map[string]int64, len(rows))
-	for _, r := range rows {
-		m[r.Action] += r.N
-	}
-	return m, nil
+// rollupDoc is the stored form of an audit.Rollup: one document per hour,
+// keyed by its start.
+type rollupDoc struct {
+	Hour    time.Time   `bson:"_id"`
+	Gen     int64       `bson:"gen"`
+	Summary *summaryDoc `bson:"summary,omitempty"`
+	SumGen  int64       `bson:"sum_gen"`
 }
 
-// ProcessTimeAt returns the process time of the API call of the given
-// 1-based rank in ascending order of process time, among the calls since a
-// time; false when there are fewer calls. The server sorts and skips, so
-// only one number crosses the wire, and ties need no tie-breaker: equal
-// times give the same answer whichever call holds the rank.
-func (s *Store) ProcessTimeAt(ctx context.Context, since time.Time, rank int64) (float64, bool, error) {
-	if rank < 1 {
-		return 0, false, nil
+type summaryDoc struct {
+	Total    int64            `bson:"total"`
+	Calls    int64            `bson:"calls"`
+	Actions  int64            `bson:"actions"`
+	ByClass  map[string]int64 `bson:"by_status_class"`
+	ByAction map[string]int64 `bson:"by_action"`
+	Latency  []latencyCount   `bson:"latency"`
+}
+
+type latencyCount struct {
+	Seconds float64 `bson:"s"`
+	N       int64   `bson:"n"`
+}
+
+// Rollups returns the stored rollups of the hours from <= hour < to.
+func (s *Store) Rollups(ctx context.Context, from, to time.Time) ([]audit.Rollup, error) {
+	filter := bson.D{{Key: "_id", Value: bson.D{{Key: "$gte", Value: from}, {Key: "$lt", Value: to}}}}
+	cur, err := s.rollups.Find(ctx, filter)
+	if err != nil {
+		return nil, fmt.Errorf("find rollups: %w", unavailable(err))
 	}
-	filter := appendTimeRange(bson.D{{Key: "type", Value: events.TypeAPIRequest}}, since, zeroTime)
-	opts := options.FindOne().
-		SetSort(bson.D{{Key: "process_time", Value: 1}}).
-		SetSkip(rank - 1).
-		SetProjection(bson.D{{Key: "process_time", Value: 1}, {Key: "_id", Value: 0}})
-	var doc struct {
-		ProcessTime float64 `bson:"process_time"`
+	var docs []rollupDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("read rollups: %w", unavailable(err))
 	}
-	err := s.events.FindOne(ctx, filter, opts).Decode(&doc)
+	out := make([]audit.Rollup, len(docs))
+	for i, d := range docs {
+		out[i] = audit.Rollup{Hour: d.Hour.UTC(), Gen: d.Gen, SumGen: d.SumGen}
+		if d.Summary != nil {
+			sum := audit.NewSummary()
+			sum.Total, sum.Calls, sum.Actions = d.Summary.Total, d.Summary.Calls, d.Summary.Actions
+			for k, n := range d.Summary.ByClass {
+				sum.ByStatusClass[k] = n
+			}
+			for k, n := range d.Summary.ByAction {
+				sum.ByAction[k] = n
+			}
+			for _, l := range d.Summary.Latency {
+				sum.Latency[l.Seconds] += l.N
+			}
+			out[i].Summary = &sum
+		}
+	}
+	return out, nil
+}
+
+// SaveRollup stores r's summary, on the condition that the hour's
+// generation is still r.Gen: a single-document update, so the check and
+// the write are one. A generation that moved on stores nothing.
+func (s *Store) SaveRollup(ctx context.Context, r audit.Rollup) error {
+	if r.Summary == nil {
+		return nil
+	}
+	sd := &summaryDoc{
+		Total: r.Summary.Total, Calls: r.Summary.Calls, Actions: r.Summary.Actions,
+		ByClass: r.Summary.ByStatusClass, ByAction: r.Summary.ByAction,
+		Latency: make([]latencyCount, 0, len(r.Summary.Latency)),
+	}
+	for v, n := range r.Summary.Latency {
+		sd.Latency = append(sd.Latency, latencyCount{Seconds: v, N: n})
+	}
+	filter := bson.D{{Key: "_id", Value: r.Hour.UTC()}, {Key: "gen", Value: r.Gen}}
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "summary", Value: sd}, {Key: "sum_gen", Value: r.Gen}}}}
+	_, err := s.rollups.UpdateOne(ctx, filter, update, options.UpdateOne().SetUpsert(true))
 	switch {
-	case errors.Is(err, mongo.ErrNoDocuments):
-		return 0, false, nil
-	case err != nil:
-		return 0, false, fmt.Errorf("process time of rank %d: %w", rank, unavailable(err))
+	case err == nil:
+		return nil
+	case mongo.IsDuplicateKeyError(err):
+		// The hour exists at another generation: the upsert found no
+		// match and could not insert. The summary is out of date.
+		return nil
 	}
-	return doc.ProcessTime, true, nil
+	return fmt.Errorf("save rollup: %w", unavailable(err))
+}
+
+// Touch moves the generation of each hour on.
+func (s *Store) Touch(ctx context.Context, hours []time.Time) error {
+	for _, h := range hours {
+		_, err := s.rollups.UpdateOne(ctx, bson.D{{Key: "_id", Value: h.UTC()}},
+			bson.D{{Key: "$inc", Value: bson.D{{Key: "gen", Value: int64(1)}}}}, options.UpdateOne().SetUpsert(true))
+		if err != nil {
+			return fmt.Errorf("touch rollup of %s: %w", h.Format(time.RFC3339), unavailable(err))
+		}
+	}
+	return nil
 }

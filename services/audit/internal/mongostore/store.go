@@ -12,8 +12,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/supportdesk/supportdesk/pkg/events"
 	"github.com/supportdesk/supportdesk/pkg/fault"
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
 )
@@ -22,17 +22,23 @@ import (
 const (
 	EventsCollection      = "events"
 	DeadLettersCollection = "dead_letters"
+	RollupsCollection     = "rollups"
 )
 
 // Store is the MongoDB implementation of audit.Store.
 type Store struct {
-	events      *mongo.Collection
+	entries     *mongo.Collection
 	deadLetters *mongo.Collection
+	rollups     *mongo.Collection
 }
 
 // New returns a Store over db.
 func New(db *mongo.Database) *Store {
-	return &Store{events: db.Collection(EventsCollection), deadLetters: db.Collection(DeadLettersCollection)}
+	return &Store{
+		entries:     db.Collection(EventsCollection),
+		deadLetters: db.Collection(DeadLettersCollection),
+		rollups:     db.Collection(RollupsCollection),
+	}
 }
 
 // indexes are the indexes of the events collection: the time order, and
@@ -40,15 +46,15 @@ func New(db *mongo.Database) *Store {
 // every query is an index range read in the order it returns. Time ties are
 // broken by _id, which is why it closes each key.
 var indexes = []bson.D{
-	{{Key: "time", Value: -1}, {Key: "_id", Value: -1}},                                 // events log, counts of a period, purge
-	{{Key: "type", Value: 1}, {Key: "time", Value: -1}, {Key: "_id", Value: -1}},        // API log; events by type
+	{{Key: "time", Value: -1}, {Key: "_id", Value: -1}},                                 // events log, summaries of a period, purge
+	{{Key: "call", Value: 1}, {Key: "time", Value: -1}, {Key: "_id", Value: -1}},        // API log; events log without it
+	{{Key: "type", Value: 1}, {Key: "time", Value: -1}, {Key: "_id", Value: -1}},        // events by type
 	{{Key: "subject", Value: 1}, {Key: "time", Value: -1}, {Key: "_id", Value: -1}},     // events by subject
 	{{Key: "actor_id", Value: 1}, {Key: "time", Value: -1}, {Key: "_id", Value: -1}},    // every log by user or actor
-	{{Key: "action", Value: 1}, {Key: "time", Value: -1}, {Key: "_id", Value: -1}},      // request actions; counts by action
+	{{Key: "action", Value: 1}, {Key: "time", Value: -1}, {Key: "_id", Value: -1}},      // request actions
 	{{Key: "request_id", Value: 1}, {Key: "time", Value: -1}, {Key: "_id", Value: -1}},  // request actions by ticket
 	{{Key: "method", Value: 1}, {Key: "time", Value: -1}, {Key: "_id", Value: -1}},      // API log by method
-	{{Key: "status_code", Value: 1}, {Key: "time", Value: -1}, {Key: "_id", Value: -1}}, // API log by status; counts by class
-	{{Key: "type", Value: 1}, {Key: "process_time", Value: 1}},                          // latency percentiles
+	{{Key: "status_code", Value: 1}, {Key: "time", Value: -1}, {Key: "_id", Value: -1}}, // API log by status
 }
 
 // EnsureIndexes creates the indexes the queries need. Creating an index that
@@ -57,7 +63,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 	// One createIndexes command per index: FerretDB v1.24 drops the
 	// connection when a single command names several indexes that all exist.
 	for _, k := range indexes {
-		if _, err := s.events.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: k}); err != nil {
+		if _, err := s.entries.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: k}); err != nil {
 			return fmt.Errorf("create index on %s: %w", EventsCollection, unavailable(err))
 		}
 	}
@@ -80,14 +86,19 @@ type eventDoc struct {
 	TraceID   string    `bson:"trace_id,omitempty"`
 	Action    string    `bson:"action,omitempty"` // absent: not a ticket action
 	RequestID int64     `bson:"request_id,omitempty"`
-	// The fields of an API call that its log filters and counts on; the
-	// rest of the call is in data.
-	Method      string    `bson:"method,omitempty"`
-	Route       string    `bson:"route,omitempty"`
-	StatusCode  int       `bson:"status_code,omitempty"`
-	ProcessTime *float64  `bson:"process_time,omitempty"`
-	Data        bson.Raw  `bson:"data"`
-	ReceivedAt  time.Time `bson:"received_at"`
+	// The fields of an API call that its log filters on and its summaries
+	// count; the rest of the call is in data.
+	Call        bool     `bson:"call,omitempty"`
+	Method      string   `bson:"method,omitempty"`
+	Route       string   `bson:"route,omitempty"`
+	StatusCode  int      `bson:"status_code,omitempty"`
+	StatusClass string   `bson:"status_class,omitempty"`
+	ProcessTime *float64 `bson:"process_time,omitempty"`
+	Latency     *float64 `bson:"latency,omitempty"` // rounded: see audit.RoundLatency
+	// Weight is what the entry counts for in a summary, when not 1.
+	Weight     int64     `bson:"weight,omitempty"`
+	Data       bson.Raw  `bson:"data"`
+	ReceivedAt time.Time `bson:"received_at"`
 }
 
 func toDoc(e audit.Entry) (eventDoc, error) {
@@ -112,8 +123,13 @@ func toDoc(e audit.Entry) (eventDoc, error) {
 		d.ActorID = actorValue(e.ActorID)
 	}
 	if c := e.Call; c != nil {
-		d.Method, d.Route, d.StatusCode = c.Method, c.Route, c.StatusCode
-		d.ProcessTime = &c.ProcessTime
+		d.Call, d.Method, d.Route, d.StatusCode, d.StatusClass = true, c.Method, c.Route, c.StatusCode, c.StatusClass()
+		if l, ok := c.Latency(); ok {
+			d.ProcessTime, d.Latency = &c.ProcessTime, &l
+		}
+	}
+	if w := e.Weight(); w != 1 {
+		d.Weight = w
 	}
 	return d, nil
 }
@@ -136,10 +152,10 @@ func fromDoc(d eventDoc) (audit.Entry, error) {
 		Data:       data,
 		ReceivedAt: d.ReceivedAt.UTC(),
 	}
-	if d.Type == events.TypeAPIRequest {
-		// Stored calls were decoded once already; one that no longer
-		// decodes is listed without its call rather than failing the page.
-		e.Call, _ = audit.DecodeCall(data)
+	// Stored calls were decoded once already; one that no longer decodes
+	// is listed without its call rather than failing the page.
+	if c, err := audit.CallOf(d.Type, data); err == nil {
+		e.Call = c
 	}
 	switch id := d.ActorID.(type) {
 	case nil:
@@ -164,25 +180,52 @@ func actorValue(actor string) any {
 	return actor
 }
 
-// Save inserts e and reports whether it did. An event id that is already
-// stored is success, reported as false: a redelivered event never makes a
-// second document.
-func (s *Store) Save(ctx context.Context, e audit.Entry) (bool, error) {
-	d, err := toDoc(e)
-	if err != nil {
-		return false, err
+// SaveBatch inserts the entries with one unordered insert: an event id
+// that is stored already is success, reported as not new (a redelivered
+// event never makes a second document), and a document the server refuses
+// fails alone, for good, without holding back the others.
+func (s *Store) SaveBatch(ctx context.Context, entries []audit.Entry) ([]audit.Saved, error) {
+	out := make([]audit.Saved, len(entries))
+	docs := make([]any, 0, len(entries))
+	index := make([]int, 0, len(entries)) // docs[k] is entries[index[k]]
+	for i, e := range entries {
+		d, err := toDoc(e)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		out[i].New = true
+		docs = append(docs, d)
+		index = append(index, i)
 	}
-	_, err = s.events.InsertOne(ctx, d)
-	switch {
-	case err == nil:
-		return true, nil
-	case mongo.IsDuplicateKeyError(err):
-		return false, nil
-	case rejected(err):
-		return false, fmt.Errorf("%w: insert event %s: %w", audit.ErrInvalidEvent, e.EventID, err)
+	if len(docs) == 0 {
+		return out, nil
 	}
-	return false, fmt.Errorf("insert event %s: %w", e.EventID, unavailable(err))
+	_, err := s.entries.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if err == nil {
+		return out, nil
+	}
+	var bwe mongo.BulkWriteException
+	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
+		return nil, fmt.Errorf("insert %d events: %w", len(docs), unavailable(err))
+	}
+	for _, we := range bwe.WriteErrors {
+		if we.Index < 0 || we.Index >= len(index) {
+			return nil, fmt.Errorf("insert %d events: write error for document %d: %w", len(docs), we.Index, err)
+		}
+		i := index[we.Index]
+		if we.Code == codeDuplicateKey {
+			out[i].New = false
+			continue
+		}
+		out[i] = audit.Saved{Err: fmt.Errorf("%w: insert event %s: %s (code %d)", audit.ErrInvalidEvent, entries[i].EventID, we.Message, we.Code)}
+	}
+	return out, nil
 }
+
+// codeDuplicateKey is the server's code for an insert of an _id that is
+// stored already.
+const codeDuplicateKey = 11000
 
 // deadLetterDoc is the stored form of an audit.DeadLetter.
 type deadLetterDoc struct {
@@ -207,13 +250,6 @@ func (s *Store) SaveDeadLetter(ctx context.Context, d audit.DeadLetter) error {
 		return fmt.Errorf("insert dead letter from %s: %w", d.Subject, unavailable(err))
 	}
 	return nil
-}
-
-// rejected reports whether the server refused the document itself (a write
-// error other than a duplicate key), which no retry can change.
-func rejected(err error) bool {
-	var we mongo.WriteException
-	return errors.As(err, &we) && len(we.WriteErrors) > 0
 }
 
 // unavailable marks err as fault.Unavailable when it says the database could

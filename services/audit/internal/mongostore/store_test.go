@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/mongotest"
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
 	"github.com/supportdesk/supportdesk/services/audit/internal/mongostore"
+	"github.com/supportdesk/supportdesk/services/audit/internal/storetest"
 )
 
 // newStore returns a Store on a database of its own on a fresh FerretDB,
@@ -38,88 +38,82 @@ func newStore(tb testing.TB) (context.Context, *mongostore.Store, *mongo.Databas
 	return ctx, s, db
 }
 
-// base is a fixed instant with millisecond precision, the precision of a
-// BSON date, so that times survive a round trip unchanged.
-var base = time.Date(2026, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
+// base is the suite's fixed instant.
+var base = storetest.Base
 
-func entry(id, action string, requestID int64, actor string, at time.Time) audit.Entry {
-	return audit.Entry{
-		EventID:    id,
-		Type:       "support.ticket.created.v1",
-		Source:     "/services/tickets",
-		Subject:    fmt.Sprintf("REQ%06d", requestID),
-		Time:       at,
-		ActorID:    actor,
-		ActorRole:  "user",
-		TraceID:    "4bf92f3577b34da6a3ce929d0e0e4736",
-		Action:     action,
-		RequestID:  requestID,
-		Data:       json.RawMessage(fmt.Sprintf(`{"before":null,"after":{"id":%d,"status":"new"}}`, requestID)),
-		ReceivedAt: at.Add(time.Second),
-	}
+// TestConformance runs the store suite against FerretDB.
+func TestConformance(t *testing.T) {
+	storetest.Run(t, storetest.Harness{
+		New: func(t *testing.T) storetest.Store {
+			_, s, _ := newStore(t)
+			return s
+		},
+		Refused: func(id string) audit.Entry {
+			e := storetest.Entry(id, audit.ActionCreateRequest, 1, "1", base)
+			e.Data = json.RawMessage(`[1,2]`) // BSON has no document for it
+			return e
+		},
+	})
 }
 
-// save stores entries, failing the test on an error.
-func save(tb testing.TB, ctx context.Context, s *mongostore.Store, entries ...audit.Entry) {
+// save stores entries, failing the test unless each one is stored.
+func save(tb testing.TB, _ context.Context, s *mongostore.Store, entries ...audit.Entry) {
 	tb.Helper()
-	for _, e := range entries {
-		if _, err := s.Save(ctx, e); err != nil {
-			tb.Fatalf("Save %s: %v", e.EventID, err)
-		}
-	}
+	storetest.Save(tb, s, entries...)
 }
 
-// jsonEqual compares JSON documents by value, not by spelling.
-var jsonEqual = cmp.Transformer("json", func(raw json.RawMessage) any {
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return "invalid JSON: " + string(raw)
-	}
-	return v
-})
-
-func TestSaveIsIdempotentAndKeepsTheEvent(t *testing.T) {
+// TestStoredDocument checks the fields of a stored entry, in the types the
+// indexes and queries rely on.
+func TestStoredDocument(t *testing.T) {
 	ctx, s, db := newStore(t)
-	e := entry("ev-1", audit.ActionCreateRequest, 7, "42", base)
-	e.Data = json.RawMessage(`{"before":null,"after":{"id":7,"title":"Printer \u00e9","tags":["a",1,2.5,true,null],"big":9007199254740993,"tiny":1e-7}}`)
-	if created, err := s.Save(ctx, e); err != nil || !created {
-		t.Fatalf("Save = %v, %v; want true, nil", created, err)
-	}
-	again := e
-	again.Subject = "changed"
-	if created, err := s.Save(ctx, again); err != nil || created {
-		t.Fatalf("second Save of the same event = %v, %v; want false, nil", created, err)
-	}
-	n, err := db.Collection(mongostore.EventsCollection).CountDocuments(ctx, bson.D{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != 1 {
-		t.Fatalf("%d documents after saving one event twice, want 1", n)
-	}
+	e := storetest.Entry("ev-1", audit.ActionCreateRequest, 7, "42", base)
+	call := storetest.Call(t, "c-1", base, "GET", "/user_request/:id", "/user_request/7", 200, 0.01234, 42, "user")
+	refused := storetest.Refusals(t, "r-1", base, "/auth/login", 3)
+	save(t, ctx, s, e, call, refused)
 
-	// The document's fields, in the types the indexes and queries rely on.
-	var doc bson.M
-	if err := db.Collection(mongostore.EventsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: "ev-1"}}).Decode(&doc); err != nil {
-		t.Fatal(err)
+	find := func(id string) bson.M {
+		var doc bson.M
+		if err := db.Collection(mongostore.EventsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc); err != nil {
+			t.Fatal(err)
+		}
+		delete(doc, "data")
+		delete(doc, "received_at")
+		return doc
 	}
 	want := bson.M{
-		"_id":         "ev-1",
-		"type":        "support.ticket.created.v1",
-		"source":      "/services/tickets",
-		"subject":     "REQ000007",
-		"time":        bson.NewDateTimeFromTime(base),
-		"actor_id":    int64(42),
-		"actor_role":  "user",
-		"trace_id":    "4bf92f3577b34da6a3ce929d0e0e4736",
-		"action":      "create_request",
-		"request_id":  int64(7),
-		"received_at": bson.NewDateTimeFromTime(base.Add(time.Second)),
+		"_id":        "ev-1",
+		"type":       "support.ticket.created.v1",
+		"source":     "/services/tickets",
+		"subject":    "REQ000007",
+		"time":       bson.NewDateTimeFromTime(base),
+		"actor_id":   int64(42),
+		"actor_role": "user",
+		"trace_id":   "4bf92f3577b34da6a3ce929d0e0e4736",
+		"action":     "create_request",
+		"request_id": int64(7),
 	}
-	delete(doc, "data")
-	if diff := cmp.Diff(want, doc); diff != "" {
-		t.Errorf("stored document (-want +got):\n%s", diff)
+	if diff := cmp.Diff(want, find("ev-1")); diff != "" {
+		t.Errorf("stored ticket event (-want +got):\n%s", diff)
 	}
+	want = bson.M{
+		"_id": "c-1", "type": "support.api.request.v1", "source": "/services/gateway", "subject": "/user_request/7",
+		"time": bson.NewDateTimeFromTime(base), "actor_id": int64(42), "actor_role": "user",
+		"action": "view_request", "request_id": int64(7),
+		"call": true, "method": "GET", "route": "/user_request/:id", "status_code": int32(200), "status_class": "2xx",
+		"process_time": 0.01234, "latency": 0.0123,
+	}
+	if diff := cmp.Diff(want, find("c-1")); diff != "" {
+		t.Errorf("stored call (-want +got):\n%s", diff)
+	}
+	want = bson.M{
+		"_id": "r-1", "type": "support.api.refused.v1", "source": "/services/gateway", "subject": "/auth/login",
+		"time": bson.NewDateTimeFromTime(base),
+		"call": true, "method": "GET", "route": "/auth/login", "status_code": int32(429), "status_class": "4xx", "weight": int64(3),
+	}
+	if diff := cmp.Diff(want, find("r-1")); diff != "" {
+		t.Errorf("stored aggregate (-want +got):\n%s", diff)
+	}
+
 	raw, err := db.Collection(mongostore.EventsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: "ev-1"}}).Raw()
 	if err != nil {
 		t.Fatal(err)
@@ -128,71 +122,17 @@ func TestSaveIsIdempotentAndKeepsTheEvent(t *testing.T) {
 	if v, err := raw.LookupErr("data", "after", "id"); err != nil || v.Type != bson.TypeInt64 || v.Int64() != 7 {
 		t.Errorf("data.after.id = %v (err %v), want int64 7", v, err)
 	}
-
-	// Reading it back gives the entry that was saved first.
-	got, total, err := s.RequestActions(ctx, audit.ActionQuery{Limit: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if total != 1 || len(got) != 1 {
-		t.Fatalf("RequestActions = %d entries, total %d; want 1, 1", len(got), total)
-	}
-	if diff := cmp.Diff(e, got[0], jsonEqual); diff != "" {
-		t.Errorf("entry read back (-want +got):\n%s", diff)
-	}
-}
-
-func TestSaveActorIDs(t *testing.T) {
-	ctx, s, db := newStore(t)
-	tests := []struct {
-		actor string
-		want  any // stored actor_id; nil: absent
-	}{
-		{"12", int64(12)},
-		{"svc-relay", "svc-relay"},
-		{"", nil},
-	}
-	for i, tt := range tests {
-		t.Run(fmt.Sprintf("%q", tt.actor), func(t *testing.T) {
-			e := entry(fmt.Sprintf("actor-%d", i), audit.ActionCreateRequest, 1, tt.actor, base)
-			if _, err := s.Save(ctx, e); err != nil {
-				t.Fatal(err)
-			}
-			var doc bson.M
-			if err := db.Collection(mongostore.EventsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: e.EventID}}).Decode(&doc); err != nil {
-				t.Fatal(err)
-			}
-			got, present := doc["actor_id"]
-			if tt.want == nil && present {
-				t.Errorf("actor_id = %#v, want absent", got)
-			}
-			if tt.want != nil && got != tt.want {
-				t.Errorf("actor_id = %#v, want %#v", got, tt.want)
-			}
-		})
-	}
-	// Every form reads back as it was sent.
-	got, _, err := s.RequestActions(ctx, audit.ActionQuery{Limit: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	actors := map[string]bool{}
-	for _, e := range got {
-		actors[e.ActorID] = true
-	}
-	if diff := cmp.Diff(map[string]bool{"12": true, "svc-relay": true, "": true}, actors); diff != "" {
-		t.Errorf("actor ids read back (-want +got):\n%s", diff)
-	}
 }
 
 func TestSaveRefusesDataThatIsNotAnObject(t *testing.T) {
 	ctx, s, _ := newStore(t)
 	for _, data := range []string{`[1,2]`, `"text"`, `{"a":1} {"b":2}`, `{"n":1e999}`} {
 		t.Run(data, func(t *testing.T) {
-			e := entry("bad", audit.ActionCreateRequest, 1, "1", base)
+			e := storetest.Entry("bad", audit.ActionCreateRequest, 1, "1", base)
 			e.Data = json.RawMessage(data)
-			if _, err := s.Save(ctx, e); !errors.Is(err, audit.ErrInvalidEvent) {
-				t.Errorf("Save(%s) = %v, want ErrInvalidEvent", data, err)
+			saved, err := s.SaveBatch(ctx, []audit.Entry{e})
+			if err != nil || len(saved) != 1 || !errors.Is(saved[0].Err, audit.ErrInvalidEvent) {
+				t.Errorf("SaveBatch(%s) = %+v, %v; want ErrInvalidEvent", data, saved, err)
 			}
 		})
 	}
@@ -211,63 +151,11 @@ func TestEnsureIndexesIsIdempotent(t *testing.T) {
 	for _, sp := range specs {
 		got = append(got, sp.Name)
 	}
-	want := []string{"_id_", "time_-1__id_-1", "type_1_time_-1__id_-1", "subject_1_time_-1__id_-1", "actor_id_1_time_-1__id_-1",
-		"action_1_time_-1__id_-1", "request_id_1_time_-1__id_-1", "method_1_time_-1__id_-1", "status_code_1_time_-1__id_-1",
-		"type_1_process_time_1"}
+	want := []string{"_id_", "time_-1__id_-1", "call_1_time_-1__id_-1", "type_1_time_-1__id_-1", "subject_1_time_-1__id_-1",
+		"actor_id_1_time_-1__id_-1", "action_1_time_-1__id_-1", "request_id_1_time_-1__id_-1", "method_1_time_-1__id_-1",
+		"status_code_1_time_-1__id_-1"}
 	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("indexes (-want +got):\n%s", diff)
-	}
-}
-
-func TestRequestActions(t *testing.T) {
-	ctx, s, _ := newStore(t)
-	h := func(n float64) time.Time { return base.Add(-time.Duration(n * float64(time.Hour))) }
-	seed := []audit.Entry{
-		entry("e1", audit.ActionCreateRequest, 1, "10", h(1)),
-		entry("e2", audit.ActionCreateRequest, 2, "11", h(2)),
-		entry("e3", audit.ActionUpdateRequest, 1, "11", h(3)),
-		entry("e4", "", 0, "10", h(0.5)), // not a ticket action
-		entry("e5", audit.ActionCreateRequest, 3, "10", h(30)),
-		entry("e6a", audit.ActionCreateRequest, 4, "12", h(5)), // e6a and e6b tie on time:
-		entry("e6b", audit.ActionCreateRequest, 5, "12", h(5)), // the larger id comes first
-	}
-	save(t, ctx, s, seed...)
-	day := h(24)
-	tests := []struct {
-		name  string
-		q     audit.ActionQuery
-		want  []string
-		total int64
-	}{
-		{"last day, newest first", audit.ActionQuery{Since: day, Limit: 50}, []string{"e1", "e2", "e3", "e6b", "e6a"}, 5},
-		{"no time bound", audit.ActionQuery{Limit: 50}, []string{"e1", "e2", "e3", "e6b", "e6a", "e5"}, 6},
-		{"second page of two", audit.ActionQuery{Since: day, Offset: 2, Limit: 2}, []string{"e3", "e6b"}, 5},
-		{"last page", audit.ActionQuery{Since: day, Offset: 4, Limit: 2}, []string{"e6a"}, 5},
-		{"past the end", audit.ActionQuery{Since: day, Offset: 10, Limit: 2}, []string{}, 5},
-		{"by request", audit.ActionQuery{Since: day, RequestID: 1, Limit: 50}, []string{"e1", "e3"}, 2},
-		{"by actor", audit.ActionQuery{Since: day, ActorID: 11, Limit: 50}, []string{"e2", "e3"}, 2},
-		{"by action", audit.ActionQuery{Since: day, Action: audit.ActionUpdateRequest, Limit: 50}, []string{"e3"}, 1},
-		{"by actor and action", audit.ActionQuery{ActorID: 10, Action: audit.ActionCreateRequest, Limit: 50}, []string{"e1", "e5"}, 2},
-		{"since is inclusive", audit.ActionQuery{Since: h(2), Limit: 50}, []string{"e1", "e2"}, 2},
-		{"nothing matches", audit.ActionQuery{Since: day, RequestID: 99, Limit: 50}, []string{}, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, total, err := s.RequestActions(ctx, tt.q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids := []string{}
-			for _, e := range got {
-				ids = append(ids, e.EventID)
-			}
-			if diff := cmp.Diff(tt.want, ids); diff != "" {
-				t.Errorf("ids (-want +got):\n%s", diff)
-			}
-			if total != tt.total {
-				t.Errorf("total = %d, want %d", total, tt.total)
-			}
-		})
 	}
 }
 

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/supportdesk/supportdesk/pkg/config"
+	"github.com/supportdesk/supportdesk/pkg/telemetry"
+	"github.com/supportdesk/supportdesk/services/audit/internal/mongostore"
+)
+
+// importBatch is how many entries each step of an import copies.
+const importBatch = 1000
+
+// importLog runs `audit import --from=<MongoDB URL>`: it copies every entry
+// of the MongoDB-wire store at that URL (for instance an older `make run`'s
+// FerretDB folder, served by bin/ferretdb) into the configured store,
+// skipping those stored already, and prints what it did. Running it again
+// is safe.
+func importLog(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	from := fs.String("from", "", "the MongoDB URL of the store to copy, e.g. mongodb://127.0.0.1:27018/")
+	database := fs.String("database", "app_logs", "the database of that store")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("import: %w; %s", err, usage)
+	}
+	if *from == "" || fs.NArg() > 0 {
+		return fmt.Errorf("import: --from is required and nothing else; %s", usage)
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	logger := telemetry.NewLogger(stdout, cfg.LogLevel, cfg.ServiceName)
+	dst, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer stopPart(&err, logger, dst.name, dst.close)
+
+	srcCfg := cfg
+	srcCfg.MongoURL, srcCfg.MongoDatabase = config.Secret(*from), *database
+	client, err := connectMongo(ctx, srcCfg)
+	if err != nil {
+		return err
+	}
+	defer stopPart(&err, logger, "source mongodb", client.Disconnect)
+	src := mongostore.New(client.Database(*database))
+
+	var read, stored int
+	var hours []time.Time
+	after := ""
+	for {
+		entries, err := src.Scan(ctx, after, importBatch)
+		if err != nil {
+			return err
+		}
+		if len(entries) == 0 {
+			break
+		}
+		saved, err := dst.SaveBatch(ctx, entries)
+		if err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+		for i, s := range saved {
+			read++
+			if s.New {
+				stored++
+			}
+			if h := entries[i].Time.UTC().Truncate(time.Hour); !slices.ContainsFunc(hours, h.Equal) {
+				hours = append(hours, h)
+			}
+		}
+		after = entries[len(entries)-1].EventID
+	}
+	// The summaries of the hours the entries fell in may predate them.
+	if err := dst.Touch(ctx, hours); err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	fmt.Fprintf(stdout, "import from %s: %d read, %d stored, %d already stored\n", redactURL(*from), read, stored, read-stored)
+	return nil
+}

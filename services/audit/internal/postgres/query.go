@@ -1,0 +1,317 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
+)
+
+// where builds the conditions of a query and their arguments.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	for _, a := range args {
+		w.args = append(w.args, a)
+		cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(w.args)), 1)
+	}
+	w.conds = append(w.conds, cond)
+}
+
+func (w *where) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// whereOf is the condition of q, without its page. Each equality leads an
+// index that continues with the log's order (see the migrations).
+func whereOf(q audit.Query) *where {
+	w := &where{}
+	switch q.Log {
+	case audit.CallEntries:
+		w.add("call")
+	case audit.ActionEntries:
+		w.add("action IS NOT NULL")
+	case audit.NotCallEntries:
+		w.add("NOT call")
+	}
+	if q.Type != "" {
+		w.add("type = ?", q.Type)
+	}
+	if q.Subject != "" {
+		w.add("subject = ?", q.Subject)
+	}
+	if q.ActorID != "" {
+		w.add("actor_id = ?", q.ActorID)
+	}
+	if q.Action != "" {
+		w.add("action = ?", q.Action)
+	}
+	if q.RequestID != 0 {
+		w.add("request_id = ?", q.RequestID)
+	}
+	if q.Method != "" {
+		w.add("method = ?", q.Method)
+	}
+	if q.StatusCode != 0 {
+		w.add("status_code = ?", q.StatusCode)
+	}
+	if !q.Since.IsZero() {
+		w.add("time >= ?", q.Since.UTC())
+	}
+	if !q.Until.IsZero() {
+		w.add("time < ?", q.Until.UTC())
+	}
+	return w
+}
+
+// entryRow is a row of audit.entries as List reads it.
+type entryRow struct {
+	EventID    string    `db:"event_id"`
+	Type       string    `db:"type"`
+	Source     string    `db:"source"`
+	Subject    string    `db:"subject"`
+	Time       time.Time `db:"time"`
+	ActorID    *string   `db:"actor_id"`
+	ActorRole  *string   `db:"actor_role"`
+	TraceID    *string   `db:"trace_id"`
+	Action     *string   `db:"action"`
+	RequestID  *int64    `db:"request_id"`
+	Data       string    `db:"data"`
+	ReceivedAt time.Time `db:"received_at"`
+}
+
+const entryColumns = `event_id, type, source, subject, time, actor_id, actor_role, trace_id, action, request_id, data::text AS data, received_at`
+
+func (r entryRow) entry() audit.Entry {
+	e := audit.Entry{
+		EventID:    r.EventID,
+		Type:       r.Type,
+		Source:     r.Source,
+		Subject:    r.Subject,
+		Time:       r.Time.UTC(),
+		ActorID:    deref(r.ActorID),
+		ActorRole:  deref(r.ActorRole),
+		TraceID:    deref(r.TraceID),
+		Action:     deref(r.Action),
+		Data:       json.RawMessage(r.Data),
+		ReceivedAt: r.ReceivedAt.UTC(),
+	}
+	if r.RequestID != nil {
+		e.RequestID = *r.RequestID
+	}
+	// Stored calls were decoded once already; one that no longer decodes
+	// is listed without its call rather than failing the page.
+	if c, err := audit.CallOf(r.Type, e.Data); err == nil {
+		e.Call = c
+	}
+	return e
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// List returns one page of the entries q selects, newest first, and counts
+// them up to q.CountUpTo. The page is an index range read in the log's
+// order, and the count reads at most CountUpTo index entries. Both run
+// under ctx: when it ends, the driver cancels the statement on the server.
+func (s *Store) List(ctx context.Context, q audit.Query) (audit.Listing, error) {
+	var l audit.Listing
+	if q.CountUpTo > 0 {
+		w := whereOf(q)
+		w.args = append(w.args, q.CountUpTo)
+		sql := `SELECT count(*) FROM (SELECT 1 FROM audit.entries` + w.String() + ` LIMIT $` + strconv.Itoa(len(w.args)) + `) AS page`
+		if err := s.pool.QueryRow(ctx, sql, w.args...).Scan(&l.Total); err != nil {
+			return audit.Listing{}, fmt.Errorf("count entries: %w", unavailable(err))
+		}
+		l.Counted = true
+	}
+	w := whereOf(q)
+	if q.After != nil {
+		w.add("(time, event_id) < (?, ?)", q.After.Time.UTC(), q.After.EventID)
+	}
+	sql := `SELECT ` + entryColumns + ` FROM audit.entries` + w.String() + ` ORDER BY time DESC, event_id DESC`
+	if q.Limit > 0 {
+		w.args = append(w.args, q.Limit)
+		sql += ` LIMIT $` + strconv.Itoa(len(w.args))
+	}
+	if q.Offset > 0 {
+		w.args = append(w.args, q.Offset)
+		sql += ` OFFSET $` + strconv.Itoa(len(w.args))
+	}
+	rows, err := s.pool.Query(ctx, sql, w.args...)
+	if err != nil {
+		return audit.Listing{}, fmt.Errorf("find entries: %w", unavailable(err))
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowToStructByName[entryRow])
+	if err != nil {
+		return audit.Listing{}, fmt.Errorf("read entries: %w", unavailable(err))
+	}
+	l.Entries = make([]audit.Entry, len(found))
+	for i, r := range found {
+		l.Entries[i] = r.entry()
+	}
+	return l, nil
+}
+
+// Summarize summarises the entries with from <= time < to: the database
+// groups them by what a summary tells apart, reading only the time index
+// (which carries those columns), and one row per group leaves it.
+func (s *Store) Summarize(ctx context.Context, from, to time.Time) (audit.Summary, error) {
+	const q = `
+		SELECT call, coalesce(status_class, ''), coalesce(action, ''), latency, sum(weight)::bigint
+		FROM audit.entries
+		WHERE time >= $1 AND time < $2
+		GROUP BY 1, 2, 3, 4`
+	rows, err := s.pool.Query(ctx, q, from.UTC(), to.UTC())
+	if err != nil {
+		return audit.Summary{}, fmt.Errorf("summarise entries: %w", unavailable(err))
+	}
+	defer rows.Close()
+	sum := audit.NewSummary()
+	for rows.Next() {
+		var (
+			call          bool
+			class, action string
+			latency       *float64
+			n             int64
+		)
+		if err := rows.Scan(&call, &class, &action, &latency, &n); err != nil {
+			return audit.Summary{}, fmt.Errorf("read the summary of entries: %w", err)
+		}
+		sum.Total += n
+		if action != "" {
+			sum.Actions += n
+			sum.ByAction[action] += n
+		}
+		if call {
+			sum.Calls += n
+			sum.ByStatusClass[class] += n
+			if latency != nil {
+				sum.Latency[*latency] += n
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return audit.Summary{}, fmt.Errorf("read the summary of entries: %w", unavailable(err))
+	}
+	return sum, nil
+}
+
+// summaryJSON is the stored form of an audit.Summary.
+type summaryJSON struct {
+	Total    int64            `json:"total"`
+	Calls    int64            `json:"calls"`
+	Actions  int64            `json:"actions"`
+	ByClass  map[string]int64 `json:"by_status_class"`
+	ByAction map[string]int64 `json:"by_action"`
+	Latency  [][2]float64     `json:"latency"` // [seconds, calls]
+}
+
+// Rollups returns the stored rollups of the hours from <= hour < to.
+func (s *Store) Rollups(ctx context.Context, from, to time.Time) ([]audit.Rollup, error) {
+	const q = `SELECT hour, gen, summary, sum_gen FROM audit.rollups WHERE hour >= $1 AND hour < $2`
+	rows, err := s.pool.Query(ctx, q, from.UTC(), to.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("find rollups: %w", unavailable(err))
+	}
+	defer rows.Close()
+	var out []audit.Rollup
+	for rows.Next() {
+		var (
+			r   audit.Rollup
+			raw []byte
+		)
+		if err := rows.Scan(&r.Hour, &r.Gen, &raw, &r.SumGen); err != nil {
+			return nil, fmt.Errorf("read rollups: %w", err)
+		}
+		r.Hour = r.Hour.UTC()
+		if raw != nil {
+			var sj summaryJSON
+			if err := json.Unmarshal(raw, &sj); err != nil {
+				return nil, fmt.Errorf("rollup of %s: %w", r.Hour.Format(time.RFC3339), err)
+			}
+			sum := audit.NewSummary()
+			sum.Total, sum.Calls, sum.Actions = sj.Total, sj.Calls, sj.Actions
+			for k, n := range sj.ByClass {
+				sum.ByStatusClass[k] = n
+			}
+			for k, n := range sj.ByAction {
+				sum.ByAction[k] = n
+			}
+			for _, l := range sj.Latency {
+				sum.Latency[l[0]] += int64(l[1])
+			}
+			r.Summary = &sum
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read rollups: %w", unavailable(err))
+	}
+	return out, nil
+}
+
+// SaveRollup stores r's summary on the condition that the hour's
+// generation is still r.Gen, in the same statement: a generation that moved
+// on stores nothing.
+func (s *Store) SaveRollup(ctx context.Context, r audit.Rollup) error {
+	if r.Summary == nil {
+		return nil
+	}
+	sj := summaryJSON{
+		Total: r.Summary.Total, Calls: r.Summary.Calls, Actions: r.Summary.Actions,
+		ByClass: r.Summary.ByStatusClass, ByAction: r.Summary.ByAction,
+		Latency: make([][2]float64, 0, len(r.Summary.Latency)),
+	}
+	for v, n := range r.Summary.Latency {
+		sj.Latency = append(sj.Latency, [2]float64{v, float64(n)})
+	}
+	raw, err := json.Marshal(sj)
+	if err != nil {
+		return err
+	}
+	const q = `
+		INSERT INTO audit.rollups (hour, gen, summary, sum_gen) VALUES ($1, $2, $3, $2)
+		ON CONFLICT (hour) DO UPDATE SET summary = EXCLUDED.summary, sum_gen = EXCLUDED.sum_gen
+		WHERE audit.rollups.gen = EXCLUDED.gen`
+	if _, err := s.pool.Exec(ctx, q, r.Hour.UTC(), r.Gen, raw); err != nil {
+		return fmt.Errorf("save rollup: %w", unavailable(err))
+	}
+	return nil
+}
+
+// touchHours moves the generation of each hour in $1 on.
+const touchHours = `
+	INSERT INTO audit.rollups (hour, gen) SELECT DISTINCT unnest($1::timestamptz[]), 1
+	ON CONFLICT (hour) DO UPDATE SET gen = audit.rollups.gen + 1`
+
+// Touch moves the generation of each hour on.
+func (s *Store) Touch(ctx context.Context, hours []time.Time) error {
+	if len(hours) == 0 {
+		return nil
+	}
+	utc := make([]time.Time, len(hours))
+	for i, h := range hours {
+		utc[i] = h.UTC()
+	}
+	if _, err := s.pool.Exec(ctx, touchHours, utc); err != nil {
+		return fmt.Errorf("touch rollups: %w", unavailable(err))
+	}
+	return nil
+}

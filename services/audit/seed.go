@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/supportdesk/supportdesk/pkg/events"
+	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
+)
+
+// seedBatch is how many entries each insert of a seed writes.
+const seedBatch = 1000
+
+// seed runs `audit seed --events=N`: it writes N synthetic but realistic
+// entries straight into the configured store (not through the stream), for
+// benchmarks and for trying the log queries at volume. Four in five are API
+// calls of about 1,000 users; the rest are ticket changes; all spread over
+// the last --days days. The same --seed writes the same log.
+func seed(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {
+	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	n := fs.Int("events", 0, "how many entries to write")
+	users := fs.Int("users", 1000, "how many users make the calls")
+	days := fs.Int("days", 30, "how many days back the entries spread")
+	seedValue := fs.Uint64("seed", 1, "the random seed")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("seed: %w; %s", err, usage)
+	}
+	if *n < 1 || *users < 1 || *days < 1 || fs.NArg() > 0 {
+		return fmt.Errorf("seed: --events, --users and --days must be positive; %s", usage)
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, st.close(context.WithoutCancel(ctx))) }()
+
+	g := newGenerator(*seedValue, *users, time.Now().UTC(), time.Duration(*days)*24*time.Hour)
+	start := time.Now()
+	batch := make([]audit.Entry, 0, seedBatch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		saved, err := st.SaveBatch(ctx, batch)
+		if err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+		for _, s := range saved {
+			if s.Err != nil {
+				return fmt.Errorf("seed: %w", s.Err)
+			}
+		}
+		batch = batch[:0]
+		return nil
+	}
+	for range *n {
+		e, err := g.entry()
+		if err != nil {
+			return err
+		}
+		batch = append(batch, e)
+		if len(batch) == seedBatch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	// Summaries of the hours the entries fell in, if any, predate them.
+	if err := st.Touch(ctx, g.hours()); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	took := time.Since(start)
+	fmt.Fprintf(stdout, "seed: %d entries in %s (%.0f/s)\n", *n, took.Round(time.Millisecond), float64(*n)/took.Seconds())
+	return nil
+}
+
+// generator makes synthetic entries.
+type generator struct {
+	rnd     *rand.Rand
+	users   int
+	now     time.Time
+	span    time.Duration
+	tickets int64
+	seq     uint64
+}
+
+func newGenerator(seed uint64, users int, now time.Time, span time.Duration) *generator {
+	return &generator{rnd: rand.New(rand.NewPCG(seed, seed^0x5eed)), users: users, now: now, span: span}
+}
+
+// hours lists every hour the entries may fall in.
+func (g *generator) hours() []time.Time {
+	var out []time.Time
+	for h := g.now.Add(-g.span).Truncate(time.Hour); !h.After(g.now); h = h.Add(time.Hour) {
+		out = append(out, h)
+	}
+	return out
+}
+
+// pick returns the index of a weight, drawn in proportion.
+func (g *generator) pick(weights []int) int {
+	total := 0
+	for _, w := range weights {
+		total += w
+	}
+	r := g.rnd.IntN(total)
+	for i, w := range weights {
+		if r < w {
+			return i
+		}
+		r -= w
+	}
+	return len(weights) - 1
+}
+
+// user returns a user id and role: most are users, a few staff and admins.
+func (g *generator) user() (int64, string) {
+	id := int64(g.rnd.IntN(g.users) + 1)
+	switch {
+	case id%50 == 0:
+		return id, "admin"
+	case id%10 == 0:
+		return id, "staff"
+	}
+	return id, "user"
+}
+
+var seedRoutes = []struct {
+	method, route string
+	weight        int
+	anonymous     bool
+}{
+	{"GET", "/user_request/my", 30, false},
+	{"GET", "/user_request/:id", 25, false},
+	{"POST", "/user_request/", 10, false},
+	{"GET", "/staff/requests", 10, false},
+	{"PUT", "/staff/requests/:id/status", 5, false},
+	{"POST", "/auth/login", 8, true},
+	{"GET", "/auth/profile", 6, false},
+	{"GET", "/admin/requests", 3, false},
+	{"POST", "/user_request/:id/comments", 2, false},
+	{"DELETE", "/user_request/:id", 1, false},
+}
+
+var seedStatuses = []struct {
+	code, weight int
+}{{200, 880}, {404, 40}, {422, 25}, {401, 20}, {403, 15}, {409, 8}, {500, 5}, {503, 2}, {304, 5}}
+
+var seedAgents = []string{
+	"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+	"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15",
+	"HelpdeskMobile/3.4 (Android 14)",
+	"python-requests/2.32.3",
+	"curl/8.5.0",
+}
+
+var seedTicketTypes = []struct {
+	typ    string
+	weight int
+}{
+	{events.TypeTicketCreated, 35}, {events.TypeTicketStatusChanged, 35}, {events.TypeTicketCommentAdded, 15},
+	{events.TypeTicketAssigned, 10}, {events.TypeTicketUpdated, 5},
+}
+
+// entry returns the next entry, derived from its event as the consumer
+// derives it.
+func (g *generator) entry() (audit.Entry, error) {
+	g.seq++
+	at := g.now.Add(-time.Duration(g.rnd.Int64N(int64(g.span))))
+	ev := events.Event{
+		SpecVersion:     events.SpecVersion,
+		ID:              fmt.Sprintf("seed-%016x-%08d", g.rnd.Uint64(), g.seq),
+		Time:            at,
+		DataContentType: "application/json",
+		TraceParent:     fmt.Sprintf("00-%016x%016x-%016x-01", g.rnd.Uint64(), g.rnd.Uint64(), g.rnd.Uint64()),
+	}
+	var data any
+	if g.rnd.IntN(5) > 0 {
+		r := seedRoutes[g.pick(routeWeights)]
+		status := seedStatuses[g.pick(statusWeights)].code
+		if r.method == "POST" && status == 200 {
+			status = 201
+		}
+		path := r.route
+		if g.rnd.IntN(2) == 0 {
+			path = strings.Replace(path, ":id", fmt.Sprintf("REQ%06d", g.rnd.Int64N(100_000)+1), 1)
+		} else {
+			path = strings.Replace(path, ":id", fmt.Sprint(g.rnd.Int64N(100_000)+1), 1)
+		}
+		call := events.APIRequest{
+			Method: r.method, Route: r.route, Path: path, StatusCode: status,
+			// Log-normal around 15 ms, as a web API's latencies are.
+			ProcessTime: math.Round(math.Exp(math.Log(0.015)+0.8*g.rnd.NormFloat64())*1e6) / 1e6,
+			UserAgent:   seedAgents[g.rnd.IntN(len(seedAgents))],
+			RequestID:   fmt.Sprintf("%016x", g.rnd.Uint64()),
+			TraceID:     ev.TraceParent[3:35],
+		}
+		if !r.anonymous {
+			id, role := g.user()
+			call.UserID, call.Role = &id, role
+			call.IPAddress = fmt.Sprintf("203.0.%d.%d", id/250, id%250+1)
+			ev.ActorID, ev.ActorRole = fmt.Sprint(id), role
+		} else {
+			call.IPAddress = fmt.Sprintf("198.51.100.%d", g.rnd.IntN(254)+1)
+		}
+		ev.Source, ev.Type, ev.Subject, data = events.SourceGateway, events.TypeAPIRequest, path, call
+	} else {
+		typ := seedTicketTypes[g.pick(ticketWeights)].typ
+		if typ == events.TypeTicketCreated || g.tickets == 0 {
+			typ = events.TypeTicketCreated
+			g.tickets++
+		}
+		id := g.rnd.Int64N(g.tickets) + 1
+		owner, _ := g.user()
+		staff := int64(g.rnd.IntN(max(1, g.users/10))+1) * 10
+		before := events.Ticket{ID: id, DisplayID: fmt.Sprintf("REQ%06d", id), OwnerID: owner, Text: "Printer on floor 3 shows error E-42",
+			Status: "new", Priority: "normal", Version: 1, CreatedAt: at.Add(-time.Hour), UpdatedAt: at.Add(-time.Hour)}
+		after := before
+		after.Version, after.UpdatedAt = 2, at
+		actor, role := fmt.Sprint(staff), "staff"
+		var change events.TicketChanged
+		switch typ {
+		case events.TypeTicketCreated:
+			after.Version, after.CreatedAt = 1, at
+			data = events.TicketCreated{After: after}
+			actor, role = fmt.Sprint(owner), "user"
+		case events.TypeTicketStatusChanged:
+			after.Status, after.StaffID = "in_progress", &staff
+			change = events.TicketChanged{Before: &before, After: &after}
+		case events.TypeTicketCommentAdded:
+			change = events.TicketChanged{Before: &before, After: &after, Comment: &events.Comment{
+				ID: int64(g.seq), TicketID: id, AuthorID: staff, Body: "Restarted the spooler; please try again.", CreatedAt: at}}
+		case events.TypeTicketAssigned:
+			after.StaffID = &staff
+			change = events.TicketChanged{Before: &before, After: &after}
+			actor, role = "1", "admin"
+		default:
+			after.Text = before.Text + " (also on floor 4)"
+			change = events.TicketChanged{Before: &before, After: &after}
+			actor, role = fmt.Sprint(owner), "user"
+		}
+		if data == nil {
+			data = change
+		}
+		ev.Source, ev.Type, ev.Subject = events.SourceTickets, typ, before.DisplayID
+		ev.ActorID, ev.ActorRole = actor, role
+	}
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return audit.Entry{}, err
+	}
+	ev.Data = raw
+	return audit.NewEntry(ev, at.Add(20*time.Millisecond))
+}
+
+var (
+	routeWeights  = weightsOf(len(seedRoutes), func(i int) int { return seedRoutes[i].weight })
+	statusWeights = weightsOf(len(seedStatuses), func(i int) int { return seedStatuses[i].weight })
+	ticketWeights = weightsOf(len(seedTicketTypes), func(i int) int { return seedTicketTypes[i].weight })
+)
+
+func weightsOf(n int, w func(int) int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = w(i)
+	}
+	return out
+}
