@@ -140,19 +140,30 @@ func (p *Publisher) Publish(ctx context.Context, ev events.Event) error {
 		))
 	defer span.End()
 
-	data, err := jsonEncode(ev)
+	msg, err := Message(ctx, ev)
 	if err != nil {
 		return err
 	}
-	msg := &nats.Msg{Subject: ev.Topic(), Data: data, Header: nats.Header{}}
-	msg.Header.Set("content-type", "application/cloudevents+json")
-	propagator.Inject(ctx, headerCarrier(msg.Header))
 	if _, err := p.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID)); err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "publish failed")
 		return fmt.Errorf("publish %s %s: %w", ev.Type, ev.ID, err)
 	}
 	return nil
+}
+
+// Message is ev as it goes on the stream: its CloudEvent JSON on its topic,
+// with the content type and the trace context of ctx in the headers. The
+// publisher sets Nats-Msg-Id to the event id (jetstream.WithMsgID(ev.ID)).
+func Message(ctx context.Context, ev events.Event) (*nats.Msg, error) {
+	data, err := jsonEncode(ev)
+	if err != nil {
+		return nil, err
+	}
+	msg := &nats.Msg{Subject: ev.Topic(), Data: data, Header: nats.Header{}}
+	msg.Header.Set("content-type", "application/cloudevents+json")
+	propagator.Inject(ctx, headerCarrier(msg.Header))
+	return msg, nil
 }
 
 // permanentError marks a failure that no redelivery can fix.

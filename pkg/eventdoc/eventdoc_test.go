@@ -19,7 +19,7 @@ func TestEveryTypeIsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		events.TypeAPIRequest, events.TypeTicketAssigned, events.TypeTicketCommentAdded, events.TypeTicketCreated,
+		events.TypeAPIRequest, events.TypeAPIRefused, events.TypeTicketAssigned, events.TypeTicketCommentAdded, events.TypeTicketCreated,
 		events.TypeTicketDeleted, events.TypeTicketStatusChanged, events.TypeTicketUnassigned, events.TypeTicketUpdated,
 		events.TypeUserDeleted, events.TypeUserLoggedIn, events.TypeUserLoggedOut, events.TypeUserLoginFailed,
 		events.TypeUserPasswordChanged, events.TypeUserProfileUpdated, events.TypeUserRefreshReused, events.TypeUserRegistered,

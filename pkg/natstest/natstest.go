@@ -3,6 +3,7 @@
 package natstest
 
 import (
+	"net"
 	"testing"
 	"time"
 
@@ -22,9 +23,17 @@ func Start(tb testing.TB) string {
 // server and start another on the same data.
 func StartServer(tb testing.TB, storeDir string) *server.Server {
 	tb.Helper()
+	return StartServerOn(tb, storeDir, server.RANDOM_PORT)
+}
+
+// StartServerOn is StartServer on a chosen port, so that a test can stop a
+// server and start another where its clients reconnect to (read the port
+// with Port before the first one stops).
+func StartServerOn(tb testing.TB, storeDir string, port int) *server.Server {
+	tb.Helper()
 	s, err := server.NewServer(&server.Options{
 		Host:      "127.0.0.1",
-		Port:      server.RANDOM_PORT,
+		Port:      port,
 		JetStream: true,
 		StoreDir:  storeDir,
 		NoLog:     true,
@@ -43,3 +52,6 @@ func StartServer(tb testing.TB, storeDir string) *server.Server {
 	})
 	return s
 }
+
+// Port returns the client port s listens on.
+func Port(s *server.Server) int { return s.Addr().(*net.TCPAddr).Port }

@@ -79,7 +79,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err := engine.SetTrustedProxies(nil); err != nil {
 		return err
 	}
-	recorder := apilog.New(bus.NewPublisher(js), cfg.APIEventBuffer, 2, reg, logger)
+	recorder, err := apilog.New(nc, apilog.DefaultSettings(cfg.APIEventBuffer), reg, logger)
+	if err != nil {
+		return err
+	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

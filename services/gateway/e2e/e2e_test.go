@@ -10,9 +10,14 @@ import (
 
 // TestTicketJourney is the walking skeleton end to end: register, log in,
 // open a ticket, read it back, and find its creation in the audit log with
-// the trace id of the request that created it.
+// the trace id of the request that created it; with the audit log in
+// PostgreSQL, as `make run` keeps it, and in MongoDB, as production does.
 func TestTicketJourney(t *testing.T) {
-	s := startSystem(t)
+	t.Run("audit in postgres", func(t *testing.T) { testTicketJourney(t, startSystem(t)) })
+	t.Run("audit in mongodb", func(t *testing.T) { testTicketJourney(t, startSystem(t, withMongo(t))) })
+}
+
+func testTicketJourney(t *testing.T, s *system) {
 
 	_, user := s.json(201, "POST", "/auth/register", "", map[string]any{
 		"email": "Journey@Example.com", "password": "J0urneyPassw0rd", "first_name": "Jo",

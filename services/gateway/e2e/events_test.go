@@ -19,7 +19,7 @@ import (
 // the schema of its type in the AsyncAPI document and decodes with the
 // official CloudEvents SDK.
 func TestEveryEventMatchesTheAsyncAPIDocument(t *testing.T) {
-	s := startSystem(t)
+	s := startSystem(t, "RATE_LIMIT_USER_PER_MINUTE=40")
 	admin := s.login(adminEmail, adminPassword)
 
 	s.json(201, "POST", "/auth/register", "", map[string]any{"email": "ev@example.com", "password": "Ev3ntsPassw0rd"})
@@ -51,6 +51,21 @@ func TestEveryEventMatchesTheAsyncAPIDocument(t *testing.T) {
 	_, other := s.json(201, "POST", "/auth/register", "", map[string]any{"email": "gone@example.com", "password": "G0nePassw0rdX"})
 	s.json(200, "PUT", fmt.Sprint("/admin/users/", other["id"], "/role"), admin, map[string]any{"role": "staff"})
 	s.json(200, "DELETE", fmt.Sprint("/admin/staff/", other["id"]), admin, nil)
+	// Past the rate limit: the refusals are counted, and the gateway
+	// publishes the count when the minute is over, or when it stops.
+	flood := s.login("user@company.com", "SecureUserPass123!")
+	refused := 0
+	for range 45 {
+		if resp, _ := s.call("GET", "/auth/profile", flood, nil); resp.StatusCode == 429 {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Fatal("no request was refused")
+	}
+	if err := s.stop("gateway"); err != nil {
+		t.Fatalf("gateway stop: %v", err)
+	}
 
 	v, err := eventdoc.NewValidator()
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -169,7 +170,9 @@ func freePort(t *testing.T) string {
 }
 
 // startSystem builds the services and starts them on fresh infrastructure:
-// a new database, an embedded JetStream server and a FerretDB server.
+// a new database and an embedded JetStream server. The audit log is kept in
+// the same database, as `make run` keeps it, unless extraEnv holds a
+// MONGODB_URL (see withMongo).
 func startSystem(t *testing.T, extraEnv ...string) *system {
 	t.Helper()
 	ports := map[string]string{}
@@ -183,7 +186,7 @@ func startSystem(t *testing.T, extraEnv ...string) *system {
 		"SECRET_KEY=" + secretKey,
 		"DATABASE_URL=" + databaseURL,
 		"NATS_URL=" + natsURL,
-		"MONGODB_URL=" + mongotest.Start(t),
+		"AUDIT_DATABASE_URL=" + databaseURL,
 		"MONGODB_DATABASE=audit_e2e",
 		"LOG_LEVEL=debug",
 		"OTEL_BSP_SCHEDULE_DELAY=100", // export spans every 100 ms (milliseconds)
@@ -203,6 +206,11 @@ func startSystem(t *testing.T, extraEnv ...string) *system {
 	}
 	// auth migrates and bootstraps first, so that the others start on a
 	// ready database; then the rest, in any order.
+	for _, kv := range extraEnv {
+		if strings.HasPrefix(kv, "MONGODB_URL=") {
+			env = slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "AUDIT_DATABASE_URL=") })
+		}
+	}
 	env = append(env, extraEnv...)
 	procs := map[string]*process{}
 	for _, svc := range []string{"auth", "tickets", "audit", "gateway"} {
@@ -217,6 +225,10 @@ func startSystem(t *testing.T, extraEnv ...string) *system {
 	})
 	return s
 }
+
+// withMongo is the environment that keeps the audit log in MongoDB, as
+// production does: a FerretDB server of the test's own.
+func withMongo(t *testing.T) string { return "MONGODB_URL=" + mongotest.Start(t) }
 
 // startService runs one binary, stops it with SIGTERM when the test ends,
 // and shows its log when the test failed.

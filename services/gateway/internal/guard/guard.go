@@ -46,6 +46,12 @@ func PerUser(perMinute int) *RateLimit {
 	}
 }
 
+// refusedKey marks, in a request's context, a request a rate limit refused.
+const refusedKey = "guard.refused"
+
+// Refused reports whether the gateway's rate limits refused the request.
+func Refused(c *gin.Context) bool { return c.GetBool(refusedKey) }
+
 func seconds(d time.Duration) string { return strconv.Itoa(int(math.Ceil(d.Seconds()))) }
 
 // Handler enforces the limit.
@@ -63,6 +69,7 @@ func (l *RateLimit) Handler() gin.HandlerFunc {
 		h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
 		h.Set("RateLimit-Reset", seconds(d.Reset))
 		if !d.Allowed {
+			c.Set(refusedKey, true)
 			h.Set("Retry-After", seconds(d.RetryAfter))
 			problem.Write(c.Writer, c.Request, problem.New(http.StatusTooManyRequests, "rate_limited",
 				fmt.Sprintf("Too many requests from this %s; retry in %s s", l.scope, seconds(d.RetryAfter))))
