@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 # Go modules of the workspace (go.work), in dependency order. `go test ./...` at the repository root
 # does not cross modules, so every target below loops over them.
-MODULES  := pkg services/auth services/tickets services/audit services/gateway
+MODULES  := pkg services/auth services/tickets services/audit services/gateway bench
 SERVICES := auth tickets audit gateway
 # Modules outside go.work, built with GOWORK=off.
 TOOL_MODULES := deploy/ferretdb
@@ -24,7 +24,7 @@ define run-in-modules
 	if (( $${#failed[@]} )); then echo "FAILED in: $${failed[*]}" >&2; exit 1; fi
 endef
 
-.PHONY: help run build tools test test-race test-deps lint bench tidy clean
+.PHONY: help run build tools test test-race test-deps lint bench bench-go tidy clean
 
 help:
 	@echo "make run        run the whole system locally (deploy/run.sh)"
@@ -33,7 +33,8 @@ help:
 	@echo "make test       go test every module (needs PostgreSQL; started or installed if missing)"
 	@echo "make test-race  the same with the race detector (slow)"
 	@echo "make lint       gofmt and go vet"
-	@echo "make bench      benchmarks of every module"
+	@echo "make bench      the system's benchmark scenarios on a stack of their own: bench/results.{json,md} (about 15 min)"
+	@echo "make bench-go   the Go micro-benchmarks of every module"
 	@echo "make tidy       go mod tidy in every module"
 	@echo "make clean      remove bin/ and coverage files (data/ is kept)"
 
@@ -58,6 +59,9 @@ test-race: test-deps
 	@$(call run-in-modules,go test -count=1 -race ./...)
 
 bench: test-deps
+	go run ./bench
+
+bench-go: test-deps
 	@$(call run-in-modules,go test -count=1 -run '^$$' -bench . -benchmem ./...)
 
 lint:

@@ -362,3 +362,53 @@ func TestConsumeBatchSettlesEachMessage(t *testing.T) {
 		t.Errorf("consumer left %d pending, %d unacknowledged", ci.NumPending, ci.NumAckPending)
 	}
 }
+
+// TestConsumeBatchWorkers: with two workers, a batch is handled while the
+// previous one still is.
+func TestConsumeBatchWorkers(t *testing.T) {
+	ctx, js, _ := setup(t)
+	p := bus.NewPublisher(js)
+	for i := range 30 {
+		if err := p.Publish(ctx, newEvent(t, ctx, fmt.Sprintf("w-%02d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	calls := 0
+	second := make(chan struct{})
+	handled := make(chan int, 100)
+	handler := func(_ context.Context, evs []events.Event) []error {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		switch n {
+		case 1:
+			// Held until a second batch is in hand: only a second worker
+			// can take it.
+			select {
+			case <-second:
+			case <-time.After(10 * time.Second):
+				t.Error("the second batch did not start while the first was in hand")
+			}
+		case 2:
+			close(second)
+		}
+		handled <- len(evs)
+		return make([]error, len(evs))
+	}
+	c, err := bus.ConsumeBatch(ctx, js, bus.ConsumerConfig{Durable: "workers", FilterSubject: "support.>", BatchSize: 5, Workers: 2},
+		handler, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop(context.Background()) })
+	for total := 0; total < 30; {
+		select {
+		case n := <-handled:
+			total += n
+		case <-ctx.Done():
+			t.Fatalf("%d of 30 handled", total)
+		}
+	}
+}

@@ -53,6 +53,11 @@ type ConsumerConfig struct {
 	// BatchSize is the most messages handed to a BatchHandler at once; 0
 	// means 1. A batch never waits to fill: it holds what has arrived.
 	BatchSize int
+	// Workers is how many batches are handled at once; 0 means 1. More
+	// than one lets a batch be decoded while the previous one is written,
+	// but gives up the stream's order: only for a handler that does not
+	// care (the audit log, keyed by event id), never for a read model.
+	Workers int
 }
 
 func (cfg *ConsumerConfig) setDefaults() {
@@ -70,6 +75,9 @@ func (cfg *ConsumerConfig) setDefaults() {
 	}
 	if cfg.BatchSize < 1 {
 		cfg.BatchSize = 1
+	}
+	if cfg.Workers < 1 {
+		cfg.Workers = 1
 	}
 }
 
@@ -133,6 +141,9 @@ func ConsumeBatch(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfi
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckWait:       cfg.AckWait,
 		MaxDeliver:    cfg.MaxDeliver,
+		// Room for the batches in hand, the next one arriving and their
+		// acks on the way: the server stops delivering at this many.
+		MaxAckPending: max(1000, (cfg.Workers+2)*cfg.BatchSize),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
@@ -196,11 +207,22 @@ type processor struct {
 	nc     *nats.Conn
 }
 
-// loop gathers the messages of intake into batches until it is closed.
+// loop gathers the messages of intake into batches until it is closed, and
+// hands each batch to one of cfg.Workers workers.
 func (p *processor) loop(ctx context.Context, intake <-chan jetstream.Msg) {
-	batch := make([]jetstream.Msg, 0, p.cfg.BatchSize)
+	batches := make(chan []jetstream.Msg)
+	var workers sync.WaitGroup
+	for range p.cfg.Workers {
+		workers.Go(func() {
+			for batch := range batches {
+				p.process(ctx, batch)
+			}
+		})
+	}
+	defer workers.Wait()
+	defer close(batches)
 	for msg := range intake {
-		batch = append(batch[:0], msg)
+		batch := append(make([]jetstream.Msg, 0, p.cfg.BatchSize), msg)
 	gather:
 		for len(batch) < p.cfg.BatchSize {
 			select {
@@ -213,7 +235,7 @@ func (p *processor) loop(ctx context.Context, intake <-chan jetstream.Msg) {
 				break gather
 			}
 		}
-		p.process(ctx, batch)
+		batches <- batch
 	}
 }
 

@@ -25,7 +25,7 @@ type Config struct {
 	MongoURL      config.Secret // MONGODB_URL (may hold a password)
 	MongoDatabase string        // MONGODB_DATABASE
 	// BatchSize is the most events stored with one write:
-	// AUDIT_BATCH_SIZE, default 500.
+	// AUDIT_BATCH_SIZE, default 1000.
 	BatchSize int
 	// QueryTimeout bounds each log query, AUDIT_QUERY_TIMEOUT (default
 	// 10s), and MaxQueries how many run at once, AUDIT_MAX_QUERIES

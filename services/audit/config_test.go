@@ -22,7 +22,7 @@ func TestLoadConfig(t *testing.T) {
 		got := []any{cfg.Addr, cfg.MongoURL.Reveal(), cfg.MongoDatabase, cfg.NATSURL, cfg.TokenTTL, cfg.Debug, cfg.LogLevel, cfg.OTLPEndpoint, cfg.ServiceName,
 			cfg.Retention, cfg.PurgeInterval, cfg.EventsRetention, cfg.DatabaseURL.Reveal(), cfg.BatchSize, cfg.QueryTimeout, cfg.MaxQueries, cfg.storeName()}
 		want := []any{":8003", "mongodb://127.0.0.1:27017", "app_logs", "nats://127.0.0.1:4222", 30 * time.Minute, false, slog.LevelInfo, "", "audit",
-			90 * 24 * time.Hour, time.Hour, 30 * 24 * time.Hour, "", 500, 10 * time.Second, 8, "mongodb"}
+			90 * 24 * time.Hour, time.Hour, 30 * 24 * time.Hour, "", 1000, 10 * time.Second, 8, "mongodb"}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("defaults (-want +got):\n%s", diff)
 		}

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"slices"
 	"time"
 
 	"github.com/supportdesk/supportdesk/pkg/config"
@@ -57,7 +56,6 @@ func importLog(ctx context.Context, args []string, getenv func(string) string, s
 	src := mongostore.New(client.Database(*database))
 
 	var read, stored int
-	var hours []time.Time
 	after := ""
 	for {
 		entries, err := src.Scan(ctx, after, importBatch)
@@ -67,24 +65,19 @@ func importLog(ctx context.Context, args []string, getenv func(string) string, s
 		if len(entries) == 0 {
 			break
 		}
-		saved, err := dst.SaveBatch(ctx, entries)
+		// Every imported entry is late: the summaries of its minute and
+		// hour, if any, predate it.
+		saved, err := dst.SaveBatch(ctx, entries, time.Now())
 		if err != nil {
 			return fmt.Errorf("import: %w", err)
 		}
-		for i, s := range saved {
+		for _, s := range saved {
 			read++
 			if s.New {
 				stored++
 			}
-			if h := entries[i].Time.UTC().Truncate(time.Hour); !slices.ContainsFunc(hours, h.Equal) {
-				hours = append(hours, h)
-			}
 		}
 		after = entries[len(entries)-1].EventID
-	}
-	// The summaries of the hours the entries fell in may predate them.
-	if err := dst.Touch(ctx, hours); err != nil {
-		return fmt.Errorf("import: %w", err)
 	}
 	fmt.Fprintf(stdout, "import from %s: %d read, %d stored, %d already stored\n", redactURL(*from), read, stored, read-stored)
 	return nil

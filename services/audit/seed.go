@@ -10,8 +10,13 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/events"
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
 )
@@ -23,7 +28,10 @@ const seedBatch = 1000
 // entries straight into the configured store (not through the stream), for
 // benchmarks and for trying the log queries at volume. Four in five are API
 // calls of about 1,000 users; the rest are ticket changes; all spread over
-// the last --days days. The same --seed writes the same log.
+// the --days days before --at (default now). The same --seed and --at write
+// the same log. With --publish it publishes the same events on the stream
+// instead, for the audit consumer to store (the drain benchmark compares
+// the two).
 func seed(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
 	fs.SetOutput(stdout)
@@ -31,6 +39,8 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stdout
 	users := fs.Int("users", 1000, "how many users make the calls")
 	days := fs.Int("days", 30, "how many days back the entries spread")
 	seedValue := fs.Uint64("seed", 1, "the random seed")
+	at := fs.String("at", "", "the RFC 3339 time the entries end at (default now)")
+	publish := fs.Bool("publish", false, "publish the events on the stream (NATS_URL) instead of storing them")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -40,24 +50,34 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stdout
 	if *n < 1 || *users < 1 || *days < 1 || fs.NArg() > 0 {
 		return fmt.Errorf("seed: --events, --users and --days must be positive; %s", usage)
 	}
+	end := time.Now().UTC()
+	if *at != "" {
+		if end, err = time.Parse(time.RFC3339Nano, *at); err != nil {
+			return fmt.Errorf("seed: --at: %w", err)
+		}
+	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
+	}
+	g := newGenerator(*seedValue, *users, end.UTC(), time.Duration(*days)*24*time.Hour)
+	if *publish {
+		return publishSeed(ctx, cfg, g, *n, stdout)
 	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, st.close(context.WithoutCancel(ctx))) }()
-
-	g := newGenerator(*seedValue, *users, time.Now().UTC(), time.Duration(*days)*24*time.Hour)
 	start := time.Now()
 	batch := make([]audit.Entry, 0, seedBatch)
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		saved, err := st.SaveBatch(ctx, batch)
+		// Entries of the past are late: the summaries of their minutes and
+		// hours, if any, predate them.
+		saved, err := st.SaveBatch(ctx, batch, time.Now())
 		if err != nil {
 			return fmt.Errorf("seed: %w", err)
 		}
@@ -72,7 +92,7 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stdout
 	for range *n {
 		e, err := g.entry()
 		if err != nil {
-			return err
+			return fmt.Errorf("seed: %w", err)
 		}
 		batch = append(batch, e)
 		if len(batch) == seedBatch {
@@ -83,10 +103,6 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stdout
 	}
 	if err := flush(); err != nil {
 		return err
-	}
-	// Summaries of the hours the entries fell in, if any, predate them.
-	if err := st.Touch(ctx, g.hours()); err != nil {
-		return fmt.Errorf("seed: %w", err)
 	}
 	took := time.Since(start)
 	fmt.Fprintf(stdout, "seed: %d entries in %s (%.0f/s)\n", *n, took.Round(time.Millisecond), float64(*n)/took.Seconds())
@@ -105,15 +121,6 @@ type generator struct {
 
 func newGenerator(seed uint64, users int, now time.Time, span time.Duration) *generator {
 	return &generator{rnd: rand.New(rand.NewPCG(seed, seed^0x5eed)), users: users, now: now, span: span}
-}
-
-// hours lists every hour the entries may fall in.
-func (g *generator) hours() []time.Time {
-	var out []time.Time
-	for h := g.now.Add(-g.span).Truncate(time.Hour); !h.After(g.now); h = h.Add(time.Hour) {
-		out = append(out, h)
-	}
-	return out
 }
 
 // pick returns the index of a weight, drawn in proportion.
@@ -184,6 +191,15 @@ var seedTicketTypes = []struct {
 // entry returns the next entry, derived from its event as the consumer
 // derives it.
 func (g *generator) entry() (audit.Entry, error) {
+	ev, err := g.event()
+	if err != nil {
+		return audit.Entry{}, err
+	}
+	return audit.NewEntry(ev, ev.Time.Add(20*time.Millisecond))
+}
+
+// event returns the next synthetic event.
+func (g *generator) event() (events.Event, error) {
 	g.seq++
 	at := g.now.Add(-time.Duration(g.rnd.Int64N(int64(g.span))))
 	ev := events.Event{
@@ -266,10 +282,51 @@ func (g *generator) entry() (audit.Entry, error) {
 	}
 	raw, err := json.Marshal(data)
 	if err != nil {
-		return audit.Entry{}, err
+		return events.Event{}, err
 	}
 	ev.Data = raw
-	return audit.NewEntry(ev, at.Add(20*time.Millisecond))
+	return ev, nil
+}
+
+// publishSeed publishes n events of g on the stream, each under its event
+// id, and waits until the stream has acknowledged them all.
+func publishSeed(ctx context.Context, cfg Config, g *generator, n int, stdout io.Writer) error {
+	nc, err := nats.Connect(cfg.NATSURL, nats.Name(cfg.ServiceName+"-seed"))
+	if err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	defer nc.Close()
+	var failed atomic.Int64
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096),
+		jetstream.WithPublishAsyncErrHandler(func(jetstream.JetStream, *nats.Msg, error) { failed.Add(1) }))
+	if err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	start := time.Now()
+	for range n {
+		ev, err := g.event()
+		if err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+		msg, err := bus.Message(ctx, ev)
+		if err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+		if _, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(ev.ID), jetstream.WithStallWait(30*time.Second)); err != nil {
+			return fmt.Errorf("seed: publish: %w", err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(time.Minute):
+		return fmt.Errorf("seed: %d publishes not acknowledged within a minute", js.PublishAsyncPending())
+	}
+	if n := failed.Load(); n > 0 {
+		return fmt.Errorf("seed: %d publishes failed", n)
+	}
+	took := time.Since(start)
+	fmt.Fprintf(stdout, "seed: %d events published in %s (%.0f/s)\n", n, took.Round(time.Millisecond), float64(n)/took.Seconds())
+	return nil
 }
 
 var (

@@ -9,10 +9,14 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/supportdesk/supportdesk/pkg/bus"
+	"github.com/supportdesk/supportdesk/pkg/events"
 	"github.com/supportdesk/supportdesk/pkg/mongotest"
+	"github.com/supportdesk/supportdesk/pkg/natstest"
 	"github.com/supportdesk/supportdesk/pkg/pgdb"
 	"github.com/supportdesk/supportdesk/pkg/pgtest"
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
@@ -118,5 +122,59 @@ func TestImport(t *testing.T) {
 	}
 	if diff := cmp.Diff(a.Entries, b.Entries, cmp.Transformer("json", func(raw []byte) string { return string(raw) })); len(a.Entries) != 16 || diff != "" {
 		t.Errorf("imported entries (-source +copy):\n%s", diff)
+	}
+}
+
+// TestSeedPublishesTheSameEvents: with --publish the seed puts on the stream
+// the events it would have stored, with the same --seed and --at.
+func TestSeedPublishesTheSameEvents(t *testing.T) {
+	natsURL := natstest.Start(t)
+	ctx := context.Background()
+	nc, js, err := bus.Connect(natsURL, "seed-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	stream, err := bus.EnsureStream(ctx, js, bus.DefaultStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, store := pgEnv(t)
+	env["NATS_URL"] = natsURL
+	at := "2026-03-14T15:00:00Z"
+	out := runCommand(t, env, "seed", "--events=300", "--seed=9", "--at="+at, "--publish")
+	if !strings.Contains(out, "seed: 300 events published") {
+		t.Errorf("seed --publish printed %q", out)
+	}
+	runCommand(t, env, "seed", "--events=300", "--seed=9", "--at="+at)
+
+	info, err := stream.Info(ctx)
+	if err != nil || info.State.Msgs != 300 {
+		t.Fatalf("stream holds %d messages (err %v), want 300", info.State.Msgs, err)
+	}
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := store.List(ctx, audit.Query{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, e := range stored.Entries {
+		ids[e.EventID] = true
+	}
+	for range 300 {
+		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := events.Decode(msg.Data())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ids[ev.ID] {
+			t.Fatalf("published %s was not seeded into the store", ev.ID)
+		}
 	}
 }

@@ -190,14 +190,16 @@ type fakeStore struct {
 	listing   audit.Listing
 	summaries [][2]time.Time // ranges Summarize was asked
 	summary   func(from, to time.Time) audit.Summary
-	rollups   []audit.Rollup
-	kept      []audit.Rollup // SaveRollup calls
+	rollups   map[time.Duration][]audit.Rollup // by span
+	kept      []audit.Rollup                   // SaveRollup calls
+	late      []time.Time                      // the late times of SaveBatch calls
 	touched   []time.Time
 	err       error
 }
 
-func (s *fakeStore) SaveBatch(_ context.Context, entries []audit.Entry) ([]audit.Saved, error) {
+func (s *fakeStore) SaveBatch(_ context.Context, entries []audit.Entry, late time.Time) ([]audit.Saved, error) {
 	s.saved = append(s.saved, entries...)
+	s.late = append(s.late, late)
 	if s.err != nil {
 		return nil, s.err
 	}
@@ -229,8 +231,14 @@ func (s *fakeStore) Summarize(_ context.Context, from, to time.Time) (audit.Summ
 	return s.summary(from, to), s.err
 }
 
-func (s *fakeStore) Rollups(_ context.Context, from, to time.Time) ([]audit.Rollup, error) {
-	return s.rollups, s.err
+func (s *fakeStore) Rollups(_ context.Context, span time.Duration, from, to time.Time) ([]audit.Rollup, error) {
+	var out []audit.Rollup
+	for _, r := range s.rollups[span] {
+		if !r.Start.Before(from) && r.Start.Before(to) {
+			out = append(out, r)
+		}
+	}
+	return out, s.err
 }
 
 func (s *fakeStore) SaveRollup(_ context.Context, r audit.Rollup) error {
@@ -238,8 +246,8 @@ func (s *fakeStore) SaveRollup(_ context.Context, r audit.Rollup) error {
 	return s.err
 }
 
-func (s *fakeStore) Touch(_ context.Context, hours []time.Time) error {
-	s.touched = append(s.touched, hours...)
+func (s *fakeStore) Touch(_ context.Context, times []time.Time) error {
+	s.touched = append(s.touched, times...)
 	return s.err
 }
 
@@ -286,8 +294,9 @@ func TestServiceRecordBatch(t *testing.T) {
 	if diff := cmp.Diff([]string{"new", "stored", "refused", "late"}, saved); diff != "" {
 		t.Errorf("entries stored in one batch, the undecodable one left out (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]time.Time{late.Truncate(time.Hour)}, store.touched); diff != "" {
-		t.Errorf("hours touched (-want +got):\n%s", diff)
+	// Late: before the minute of received less LateAfter (15:09).
+	if diff := cmp.Diff([]time.Time{time.Date(2026, 3, 14, 15, 9, 0, 0, time.UTC)}, store.late); diff != "" {
+		t.Errorf("late bound passed to the store (-want +got):\n%s", diff)
 	}
 
 	down := errors.New("no reachable servers")

@@ -112,14 +112,15 @@ func (c *Call) Latency() (float64, bool) {
 	return RoundLatency(c.ProcessTime), true
 }
 
-// RoundLatency rounds a process time to three significant digits (0.01234 s
-// is 0.0123 s), the precision of the latency percentiles: the statistics
-// keep, per hour, how many calls took each rounded time, so that a week of
-// calls is summarised by a few thousand numbers rather than read again.
+// RoundLatency rounds a process time to two significant digits (0.01234 s
+// is 0.012 s), the precision of the latency percentiles: the statistics
+// keep, per minute and per hour, how many calls took each rounded time (at
+// most 90 values a decade), so that a week of calls is summarised by a few
+// thousand numbers rather than read again.
 func RoundLatency(seconds float64) float64 {
 	if seconds <= 0 {
 		return 0
 	}
-	f, _ := strconv.ParseFloat(strconv.FormatFloat(seconds, 'g', 3, 64), 64)
+	f, _ := strconv.ParseFloat(strconv.FormatFloat(seconds, 'g', 2, 64), 64)
 	return f
 }

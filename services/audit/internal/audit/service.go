@@ -15,8 +15,12 @@ import (
 type Store interface {
 	// SaveBatch stores entries, each at most once, and reports what became
 	// of each, in order (see Saved). An error means the batch may be
-	// partly stored; saving it again is safe.
-	SaveBatch(ctx context.Context, entries []Entry) ([]Saved, error)
+	// partly stored; saving it again is safe. For each entry older than
+	// late it moves on the generation of the entry's minute and hour (see
+	// Rollup): in the same transaction as the entry where the database has
+	// them, else after the insert, for stored and already stored entries
+	// alike.
+	SaveBatch(ctx context.Context, entries []Entry, late time.Time) ([]Saved, error)
 	// SaveDeadLetter stores d.
 	SaveDeadLetter(ctx context.Context, d DeadLetter) error
 	// List returns the entries q selects, newest first (ties broken by
@@ -24,15 +28,16 @@ type Store interface {
 	List(ctx context.Context, q Query) (Listing, error)
 	// Summarize summarises the entries with from <= time < to.
 	Summarize(ctx context.Context, from, to time.Time) (Summary, error)
-	// Rollups returns the stored rollups of the hours from <= hour < to;
-	// an hour without one is missing.
-	Rollups(ctx context.Context, from, to time.Time) ([]Rollup, error)
-	// SaveRollup stores r's summary unless the hour's generation is no
-	// longer r.Gen, in which case it stores nothing and succeeds.
+	// Rollups returns the stored rollups of the given span (time.Minute
+	// or time.Hour) that start from <= start < to; a stretch without one
+	// is missing.
+	Rollups(ctx context.Context, span time.Duration, from, to time.Time) ([]Rollup, error)
+	// SaveRollup stores r's summary unless the generation of its stretch
+	// is no longer r.Gen, in which case it stores nothing and succeeds.
 	SaveRollup(ctx context.Context, r Rollup) error
-	// Touch moves the generation of each hour on, so that its stored
-	// summary, if any, is out of date.
-	Touch(ctx context.Context, hours []time.Time) error
+	// Touch moves on the generation of the minute and of the hour of each
+	// time, so that their stored summaries, if any, are out of date.
+	Touch(ctx context.Context, times []time.Time) error
 }
 
 // Saved is what SaveBatch did with one entry: stored it (New), found its
@@ -82,15 +87,11 @@ func (s *Service) RecordBatch(ctx context.Context, evs []events.Event) []Recorde
 	if len(entries) == 0 {
 		return out
 	}
-	saved, err := s.store.SaveBatch(ctx, entries)
+	// Entries of stretches that may be summarised already make those
+	// summaries out of date.
+	saved, err := s.store.SaveBatch(ctx, entries, lateBefore(now))
 	if err == nil && len(saved) != len(entries) {
 		err = fmt.Errorf("store reported %d outcomes for %d entries", len(saved), len(entries))
-	}
-	if err == nil {
-		// Stored entries of hours already summarised make those summaries
-		// out of date. Entries found stored already touch their hours too:
-		// the first attempt may have stored them and failed before this.
-		err = s.store.Touch(ctx, lateHours(entries, now))
 	}
 	if err != nil {
 		err = fmt.Errorf("record %d events: %w", len(entries), err)

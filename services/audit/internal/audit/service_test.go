@@ -190,7 +190,7 @@ func TestSummaryPercentile(t *testing.T) {
 }
 
 func TestRoundLatency(t *testing.T) {
-	for in, want := range map[float64]float64{0.012345: 0.0123, 0.25: 0.25, 1.5: 1.5, 123.456: 123, 0.0004567: 0.000457, 0: 0, -1: 0} {
+	for in, want := range map[float64]float64{0.012345: 0.012, 0.25: 0.25, 1.5: 1.5, 123.456: 120, 0.0004567: 0.00046, 0.0995: 0.1, 0: 0, -1: 0} {
 		if got := audit.RoundLatency(in); got != want {
 			t.Errorf("RoundLatency(%v) = %v, want %v", in, got, want)
 		}
@@ -198,11 +198,13 @@ func TestRoundLatency(t *testing.T) {
 }
 
 // TestServiceStatsWindows: the statistics of a period read the stored
-// summary of each sealed hour, summarise (and save) those missing or out of
-// date at the generation read, and read the edges' entries.
+// summary of each sealed hour, and of each sealed minute of the hours at its
+// edges; they summarise (and save) those missing or out of date at the
+// generation read, and read the entries of what is left.
 func TestServiceStatsWindows(t *testing.T) {
-	// received is 15:09:27; hours_ago 3 starts at 12:09:27.
-	h := func(hour int) time.Time { return time.Date(2026, 3, 14, hour, 0, 0, 0, time.UTC) }
+	// received is 15:09:27; hours_ago 3 starts at 12:09:27. Sealed
+	// minutes: 12:10 to 15:09 (15:09:27 less 10 s, down to the minute).
+	at := func(h, m int) time.Time { return time.Date(2026, 3, 14, h, m, 0, 0, time.UTC) }
 	one := audit.NewSummary()
 	one.Total, one.Calls = 1, 1
 	one.ByStatusClass["2xx"] = 1
@@ -215,9 +217,14 @@ func TestServiceStatsWindows(t *testing.T) {
 			s.Add(one)
 			return s
 		},
-		rollups: []audit.Rollup{
-			{Hour: h(13), Gen: 2, Summary: &valid, SumGen: 2}, // valid: read
-			{Hour: h(14), Gen: 3, Summary: &valid, SumGen: 2}, // out of date: summarised again
+		rollups: map[time.Duration][]audit.Rollup{
+			time.Hour: {
+				{Span: time.Hour, Start: at(13, 0), Gen: 2, Summary: &valid, SumGen: 2}, // valid: read
+				{Span: time.Hour, Start: at(14, 0), Gen: 3, Summary: &valid, SumGen: 2}, // out of date: summarised again
+			},
+			time.Minute: {
+				{Span: time.Minute, Start: at(12, 30), Gen: 1, Summary: &valid, SumGen: 1}, // valid: read
+			},
 		},
 	}
 	got, err := audit.NewService(store, clock).Stats(context.Background(), 3)
@@ -225,26 +232,43 @@ func TestServiceStatsWindows(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := received.Add(-3 * time.Hour)
-	wantRanges := [][2]time.Time{{start, h(13)}, {h(15), received}, {h(14), h(15)}}
-	if diff := cmp.Diff(wantRanges, store.summaries); diff != "" {
+	// The edges' entries, then the minutes 12:10 to 12:59 but 12:30, the
+	// hour 14:00, the minutes 15:00 to 15:08.
+	want := [][2]time.Time{{start, at(12, 10)}, {at(15, 9), received}}
+	for m := 10; m < 60; m++ {
+		if m != 30 {
+			want = append(want, [2]time.Time{at(12, m), at(12, m+1)})
+		}
+	}
+	want = append(want, [2]time.Time{at(14, 0), at(15, 0)})
+	for m := range 9 {
+		want = append(want, [2]time.Time{at(15, m), at(15, m+1)})
+	}
+	if diff := cmp.Diff(want, store.summaries); diff != "" {
 		t.Errorf("ranges summarised (-want +got):\n%s", diff)
 	}
-	if len(store.kept) != 1 || !store.kept[0].Hour.Equal(h(14)) || store.kept[0].Gen != 3 || store.kept[0].SumGen != 3 {
-		t.Errorf("summaries saved = %+v, want 14:00 at generation 3", store.kept)
+	if len(store.kept) != 59 {
+		t.Errorf("%d summaries saved, want 59 (49 + 9 minutes, 1 hour)", len(store.kept))
 	}
-	if got.Total != 4 || got.Calls != 4 || got.ByStatusClass["2xx"] != 4 || *got.LatencyP50 != 0.1 ||
-		got.ByAction["merge_requests"] != 4 || got.ByAction["view_request"] != 0 || len(got.ByAction) != len(audit.Actions())+1 {
+	for _, k := range store.kept {
+		if k.Span == time.Hour && (!k.Start.Equal(at(14, 0)) || k.Gen != 3 || k.SumGen != 3) {
+			t.Errorf("hour summary saved = %+v, want 14:00 at generation 3", k)
+		}
+	}
+	// 2 edges + 58 minutes + 1 hour summarised, 1 minute + 1 hour read.
+	if got.Total != 63 || got.Calls != 63 || got.ByStatusClass["2xx"] != 63 || *got.LatencyP50 != 0.1 ||
+		got.ByAction["merge_requests"] != 63 || got.ByAction["view_request"] != 0 || len(got.ByAction) != len(audit.Actions())+1 {
 		t.Errorf("stats = %+v", got)
 	}
 
-	// Within SealedAfter of the hour's end, the last hour is read whole.
+	// Within SealedAfter of the minute's end, the entries are read.
 	store = &fakeStore{}
-	now := h(15).Add(time.Minute)
+	now := at(15, 0).Add(5 * time.Second)
 	if _, err := audit.NewService(store, func() time.Time { return now }).Stats(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([][2]time.Time{{now.Add(-time.Hour), now}}, store.summaries); diff != "" {
-		t.Errorf("one open hour: ranges summarised (-want +got):\n%s", diff)
+	if len(store.summaries) != 60 || store.summaries[1] != [2]time.Time{at(14, 59), now} {
+		t.Errorf("one hour, 5 s into a minute: %d ranges, the open tail %v", len(store.summaries), store.summaries[1])
 	}
 
 	for _, bad := range []int{0, 169, -1} {

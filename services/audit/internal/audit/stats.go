@@ -129,98 +129,123 @@ func periodStart(now time.Time, hours int) time.Time {
 	return now.UTC().Add(-time.Duration(hours) * time.Hour)
 }
 
-// Rollup is the summary of one hour of the log, kept so that the
-// statistics of a week read 168 summaries rather than every entry.
+// Rollup is the summary of one minute or one hour of the log, kept so
+// that the statistics of a week read a few hundred summaries rather than
+// every entry: each sealed hour of the period, each sealed minute of the
+// hours at its edges, and the entries of what is left (under a minute at
+// the start, and the last SealedAfter and the minute it ends in).
 //
-// An hour is summarised once it is sealed: over for longer than
-// SealedAfter, so that entries still on their way have arrived. An entry
-// that arrives later still (after an outage, or by replay) bumps its hour's
-// generation (Store.Touch) after it is stored; a summary is valid only for
-// the generation it was computed at, and a summary is saved only if the
-// generation has not moved meanwhile. So a late entry is never missed: the
-// next statistics summarise its hour again.
+// A stretch is summarised once it is sealed: over for SealedAfter, so that
+// entries still on their way have arrived. An entry that arrives later
+// still (after an outage, or by replay) moves on the generation of its
+// minute and hour when it is stored; a summary is valid only for the
+// generation it was computed at, and is saved only if the generation has
+// not moved meanwhile. So a late entry is never left out: the next
+// statistics summarise its stretch again.
 type Rollup struct {
-	Hour    time.Time // start of the hour, UTC
-	Gen     int64     // the hour's generation now
-	Summary *Summary  // nil when none is stored
-	SumGen  int64     // the generation Summary was computed at
+	Span    time.Duration // time.Minute or time.Hour
+	Start   time.Time     // UTC, a multiple of Span
+	Gen     int64         // the stretch's generation now
+	Summary *Summary      // nil when none is stored
+	SumGen  int64         // the generation Summary was computed at
 }
 
-// Valid reports whether r holds a summary of its hour as it is now.
+// Valid reports whether r holds a summary of its stretch as it is now.
 func (r Rollup) Valid() bool { return r.Summary != nil && r.SumGen == r.Gen }
 
-// SealedAfter is how long after its end an hour is summarised for good.
-const SealedAfter = 2 * time.Minute
+// SealedAfter is how long after its end a stretch is summarised for good.
+const SealedAfter = 10 * time.Second
 
-// LateAfter is how long after its hour's end an entry that is stored counts
-// as late and touches its hour. It is below SealedAfter by a margin, so
-// that clocks a little apart never leave a late entry out of a summary.
+// LateAfter is how long after the end of its minute an entry that is
+// stored counts as late, and makes the summaries of its minute and hour out
+// of date. It is below SealedAfter by a margin, so that clocks a little
+// apart never leave a late entry out of a summary.
 const LateAfter = SealedAfter / 2
 
-// lateHours returns the hours, each once, of the entries that arrive late
-// at now (see LateAfter).
-func lateHours(entries []Entry, now time.Time) []time.Time {
-	var hours []time.Time
-	for _, e := range entries {
-		h := e.Time.UTC().Truncate(time.Hour)
-		if !h.Add(time.Hour+LateAfter).After(now) && !slices.ContainsFunc(hours, h.Equal) {
-			hours = append(hours, h)
-		}
+// lateBefore is the time before which an entry stored at now is late: the
+// start of the minute now - LateAfter falls in.
+func lateBefore(now time.Time) time.Time { return now.UTC().Add(-LateAfter).Truncate(time.Minute) }
+
+// ceil rounds t up to a multiple of d.
+func ceil(t time.Time, d time.Duration) time.Time {
+	if f := t.Truncate(d); f.Before(t) {
+		return f.Add(d)
 	}
-	return hours
+	return t
 }
 
-// summarize returns the summary of the entries with since <= time < now:
-// the stored summaries of the sealed hours in between (computing and
-// saving those missing or out of date), and the entries of the edges.
+// summarize returns the summary of the entries with since <= time < now.
 func (s *Service) summarize(ctx context.Context, since, now time.Time) (Summary, error) {
 	total := NewSummary()
-	first := since.Truncate(time.Hour)
-	if first.Before(since) {
-		first = first.Add(time.Hour)
-	}
-	end := now.Add(-SealedAfter).Truncate(time.Hour) // end of the last sealed hour
-	if !first.Before(end) {
-		sum, err := s.store.Summarize(ctx, since, now)
-		if err != nil {
-			return Summary{}, err
+	raw := func(from, to time.Time) error {
+		if !from.Before(to) {
+			return nil
 		}
-		return sum, nil
-	}
-	for _, edge := range [][2]time.Time{{since, first}, {end, now}} {
-		if !edge[0].Before(edge[1]) {
-			continue
-		}
-		sum, err := s.store.Summarize(ctx, edge[0], edge[1])
+		sum, err := s.store.Summarize(ctx, from, to)
 		if err != nil {
-			return Summary{}, err
+			return err
 		}
 		total.Add(sum)
+		return nil
 	}
-	rollups, err := s.store.Rollups(ctx, first, end)
-	if err != nil {
+	// The sealed minutes of the period: [a, b).
+	a, b := ceil(since, time.Minute), now.Add(-SealedAfter).Truncate(time.Minute)
+	if !a.Before(b) {
+		return total, raw(since, now)
+	}
+	if err := raw(since, a); err != nil {
 		return Summary{}, err
 	}
-	byHour := make(map[time.Time]Rollup, len(rollups))
-	for _, r := range rollups {
-		byHour[r.Hour.UTC()] = r
+	if err := raw(b, now); err != nil {
+		return Summary{}, err
 	}
-	for h := first; h.Before(end); h = h.Add(time.Hour) {
-		r, ok := byHour[h]
+	// Whole hours in between, minutes at their edges.
+	h0, h1 := ceil(a, time.Hour), b.Truncate(time.Hour)
+	if !h0.Before(h1) {
+		return total, s.rollup(ctx, &total, time.Minute, a, b)
+	}
+	for _, r := range []struct {
+		span     time.Duration
+		from, to time.Time
+	}{{time.Minute, a, h0}, {time.Hour, h0, h1}, {time.Minute, h1, b}} {
+		if err := s.rollup(ctx, &total, r.span, r.from, r.to); err != nil {
+			return Summary{}, err
+		}
+	}
+	return total, nil
+}
+
+// rollup adds to total the summaries of the stretches of span in [from,
+// to): stored ones where valid, the others summarised from their entries
+// and saved at the generation read before.
+func (s *Service) rollup(ctx context.Context, total *Summary, span time.Duration, from, to time.Time) error {
+	if !from.Before(to) {
+		return nil
+	}
+	rollups, err := s.store.Rollups(ctx, span, from, to)
+	if err != nil {
+		return err
+	}
+	byStart := make(map[time.Time]Rollup, len(rollups))
+	for _, r := range rollups {
+		byStart[r.Start.UTC()] = r
+	}
+	for t := from; t.Before(to); t = t.Add(span) {
+		r, ok := byStart[t]
 		if ok && r.Valid() {
 			total.Add(*r.Summary)
 			continue
 		}
-		// r.Gen (0 when the hour has no rollup yet) was read before the
+		// r.Gen (0 when the stretch has no rollup yet) was read before the
 		// entries are: a later touch makes SaveRollup refuse this summary.
-		sum, err := s.store.Summarize(ctx, h, h.Add(time.Hour))
+		sum, err := s.store.Summarize(ctx, t, t.Add(span))
 		if err != nil {
-			return Summary{}, err
+			return err
 		}
-		if err := s.store.SaveRollup(ctx, Rollup{Hour: h, Gen: r.Gen, Summary: &sum, SumGen: r.Gen}); err != nil {
-			return Summary{}, fmt.Errorf("save the summary of %s: %w", h.Format(time.RFC3339), err)
+		if err := s.store.SaveRollup(ctx, Rollup{Span: span, Start: t, Gen: r.Gen, Summary: &sum, SumGen: r.Gen}); err != nil {
+			return fmt.Errorf("save the summary of %s: %w", t.Format(time.RFC3339), err)
 		}
 		total.Add(sum)
 	}
-	return total, nil
+	return nil
 }

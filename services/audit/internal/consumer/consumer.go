@@ -39,7 +39,7 @@ const (
 	HandleTimeout = 20 * time.Second
 	// DefaultBatch is how many messages are stored together at most
 	// (AUDIT_BATCH_SIZE): a backlog drains in inserts of this many.
-	DefaultBatch = 500
+	DefaultBatch = 1000
 )
 
 // Config is the consumer of every event of the system, storing up to batch
@@ -52,6 +52,9 @@ func Config(batch int) bus.ConsumerConfig {
 		AckWait:       AckWait,
 		MaxDelay:      MaxDelay,
 		BatchSize:     batch,
+		// Two batches at once: one is decoded while the other is written.
+		// The log is keyed by event id, so the order does not matter.
+		Workers: 2,
 	}
 }
 

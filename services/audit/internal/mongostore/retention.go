@@ -129,19 +129,21 @@ func refused(err error) bool {
 }
 
 // DeleteBefore deletes the entries of events older than t and returns how
-// many it deleted, with the rollups of the hours they filled: those wholly
-// before t go, and the hour t falls in is touched. Only the retention purge
+// many it deleted, with the rollups of the stretches they filled: those
+// wholly before t go, and the minute and hour t falls in are touched. Only the retention purge
 // calls it: no query or route of the service changes or removes an entry.
 func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 	res, err := s.entries.DeleteMany(ctx, bson.D{{Key: "time", Value: bson.D{{Key: "$lt", Value: t}}}})
 	if err != nil {
 		return 0, fmt.Errorf("delete entries before %s: %w", t.Format(time.RFC3339), unavailable(err))
 	}
-	hour := t.UTC().Truncate(time.Hour)
-	if _, err := s.rollups.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$lt", Value: hour}}}}); err != nil {
-		return 0, fmt.Errorf("delete rollups before %s: %w", hour.Format(time.RFC3339), unavailable(err))
+	for _, span := range []time.Duration{time.Minute, time.Hour} {
+		whole := bson.D{{Key: "span", Value: int(span / time.Second)}, {Key: "start", Value: bson.D{{Key: "$lte", Value: t.UTC().Add(-span)}}}}
+		if _, err := s.rollups.DeleteMany(ctx, whole); err != nil {
+			return 0, fmt.Errorf("delete rollups before %s: %w", t.Format(time.RFC3339), unavailable(err))
+		}
 	}
-	if err := s.Touch(ctx, []time.Time{hour}); err != nil {
+	if err := s.Touch(ctx, []time.Time{t}); err != nil {
 		return 0, err
 	}
 	return res.DeletedCount, nil

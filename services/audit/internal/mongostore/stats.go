@@ -72,13 +72,19 @@ func (s *Store) Summarize(ctx context.Context, from, to time.Time) (audit.Summar
 	return sum, nil
 }
 
-// rollupDoc is the stored form of an audit.Rollup: one document per hour,
-// keyed by its start.
+// rollupDoc is the stored form of an audit.Rollup: one document per
+// minute or hour, keyed by its span and start.
 type rollupDoc struct {
-	Hour    time.Time   `bson:"_id"`
+	ID      string      `bson:"_id"` // span in seconds / start, RFC 3339
+	Span    int         `bson:"span"`
+	Start   time.Time   `bson:"start"`
 	Gen     int64       `bson:"gen"`
 	Summary *summaryDoc `bson:"summary,omitempty"`
 	SumGen  int64       `bson:"sum_gen"`
+}
+
+func rollupID(span int, start time.Time) string {
+	return fmt.Sprintf("%d/%s", span, start.UTC().Format(time.RFC3339))
 }
 
 type summaryDoc struct {
@@ -87,17 +93,16 @@ type summaryDoc struct {
 	Actions  int64            `bson:"actions"`
 	ByClass  map[string]int64 `bson:"by_status_class"`
 	ByAction map[string]int64 `bson:"by_action"`
-	Latency  []latencyCount   `bson:"latency"`
+	Seconds  []float64        `bson:"latency_s"` // the rounded process times,
+	Counts   []int64          `bson:"latency_n"` // and how many calls took each
 }
 
-type latencyCount struct {
-	Seconds float64 `bson:"s"`
-	N       int64   `bson:"n"`
-}
-
-// Rollups returns the stored rollups of the hours from <= hour < to.
-func (s *Store) Rollups(ctx context.Context, from, to time.Time) ([]audit.Rollup, error) {
-	filter := bson.D{{Key: "_id", Value: bson.D{{Key: "$gte", Value: from}, {Key: "$lt", Value: to}}}}
+// Rollups returns the stored rollups of span that start in [from, to).
+func (s *Store) Rollups(ctx context.Context, span time.Duration, from, to time.Time) ([]audit.Rollup, error) {
+	filter := bson.D{
+		{Key: "span", Value: int(span / time.Second)},
+		{Key: "start", Value: bson.D{{Key: "$gte", Value: from.UTC()}, {Key: "$lt", Value: to.UTC()}}},
+	}
 	cur, err := s.rollups.Find(ctx, filter)
 	if err != nil {
 		return nil, fmt.Errorf("find rollups: %w", unavailable(err))
@@ -108,7 +113,7 @@ func (s *Store) Rollups(ctx context.Context, from, to time.Time) ([]audit.Rollup
 	}
 	out := make([]audit.Rollup, len(docs))
 	for i, d := range docs {
-		out[i] = audit.Rollup{Hour: d.Hour.UTC(), Gen: d.Gen, SumGen: d.SumGen}
+		out[i] = audit.Rollup{Span: span, Start: d.Start.UTC(), Gen: d.Gen, SumGen: d.SumGen}
 		if d.Summary != nil {
 			sum := audit.NewSummary()
 			sum.Total, sum.Calls, sum.Actions = d.Summary.Total, d.Summary.Calls, d.Summary.Actions
@@ -118,8 +123,10 @@ func (s *Store) Rollups(ctx context.Context, from, to time.Time) ([]audit.Rollup
 			for k, n := range d.Summary.ByAction {
 				sum.ByAction[k] = n
 			}
-			for _, l := range d.Summary.Latency {
-				sum.Latency[l.Seconds] += l.N
+			for j, v := range d.Summary.Seconds {
+				if j < len(d.Summary.Counts) {
+					sum.Latency[v] += d.Summary.Counts[j]
+				}
 			}
 			out[i].Summary = &sum
 		}
@@ -127,8 +134,8 @@ func (s *Store) Rollups(ctx context.Context, from, to time.Time) ([]audit.Rollup
 	return out, nil
 }
 
-// SaveRollup stores r's summary, on the condition that the hour's
-// generation is still r.Gen: a single-document update, so the check and
+// SaveRollup stores r's summary, on the condition that the generation of
+// its stretch is still r.Gen: a single-document update, so the check and
 // the write are one. A generation that moved on stores nothing.
 func (s *Store) SaveRollup(ctx context.Context, r audit.Rollup) error {
 	if r.Summary == nil {
@@ -137,32 +144,47 @@ func (s *Store) SaveRollup(ctx context.Context, r audit.Rollup) error {
 	sd := &summaryDoc{
 		Total: r.Summary.Total, Calls: r.Summary.Calls, Actions: r.Summary.Actions,
 		ByClass: r.Summary.ByStatusClass, ByAction: r.Summary.ByAction,
-		Latency: make([]latencyCount, 0, len(r.Summary.Latency)),
 	}
 	for v, n := range r.Summary.Latency {
-		sd.Latency = append(sd.Latency, latencyCount{Seconds: v, N: n})
+		sd.Seconds, sd.Counts = append(sd.Seconds, v), append(sd.Counts, n)
 	}
-	filter := bson.D{{Key: "_id", Value: r.Hour.UTC()}, {Key: "gen", Value: r.Gen}}
-	update := bson.D{{Key: "$set", Value: bson.D{{Key: "summary", Value: sd}, {Key: "sum_gen", Value: r.Gen}}}}
+	span := int(r.Span / time.Second)
+	filter := bson.D{{Key: "_id", Value: rollupID(span, r.Start)}, {Key: "gen", Value: r.Gen}}
+	update := bson.D{{Key: "$set", Value: bson.D{
+		{Key: "span", Value: span}, {Key: "start", Value: r.Start.UTC()},
+		{Key: "summary", Value: sd}, {Key: "sum_gen", Value: r.Gen},
+	}}}
 	_, err := s.rollups.UpdateOne(ctx, filter, update, options.UpdateOne().SetUpsert(true))
 	switch {
 	case err == nil:
 		return nil
 	case mongo.IsDuplicateKeyError(err):
-		// The hour exists at another generation: the upsert found no
+		// The stretch exists at another generation: the upsert found no
 		// match and could not insert. The summary is out of date.
 		return nil
 	}
 	return fmt.Errorf("save rollup: %w", unavailable(err))
 }
 
-// Touch moves the generation of each hour on.
-func (s *Store) Touch(ctx context.Context, hours []time.Time) error {
-	for _, h := range hours {
-		_, err := s.rollups.UpdateOne(ctx, bson.D{{Key: "_id", Value: h.UTC()}},
-			bson.D{{Key: "$inc", Value: bson.D{{Key: "gen", Value: int64(1)}}}}, options.UpdateOne().SetUpsert(true))
-		if err != nil {
-			return fmt.Errorf("touch rollup of %s: %w", h.Format(time.RFC3339), unavailable(err))
+// Touch moves on the generation of the minute and the hour of each time.
+func (s *Store) Touch(ctx context.Context, times []time.Time) error {
+	done := map[string]bool{}
+	for _, t := range times {
+		for _, span := range []time.Duration{time.Minute, time.Hour} {
+			start := t.UTC().Truncate(span)
+			id := rollupID(int(span/time.Second), start)
+			if done[id] {
+				continue
+			}
+			done[id] = true
+			_, err := s.rollups.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+				bson.D{
+					{Key: "$inc", Value: bson.D{{Key: "gen", Value: int64(1)}}},
+					{Key: "$set", Value: bson.D{{Key: "span", Value: int(span / time.Second)}, {Key: "start", Value: start}}},
+				}, options.UpdateOne().SetUpsert(true))
+			if err != nil {
+				return fmt.Errorf("touch rollup %s: %w", id, unavailable(err))
+			}
 		}
 	}
 	return nil

@@ -67,6 +67,10 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 			return fmt.Errorf("create index on %s: %w", EventsCollection, unavailable(err))
 		}
 	}
+	ri := mongo.IndexModel{Keys: bson.D{{Key: "span", Value: 1}, {Key: "start", Value: 1}}}
+	if _, err := s.rollups.Indexes().CreateOne(ctx, ri); err != nil {
+		return fmt.Errorf("create index on %s: %w", RollupsCollection, unavailable(err))
+	}
 	dl := mongo.IndexModel{Keys: bson.D{{Key: "received_at", Value: -1}}}
 	if _, err := s.deadLetters.Indexes().CreateOne(ctx, dl); err != nil {
 		return fmt.Errorf("create index on %s: %w", DeadLettersCollection, unavailable(err))
@@ -183,8 +187,28 @@ func actorValue(actor string) any {
 // SaveBatch inserts the entries with one unordered insert: an event id
 // that is stored already is success, reported as not new (a redelivered
 // event never makes a second document), and a document the server refuses
-// fails alone, for good, without holding back the others.
-func (s *Store) SaveBatch(ctx context.Context, entries []audit.Entry) ([]audit.Saved, error) {
+// fails alone, for good, without holding back the others. Then it touches
+// the minute and hour of every entry older than late, stored now or
+// before: without a transaction, an earlier attempt may have stored an
+// entry and failed before its touch.
+func (s *Store) SaveBatch(ctx context.Context, entries []audit.Entry, late time.Time) ([]audit.Saved, error) {
+	out, err := s.insertMany(ctx, entries)
+	if err != nil {
+		return nil, err
+	}
+	var times []time.Time
+	for _, e := range entries {
+		if e.Time.Before(late) {
+			times = append(times, e.Time)
+		}
+	}
+	if err := s.Touch(ctx, times); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *Store) insertMany(ctx context.Context, entries []audit.Entry) ([]audit.Saved, error) {
 	out := make([]audit.Saved, len(entries))
 	docs := make([]any, 0, len(entries))
 	index := make([]int, 0, len(entries)) // docs[k] is entries[index[k]]

@@ -100,7 +100,7 @@ func TestStoredDocument(t *testing.T) {
 		"time": bson.NewDateTimeFromTime(base), "actor_id": int64(42), "actor_role": "user",
 		"action": "view_request", "request_id": int64(7),
 		"call": true, "method": "GET", "route": "/user_request/:id", "status_code": int32(200), "status_class": "2xx",
-		"process_time": 0.01234, "latency": 0.0123,
+		"process_time": 0.01234, "latency": 0.012,
 	}
 	if diff := cmp.Diff(want, find("c-1")); diff != "" {
 		t.Errorf("stored call (-want +got):\n%s", diff)
@@ -130,7 +130,7 @@ func TestSaveRefusesDataThatIsNotAnObject(t *testing.T) {
 		t.Run(data, func(t *testing.T) {
 			e := storetest.Entry("bad", audit.ActionCreateRequest, 1, "1", base)
 			e.Data = json.RawMessage(data)
-			saved, err := s.SaveBatch(ctx, []audit.Entry{e})
+			saved, err := s.SaveBatch(ctx, []audit.Entry{e}, time.Time{})
 			if err != nil || len(saved) != 1 || !errors.Is(saved[0].Err, audit.ErrInvalidEvent) {
 				t.Errorf("SaveBatch(%s) = %+v, %v; want ErrInvalidEvent", data, saved, err)
 			}

@@ -114,7 +114,10 @@ func nullable(s string) *string {
 
 // insertEntries inserts the rows of unnest()ed arrays, one per column,
 // skipping event ids that are stored already, and returns the ids it
-// stored.
+// stored. In the same statement it moves on the generation of the minute
+// and the hour of each stored entry older than the last parameter (see
+// audit.Rollup): a late entry and the touch of its summaries commit
+// together.
 var insertEntries = func() string {
 	types := []string{
 		"text", "text", "text", "text", "timestamptz", "text", "text", "text", "text", "bigint",
@@ -127,10 +130,20 @@ var insertEntries = func() string {
 	sel := make([]string, len(columns))
 	copy(sel, columns)
 	sel[18] = "data::json" // sent as text: json keeps it byte for byte
-	return `INSERT INTO audit.entries (` + strings.Join(columns, ", ") + `)
-		SELECT ` + strings.Join(sel, ", ") + ` FROM unnest(` + strings.Join(args, ", ") + `) AS u(` + strings.Join(columns, ", ") + `)
-		ON CONFLICT (event_id) DO NOTHING
-		RETURNING event_id`
+	return `WITH stored AS (
+			INSERT INTO audit.entries (` + strings.Join(columns, ", ") + `)
+			SELECT ` + strings.Join(sel, ", ") + ` FROM unnest(` + strings.Join(args, ", ") + `) AS u(` + strings.Join(columns, ", ") + `)
+			ON CONFLICT (event_id) DO NOTHING
+			RETURNING event_id, time
+		), touched AS (
+			INSERT INTO audit.rollups (span, start, gen)
+			SELECT DISTINCT s.span, to_timestamp(floor(extract(epoch FROM stored.time) / s.span) * s.span), 1
+			FROM stored CROSS JOIN (VALUES (60), (3600)) AS s(span)
+			WHERE stored.time < $` + fmt.Sprint(len(types)+1) + `
+			ORDER BY 1, 2 -- one order of locks for every writer: no deadlock
+			ON CONFLICT (span, start) DO UPDATE SET gen = audit.rollups.gen + 1
+		)
+		SELECT event_id FROM stored`
 }()
 
 // SaveBatch inserts the entries with one statement: an event id that is
@@ -138,7 +151,7 @@ var insertEntries = func() string {
 // on the data of some row (a string PostgreSQL cannot hold, say), the rows
 // are inserted one by one instead, so that only the rows at fault fail,
 // for good, without holding back the others.
-func (s *Store) SaveBatch(ctx context.Context, entries []audit.Entry) ([]audit.Saved, error) {
+func (s *Store) SaveBatch(ctx context.Context, entries []audit.Entry, late time.Time) ([]audit.Saved, error) {
 	if len(entries) == 0 {
 		return nil, nil
 	}
@@ -146,9 +159,9 @@ func (s *Store) SaveBatch(ctx context.Context, entries []audit.Entry) ([]audit.S
 	for _, e := range entries {
 		r.add(e)
 	}
-	stored, err := s.insert(ctx, r)
+	stored, err := s.insert(ctx, r, late)
 	if isDataError(err) && len(entries) > 1 {
-		return s.saveOneByOne(ctx, entries)
+		return s.saveOneByOne(ctx, entries, late)
 	}
 	if err != nil {
 		if isDataError(err) {
@@ -168,8 +181,8 @@ func (s *Store) SaveBatch(ctx context.Context, entries []audit.Entry) ([]audit.S
 }
 
 // insert runs insertEntries and returns the set of ids it stored.
-func (s *Store) insert(ctx context.Context, r rows) (map[string]bool, error) {
-	res, err := s.pool.Query(ctx, insertEntries, r.values()...)
+func (s *Store) insert(ctx context.Context, r rows, late time.Time) (map[string]bool, error) {
+	res, err := s.pool.Query(ctx, insertEntries, append(r.values(), late.UTC())...)
 	if err != nil {
 		return nil, err
 	}
@@ -184,10 +197,10 @@ func (s *Store) insert(ctx context.Context, r rows) (map[string]bool, error) {
 	return stored, nil
 }
 
-func (s *Store) saveOneByOne(ctx context.Context, entries []audit.Entry) ([]audit.Saved, error) {
+func (s *Store) saveOneByOne(ctx context.Context, entries []audit.Entry, late time.Time) ([]audit.Saved, error) {
 	out := make([]audit.Saved, len(entries))
 	for i := range entries {
-		saved, err := s.SaveBatch(ctx, entries[i:i+1])
+		saved, err := s.SaveBatch(ctx, entries[i:i+1], late)
 		if err != nil {
 			return nil, err
 		}
@@ -217,11 +230,11 @@ func (s *Store) SaveDeadLetter(ctx context.Context, d audit.DeadLetter) error {
 }
 
 // DeleteBefore deletes the entries of events older than t and returns how
-// many it deleted, with the rollups of the hours they filled: those wholly
-// before t go, and the hour t falls in is touched. Only the retention purge
-// calls it: no query or route of the service changes or removes an entry.
+// many it deleted, with the rollups of the stretches they filled: those
+// wholly before t go, and the minute and hour t falls in are touched. Only
+// the retention purge calls it: no query or route of the service changes
+// or removes an entry.
 func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
-	hour := t.UTC().Truncate(time.Hour)
 	var n int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM audit.entries WHERE time < $1`, t.UTC())
@@ -229,10 +242,10 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 			return err
 		}
 		n = tag.RowsAffected()
-		if _, err := tx.Exec(ctx, `DELETE FROM audit.rollups WHERE hour < $1`, hour); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM audit.rollups WHERE start + span * interval '1 second' <= $1`, t.UTC()); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, touchHours, []time.Time{hour})
+		_, err = tx.Exec(ctx, touchStretches, []time.Time{t.UTC()})
 		return err
 	})
 	if err != nil {

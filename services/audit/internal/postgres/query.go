@@ -145,14 +145,19 @@ func (s *Store) List(ctx context.Context, q audit.Query) (audit.Listing, error) 
 	if q.After != nil {
 		w.add("(time, event_id) < (?, ?)", q.After.Time.UTC(), q.After.EventID)
 	}
-	sql := `SELECT ` + entryColumns + ` FROM audit.entries` + w.String() + ` ORDER BY time DESC, event_id DESC`
+	page := ` ORDER BY time DESC, event_id DESC`
 	if q.Limit > 0 {
 		w.args = append(w.args, q.Limit)
-		sql += ` LIMIT $` + strconv.Itoa(len(w.args))
+		page += ` LIMIT $` + strconv.Itoa(len(w.args))
 	}
+	sql := `SELECT ` + entryColumns + ` FROM audit.entries` + w.String() + page
 	if q.Offset > 0 {
+		// The entries skipped are read from the index alone (their ids),
+		// and only the page's rows from the table.
 		w.args = append(w.args, q.Offset)
-		sql += ` OFFSET $` + strconv.Itoa(len(w.args))
+		sql = `SELECT ` + entryColumns + ` FROM audit.entries JOIN (
+			SELECT event_id FROM audit.entries` + w.String() + page + ` OFFSET $` + strconv.Itoa(len(w.args)) + `
+		) AS page USING (event_id) ORDER BY time DESC, event_id DESC`
 	}
 	rows, err := s.pool.Query(ctx, sql, w.args...)
 	if err != nil {
@@ -220,43 +225,59 @@ type summaryJSON struct {
 	Actions  int64            `json:"actions"`
 	ByClass  map[string]int64 `json:"by_status_class"`
 	ByAction map[string]int64 `json:"by_action"`
-	Latency  [][2]float64     `json:"latency"` // [seconds, calls]
+	Seconds  []float64        `json:"latency_s"` // the rounded process times,
+	Counts   []int64          `json:"latency_n"` // and how many calls took each
 }
 
-// Rollups returns the stored rollups of the hours from <= hour < to.
-func (s *Store) Rollups(ctx context.Context, from, to time.Time) ([]audit.Rollup, error) {
-	const q = `SELECT hour, gen, summary, sum_gen FROM audit.rollups WHERE hour >= $1 AND hour < $2`
-	rows, err := s.pool.Query(ctx, q, from.UTC(), to.UTC())
+func summaryJSONOf(sum audit.Summary) summaryJSON {
+	sj := summaryJSON{Total: sum.Total, Calls: sum.Calls, Actions: sum.Actions,
+		ByClass: sum.ByStatusClass, ByAction: sum.ByAction,
+		Seconds: make([]float64, 0, len(sum.Latency)), Counts: make([]int64, 0, len(sum.Latency))}
+	for v, n := range sum.Latency {
+		sj.Seconds, sj.Counts = append(sj.Seconds, v), append(sj.Counts, n)
+	}
+	return sj
+}
+
+func (sj summaryJSON) summary() audit.Summary {
+	sum := audit.NewSummary()
+	sum.Total, sum.Calls, sum.Actions = sj.Total, sj.Calls, sj.Actions
+	for k, n := range sj.ByClass {
+		sum.ByStatusClass[k] = n
+	}
+	for k, n := range sj.ByAction {
+		sum.ByAction[k] = n
+	}
+	for i, v := range sj.Seconds {
+		if i < len(sj.Counts) {
+			sum.Latency[v] += sj.Counts[i]
+		}
+	}
+	return sum
+}
+
+// Rollups returns the stored rollups of span that start in [from, to).
+func (s *Store) Rollups(ctx context.Context, span time.Duration, from, to time.Time) ([]audit.Rollup, error) {
+	const q = `SELECT start, gen, summary, sum_gen FROM audit.rollups WHERE span = $1 AND start >= $2 AND start < $3`
+	rows, err := s.pool.Query(ctx, q, int(span/time.Second), from.UTC(), to.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("find rollups: %w", unavailable(err))
 	}
 	defer rows.Close()
 	var out []audit.Rollup
 	for rows.Next() {
-		var (
-			r   audit.Rollup
-			raw []byte
-		)
-		if err := rows.Scan(&r.Hour, &r.Gen, &raw, &r.SumGen); err != nil {
+		r := audit.Rollup{Span: span}
+		var raw []byte
+		if err := rows.Scan(&r.Start, &r.Gen, &raw, &r.SumGen); err != nil {
 			return nil, fmt.Errorf("read rollups: %w", err)
 		}
-		r.Hour = r.Hour.UTC()
+		r.Start = r.Start.UTC()
 		if raw != nil {
 			var sj summaryJSON
 			if err := json.Unmarshal(raw, &sj); err != nil {
-				return nil, fmt.Errorf("rollup of %s: %w", r.Hour.Format(time.RFC3339), err)
+				return nil, fmt.Errorf("rollup of %s: %w", r.Start.Format(time.RFC3339), err)
 			}
-			sum := audit.NewSummary()
-			sum.Total, sum.Calls, sum.Actions = sj.Total, sj.Calls, sj.Actions
-			for k, n := range sj.ByClass {
-				sum.ByStatusClass[k] = n
-			}
-			for k, n := range sj.ByAction {
-				sum.ByAction[k] = n
-			}
-			for _, l := range sj.Latency {
-				sum.Latency[l[0]] += int64(l[1])
-			}
+			sum := sj.summary()
 			r.Summary = &sum
 		}
 		out = append(out, r)
@@ -267,50 +288,46 @@ func (s *Store) Rollups(ctx context.Context, from, to time.Time) ([]audit.Rollup
 	return out, nil
 }
 
-// SaveRollup stores r's summary on the condition that the hour's
-// generation is still r.Gen, in the same statement: a generation that moved
-// on stores nothing.
+// SaveRollup stores r's summary on the condition that the generation of
+// its stretch is still r.Gen, in the same statement: a generation that
+// moved on stores nothing.
 func (s *Store) SaveRollup(ctx context.Context, r audit.Rollup) error {
 	if r.Summary == nil {
 		return nil
 	}
-	sj := summaryJSON{
-		Total: r.Summary.Total, Calls: r.Summary.Calls, Actions: r.Summary.Actions,
-		ByClass: r.Summary.ByStatusClass, ByAction: r.Summary.ByAction,
-		Latency: make([][2]float64, 0, len(r.Summary.Latency)),
-	}
-	for v, n := range r.Summary.Latency {
-		sj.Latency = append(sj.Latency, [2]float64{v, float64(n)})
-	}
-	raw, err := json.Marshal(sj)
+	raw, err := json.Marshal(summaryJSONOf(*r.Summary))
 	if err != nil {
 		return err
 	}
 	const q = `
-		INSERT INTO audit.rollups (hour, gen, summary, sum_gen) VALUES ($1, $2, $3, $2)
-		ON CONFLICT (hour) DO UPDATE SET summary = EXCLUDED.summary, sum_gen = EXCLUDED.sum_gen
+		INSERT INTO audit.rollups (span, start, gen, summary, sum_gen) VALUES ($1, $2, $3, $4, $3)
+		ON CONFLICT (span, start) DO UPDATE SET summary = EXCLUDED.summary, sum_gen = EXCLUDED.sum_gen
 		WHERE audit.rollups.gen = EXCLUDED.gen`
-	if _, err := s.pool.Exec(ctx, q, r.Hour.UTC(), r.Gen, raw); err != nil {
+	if _, err := s.pool.Exec(ctx, q, int(r.Span/time.Second), r.Start.UTC(), r.Gen, raw); err != nil {
 		return fmt.Errorf("save rollup: %w", unavailable(err))
 	}
 	return nil
 }
 
-// touchHours moves the generation of each hour in $1 on.
-const touchHours = `
-	INSERT INTO audit.rollups (hour, gen) SELECT DISTINCT unnest($1::timestamptz[]), 1
-	ON CONFLICT (hour) DO UPDATE SET gen = audit.rollups.gen + 1`
+// touchStretches moves on the generation of the minute and the hour of
+// each time in $1.
+const touchStretches = `
+	INSERT INTO audit.rollups (span, start, gen)
+	SELECT DISTINCT s.span, to_timestamp(floor(extract(epoch FROM t) / s.span) * s.span), 1
+	FROM unnest($1::timestamptz[]) AS t CROSS JOIN (VALUES (60), (3600)) AS s(span)
+	ORDER BY 1, 2 -- one order of locks for every writer: no deadlock
+	ON CONFLICT (span, start) DO UPDATE SET gen = audit.rollups.gen + 1`
 
-// Touch moves the generation of each hour on.
-func (s *Store) Touch(ctx context.Context, hours []time.Time) error {
-	if len(hours) == 0 {
+// Touch moves on the generation of the minute and the hour of each time.
+func (s *Store) Touch(ctx context.Context, times []time.Time) error {
+	if len(times) == 0 {
 		return nil
 	}
-	utc := make([]time.Time, len(hours))
-	for i, h := range hours {
-		utc[i] = h.UTC()
+	utc := make([]time.Time, len(times))
+	for i, t := range times {
+		utc[i] = t.UTC()
 	}
-	if _, err := s.pool.Exec(ctx, touchHours, utc); err != nil {
+	if _, err := s.pool.Exec(ctx, touchStretches, utc); err != nil {
 		return fmt.Errorf("touch rollups: %w", unavailable(err))
 	}
 	return nil

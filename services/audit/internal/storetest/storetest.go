@@ -129,10 +129,11 @@ func ticketChange(tb testing.TB, id, typ string, ticket int64, actor, role strin
 	return FromEvent(tb, id, typ, tk.DisplayID, actor, role, at, events.TicketChanged{Before: &tk, After: &tk})
 }
 
-// Save stores entries, failing the test unless each one is stored.
+// Save stores entries as the consumer would now (each one of the past is
+// late), failing the test unless each one is stored.
 func Save(tb testing.TB, s audit.Store, entries ...audit.Entry) {
 	tb.Helper()
-	saved, err := s.SaveBatch(context.Background(), entries)
+	saved, err := s.SaveBatch(context.Background(), entries, time.Now())
 	if err != nil {
 		tb.Fatalf("SaveBatch: %v", err)
 	}
@@ -216,7 +217,7 @@ func testSaveBatch(t *testing.T, h Harness) {
 	e := Entry("ev-1", audit.ActionCreateRequest, 7, "42", Base)
 	e.Data = json.RawMessage(`{"before":null,"after":{"id":7,"title":"Printer \u00e9","tags":["a",1,2.5,true,null],"big":9007199254740993,"tiny":1e-7}}`)
 	other := Entry("ev-2", audit.ActionCreateRequest, 8, "42", Base.Add(-time.Second))
-	saved, err := s.SaveBatch(ctx, []audit.Entry{e, other})
+	saved, err := s.SaveBatch(ctx, []audit.Entry{e, other}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +231,7 @@ func testSaveBatch(t *testing.T, h Harness) {
 	again := e
 	again.Subject = "changed"
 	third := Entry("ev-3", audit.ActionCreateRequest, 9, "42", Base.Add(-2*time.Second))
-	saved, err = s.SaveBatch(ctx, []audit.Entry{again, h.Refused("bad"), third, other, third})
+	saved, err = s.SaveBatch(ctx, []audit.Entry{again, h.Refused("bad"), third, other, third}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +253,7 @@ func testSaveBatch(t *testing.T, h Harness) {
 	if diff := cmp.Diff(e, l.Entries[0], jsonEqual); diff != "" {
 		t.Errorf("entry read back (-want +got):\n%s", diff)
 	}
-	if saved, err := s.SaveBatch(ctx, nil); err != nil || len(saved) != 0 {
+	if saved, err := s.SaveBatch(ctx, nil, time.Time{}); err != nil || len(saved) != 0 {
 		t.Errorf("empty batch = %v, %v", saved, err)
 	}
 }
@@ -495,7 +496,6 @@ func testStats(t *testing.T, h Harness) {
 	}
 
 	// Refused calls count as the calls they stand for, without a latency.
-	// (Stored straight into the hour still open: no summary holds it yet.)
 	Save(t, s, Refusals(t, "r01", minutesAgo(4), "/auth/login", 250))
 	got, err = svc.Stats(ctx, 24)
 	if err != nil {
@@ -515,15 +515,16 @@ func testStats(t *testing.T, h Harness) {
 	}
 }
 
-// testRollups: a sealed hour is summarised once and read back; an entry
-// that arrives late in it (recorded through the domain, as the consumer
-// does) makes the summary out of date, and a summary computed before a
-// touch is never saved over it.
+// testRollups: sealed hours and minutes are summarised once and read
+// back; an entry that arrives late in one (recorded through the domain, as
+// the consumer does) makes its summaries out of date, and a summary
+// computed before a touch is never saved over it.
 func testRollups(t *testing.T, h Harness) {
 	s := h.New(t)
 	ctx := ctxOf(t)
-	hour := Base.Truncate(time.Hour).Add(-3 * time.Hour)
-	Save(t, s, Entry("a", audit.ActionCreateRequest, 1, "1", hour.Add(10*time.Minute)))
+	hour := Base.Truncate(time.Hour).Add(-3 * time.Hour) // 12:00; Base is 15:09:26
+	Save(t, s, Entry("a", audit.ActionCreateRequest, 1, "1", hour.Add(10*time.Minute)),
+		Entry("b", audit.ActionCreateRequest, 2, "1", Base.Add(-5*time.Minute)))
 	svc := audit.NewService(s, func() time.Time { return Base })
 	stats := func() int64 {
 		t.Helper()
@@ -533,52 +534,69 @@ func testRollups(t *testing.T, h Harness) {
 		}
 		return st.Total
 	}
-	if n := stats(); n != 1 {
-		t.Fatalf("total = %d, want 1", n)
-	}
-	rollups, err := s.Rollups(ctx, hour, hour.Add(time.Hour))
-	if err != nil || len(rollups) != 1 || !rollups[0].Valid() || rollups[0].Summary.Total != 1 {
-		t.Fatalf("rollup of the sealed hour = %+v (err %v), want one valid summary of 1 entry", rollups, err)
-	}
-
-	late, err := audit.NewEntry(events.Event{
-		SpecVersion: events.SpecVersion, ID: "late", Source: events.SourceTickets, Type: events.TypeTicketCreated,
-		Subject: "REQ000002", Time: hour.Add(20 * time.Minute), Data: json.RawMessage(`{"before":null,"after":{"id":2}}`),
-	}, Base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recorded := svc.RecordBatch(ctx, []events.Event{{
-		SpecVersion: events.SpecVersion, ID: late.EventID, Source: late.Source, Type: late.Type, Subject: late.Subject,
-		Time: late.Time, Data: late.Data,
-	}})
-	if recorded[0].Err != nil || !recorded[0].New {
-		t.Fatalf("late record = %+v", recorded[0])
-	}
 	if n := stats(); n != 2 {
-		t.Errorf("total after a late entry = %d, want 2", n)
+		t.Fatalf("total = %d, want 2", n)
+	}
+	rollups := func(span time.Duration, from, to time.Time) []audit.Rollup {
+		t.Helper()
+		rs, err := s.Rollups(ctx, span, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	if rs := rollups(time.Hour, hour, hour.Add(time.Hour)); len(rs) != 1 || !rs[0].Valid() || rs[0].Summary.Total != 1 {
+		t.Fatalf("rollup of the sealed hour = %+v, want one valid summary of 1 entry", rs)
+	}
+	// The hour still open is summarised by the minute, up to the last
+	// sealed one (15:09:26 less 10 s: up to 15:09).
+	minutes := rollups(time.Minute, Base.Truncate(time.Hour), Base)
+	var total int64
+	for _, r := range minutes {
+		if !r.Valid() {
+			t.Errorf("minute %s not valid: %+v", r.Start, r)
+			continue
+		}
+		total += r.Summary.Total
+	}
+	if len(minutes) != 9 || total != 1 {
+		t.Errorf("%d minute rollups holding %d entries, want 9 (15:00 to 15:08) holding 1", len(minutes), total)
 	}
 
-	// A summary computed at generation g is refused once the hour moved on.
-	rollups, err = s.Rollups(ctx, hour, hour.Add(time.Hour))
-	if err != nil || len(rollups) != 1 {
-		t.Fatalf("rollups = %+v, %v", rollups, err)
+	// Late entries, in the sealed hour and in a sealed minute.
+	late := func(id string, at time.Time) events.Event {
+		return events.Event{SpecVersion: events.SpecVersion, ID: id, Source: events.SourceTickets, Type: events.TypeTicketCreated,
+			Subject: "REQ000009", Time: at, Data: json.RawMessage(`{"before":null,"after":{"id":9}}`)}
 	}
-	old := rollups[0]
-	if err := s.Touch(ctx, []time.Time{hour}); err != nil {
+	for _, r := range svc.RecordBatch(ctx, []events.Event{late("late-hour", hour.Add(20*time.Minute)), late("late-minute", Base.Add(-4*time.Minute))}) {
+		if r.Err != nil || !r.New {
+			t.Fatalf("late record = %+v", r)
+		}
+	}
+	if n := stats(); n != 4 {
+		t.Errorf("total after two late entries = %d, want 4", n)
+	}
+
+	// A summary computed at generation g is refused once the stretch moved
+	// on.
+	rs := rollups(time.Hour, hour, hour.Add(time.Hour))
+	if len(rs) != 1 || !rs[0].Valid() {
+		t.Fatalf("rollups = %+v", rs)
+	}
+	old := rs[0]
+	if err := s.Touch(ctx, []time.Time{hour.Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	stale := audit.NewSummary()
 	stale.Total = 99
-	if err := s.SaveRollup(ctx, audit.Rollup{Hour: hour, Gen: old.Gen, Summary: &stale, SumGen: old.Gen}); err != nil {
+	if err := s.SaveRollup(ctx, audit.Rollup{Span: time.Hour, Start: hour, Gen: old.Gen, Summary: &stale, SumGen: old.Gen}); err != nil {
 		t.Fatal(err)
 	}
-	rollups, err = s.Rollups(ctx, hour, hour.Add(time.Hour))
-	if err != nil || len(rollups) != 1 || rollups[0].Valid() {
-		t.Errorf("after a touch, rollup = %+v (err %v), want one out of date", rollups, err)
+	if rs := rollups(time.Hour, hour, hour.Add(time.Hour)); len(rs) != 1 || rs[0].Valid() {
+		t.Errorf("after a touch, rollup = %+v, want one out of date", rs)
 	}
-	if n := stats(); n != 2 {
-		t.Errorf("total after a refused summary = %d, want 2", n)
+	if n := stats(); n != 4 {
+		t.Errorf("total after a refused summary = %d, want 4", n)
 	}
 }
 

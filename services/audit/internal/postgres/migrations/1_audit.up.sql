@@ -40,12 +40,15 @@ CREATE INDEX entries_request ON audit.entries (request_id, time DESC, event_id D
 CREATE INDEX entries_method ON audit.entries (method, time DESC, event_id DESC) WHERE call;
 CREATE INDEX entries_status ON audit.entries (status_code, time DESC, event_id DESC) WHERE call;
 
--- The summary of each sealed hour (see audit.Rollup).
+-- The summary of each sealed minute and hour, and the generation of each
+-- minute and hour that a late entry made out of date (see audit.Rollup).
 CREATE TABLE audit.rollups (
-    hour    timestamptz PRIMARY KEY,
+    span    integer NOT NULL, -- seconds: 60 or 3600
+    start   timestamptz NOT NULL,
     gen     bigint NOT NULL DEFAULT 0,
     summary jsonb,
-    sum_gen bigint NOT NULL DEFAULT 0
+    sum_gen bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (span, start)
 );
 
 CREATE TABLE audit.dead_letters (

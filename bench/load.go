@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// client is the load's HTTP client: connections kept alive, as a real
+// client pool would.
+var client = &http.Client{
+	Timeout:   30 * time.Second,
+	Transport: &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512, IdleConnTimeout: time.Minute},
+}
+
+// call sends a JSON request and decodes a JSON answer into out (when not
+// nil), failing unless the status is want.
+func call(method, url, token string, body, out any, want int, headers ...string) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s = %d, want %d: %.300s", method, url, resp.StatusCode, want, raw)
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+// login returns an access token and the user's id.
+func login(base, email, password string) (string, int64, error) {
+	var out struct {
+		AccessToken string `json:"access_token"`
+		UserID      int64  `json:"user_id"`
+	}
+	err := call("POST", base+"/auth/login", "", map[string]string{"email": email, "password": password}, &out, 200)
+	return out.AccessToken, out.UserID, err
+}
+
+// closedLoop runs do from workers goroutines, each calling again as soon as
+// the last call returned, for d: the most the system sustains. It returns
+// the calls that succeeded and those that failed.
+func closedLoop(workers int, d time.Duration, do func(worker, i int) error) (ok, failed int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var okN, failedN atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				if err := do(w, i); err != nil {
+					failedN.Add(1)
+					continue
+				}
+				okN.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return okN.Load(), failedN.Load()
+}
+
+// openLoop sends the requests of next at a fixed rate per second for d,
+// whatever the answers' pace (slow answers are not hidden by waiting for
+// them), and returns every result.
+func openLoop(rate int, d time.Duration, next vegeta.Targeter) []*vegeta.Result {
+	attacker := vegeta.NewAttacker(vegeta.Timeout(30*time.Second), vegeta.KeepAlive(true), vegeta.Workers(8), vegeta.MaxWorkers(1024))
+	var out []*vegeta.Result
+	for res := range attacker.Attack(next, vegeta.Rate{Freq: rate, Per: time.Second}, d, "bench") {
+		out = append(out, res)
+	}
+	return out
+}
+
+// latencies summarises results: their latencies and how many did not get
+// the status want.
+func latencies(results []*vegeta.Result, want uint16) ([]time.Duration, int) {
+	var ls []time.Duration
+	bad := 0
+	for _, r := range results {
+		if r.Code != want {
+			bad++
+			continue
+		}
+		ls = append(ls, r.Latency)
+	}
+	return ls, bad
+}
+
+// percentile returns the p-th percentile (0 < p <= 100) of ds by the
+// nearest-rank method; 0 when ds is empty.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	rank := int(p/100*float64(len(s)) + 0.999999)
+	return s[max(1, min(rank, len(s)))-1]
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

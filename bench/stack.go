@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// services are the binaries of the system, in the order they start.
+var services = []string{"auth", "tickets", "audit", "gateway"}
+
+// stack is a whole system of the benchmark's own: a database on the local
+// PostgreSQL, a JetStream server in this process, and the four services as
+// processes on free loopback ports.
+type stack struct {
+	root     string // the repository
+	work     string // binaries and logs
+	adminURL string // the PostgreSQL server, as its superuser
+	dbURL    string // the stack's database
+	nats     *server.Server
+	env      map[string]string
+	ports    map[string]string
+	procs    map[string]*exec.Cmd
+	dbs      []string // databases to drop at the end
+	keepLogs string   // a folder to copy the services' logs to at the end
+}
+
+// newStack builds the services and starts the system.
+func newStack(ctx context.Context, root, adminURL string) (*stack, error) {
+	work, err := os.MkdirTemp("", "bench-")
+	if err != nil {
+		return nil, err
+	}
+	s := &stack{root: root, work: work, adminURL: adminURL, ports: map[string]string{}, procs: map[string]*exec.Cmd{}}
+	logf("building the services")
+	build := exec.CommandContext(ctx, "go", "build", "-o", work+"/", "./services/auth", "./services/tickets", "./services/audit", "./services/gateway")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return s, fmt.Errorf("build: %w\n%s", err, out)
+	}
+	if s.dbURL, err = s.newDatabase(ctx); err != nil {
+		return s, err
+	}
+	s.nats, err = server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
+		StoreDir: filepath.Join(work, "nats"), NoLog: true, NoSigs: true,
+		// The stream of the drain benchmark holds 200 000 events at once.
+		JetStreamMaxMemory: 1 << 30, JetStreamMaxStore: 16 << 30,
+	})
+	if err != nil {
+		return s, err
+	}
+	s.nats.Start()
+	if !s.nats.ReadyForConnections(10 * time.Second) {
+		return s, errors.New("nats-server not ready")
+	}
+	for _, name := range services {
+		if s.ports[name], err = freePort(); err != nil {
+			return s, err
+		}
+	}
+	s.env = map[string]string{
+		"PATH":                         os.Getenv("PATH"),
+		"SECRET_KEY":                   "bench-secret-0123456789abcdef0123456789abcdef",
+		"DATABASE_URL":                 s.dbURL,
+		"AUDIT_DATABASE_URL":           s.dbURL,
+		"NATS_URL":                     s.nats.ClientURL(),
+		"LOG_LEVEL":                    "warn",
+		"ACCESS_TOKEN_EXPIRE_MINUTES":  "240",
+		"RATE_LIMIT_CLIENT_PER_MINUTE": "1000000000",
+		"RATE_LIMIT_USER_PER_MINUTE":   "1000000000",
+		"INITIAL_ADMIN_EMAIL":          benchAdmin,
+		"INITIAL_ADMIN_PASSWORD":       benchPassword,
+		"INITIAL_USER_EMAIL":           benchUser,
+		"INITIAL_USER_PASSWORD":        benchPassword,
+		"INITIAL_STAFF_EMAIL":          "staff@bench.example",
+		"INITIAL_STAFF_PASSWORD":       benchPassword,
+	}
+	for _, name := range services {
+		s.env[strings.ToUpper(name)+"_ADDR"] = "127.0.0.1:" + s.ports[name]
+		s.env[strings.ToUpper(name)+"_URL"] = "http://127.0.0.1:" + s.ports[name]
+	}
+	for _, name := range services {
+		if err := s.start(ctx, name); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+// The accounts the stack starts with.
+const (
+	benchAdmin    = "admin@bench.example"
+	benchUser     = "user@bench.example"
+	benchPassword = "BenchPassw0rd!Long"
+)
+
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port), nil
+}
+
+// newDatabase creates an empty database, dropped when the stack closes.
+func (s *stack) newDatabase(ctx context.Context) (string, error) {
+	conn, err := pgx.Connect(ctx, s.adminURL)
+	if err != nil {
+		return "", fmt.Errorf("connect to PostgreSQL at %s: %w", s.adminURL, err)
+	}
+	defer conn.Close(ctx)
+	name := fmt.Sprintf("bench_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", err
+	}
+	s.dbs = append(s.dbs, name)
+	u, err := url.Parse(s.adminURL)
+	if err != nil {
+		return "", err
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+// start runs a service with the stack's environment and extra settings,
+// and waits until it is ready.
+func (s *stack) start(ctx context.Context, name string, extra ...string) error {
+	logFile, err := os.OpenFile(filepath.Join(s.work, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(filepath.Join(s.work, name))
+	for k, v := range s.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Env = append(cmd.Env, extra...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	s.procs[name] = cmd
+	ready := s.serviceURL(name) + "/health/ready"
+	if name == "gateway" {
+		ready = s.serviceURL(name) + "/health"
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(ready)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%s not ready (log in %s)", name, logFile.Name())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stop ends a service with SIGTERM and waits for it.
+func (s *stack) stop(name string) error {
+	cmd := s.procs[name]
+	if cmd == nil {
+		return nil
+	}
+	delete(s.procs, name)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		return fmt.Errorf("%s did not stop within 30 s", name)
+	}
+}
+
+func (s *stack) serviceURL(name string) string { return "http://127.0.0.1:" + s.ports[name] }
+
+// gateway is the public address of the system.
+func (s *stack) gateway() string { return s.serviceURL("gateway") }
+
+// close stops everything the stack started and drops its databases.
+func (s *stack) close() {
+	for i := len(services) - 1; i >= 0; i-- {
+		_ = s.stop(services[i])
+	}
+	if s.nats != nil {
+		s.nats.Shutdown()
+		s.nats.WaitForShutdown()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if conn, err := pgx.Connect(ctx, s.adminURL); err == nil {
+		for _, db := range s.dbs {
+			if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)"); err != nil {
+				logf("drop %s: %v", db, err)
+			}
+		}
+		conn.Close(ctx)
+	}
+	if s.keepLogs != "" {
+		for _, name := range services {
+			if b, err := os.ReadFile(filepath.Join(s.work, name+".log")); err == nil {
+				_ = os.WriteFile(filepath.Join(s.keepLogs, name+".log"), b, 0o644)
+			}
+		}
+	}
+	_ = os.RemoveAll(s.work)
+}
+
+// command runs a service binary's subcommand with the stack's environment
+// and extra settings, and returns what it printed.
+func (s *stack) command(ctx context.Context, name string, args []string, extra ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(s.work, name), args...)
+	for k, v := range s.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Env = append(cmd.Env, extra...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
