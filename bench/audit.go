@@ -286,7 +286,7 @@ func s3Lag(ctx context.Context, st *stack, d time.Duration) (Scenario, error) {
 			"requests failed": bad, "JetStream round trip p50/p99 ms": fmt.Sprintf("%.2f / %.2f", ms(baseP50), ms(baseP99)),
 			"consumer backlog samples (every 5 s)": pendings, "backlog bound for flat": 2 * rate,
 			"create latency p50/p99 ms": fmt.Sprintf("%.1f / %.1f", ms(percentile(created, 50)), ms(percentile(created, 99))),
-			"measured by": "a poller reading the store every 10 ms (adds up to 10 ms); event time is set before the commit",
+			"measured by":               "a poller reading the store every 10 ms (adds up to 10 ms); event time is set before the commit",
 		},
 	}, nil
 }
