@@ -58,7 +58,8 @@ func s4Drain(ctx context.Context, st *stack, n, repeat int) (Scenario, error) {
 	for i := range repeat {
 		// A seed of its own each run: the stream would drop a second copy
 		// of an event id within its duplicate window.
-		seedArgs := []string{"seed", fmt.Sprintf("--events=%d", n), fmt.Sprintf("--seed=%d", 7+i), "--at=" + at}
+		// The events of a 20-minute outage.
+		seedArgs := []string{"seed", fmt.Sprintf("--events=%d", n), fmt.Sprintf("--seed=%d", 7+i), "--at=" + at, "--span=20m"}
 		raw, err := st.newDatabase(ctx)
 		if err != nil {
 			return Scenario{}, err
@@ -95,7 +96,7 @@ func s4Drain(ctx context.Context, st *stack, n, repeat int) (Scenario, error) {
 			return Scenario{}, err
 		}
 		start := time.Now()
-		if err := st.start(ctx, "audit", "AUDIT_DATABASE_URL="+drainDB, "LOG_LEVEL=debug"); err != nil {
+		if err := st.start(ctx, "audit", "AUDIT_DATABASE_URL="+drainDB); err != nil {
 			return Scenario{}, err
 		}
 		for {
@@ -473,7 +474,7 @@ func gatewayMetric(base, name string) (float64, error) {
 // the audit service, interleaved query by query.
 func s8Logs(ctx context.Context, st *stack, n int, perQuery int) (Scenario, error) {
 	logf("S8: seeding %d events", n)
-	out, err := st.command(ctx, "audit", []string{"seed", fmt.Sprintf("--events=%d", n), "--days=30", "--users=1000", "--seed=8"})
+	out, err := st.command(ctx, "audit", []string{"seed", fmt.Sprintf("--events=%d", n), "--span=720h", "--users=1000", "--seed=8"})
 	if err != nil {
 		return Scenario{}, err
 	}
@@ -517,7 +518,8 @@ func s8Logs(ctx context.Context, st *stack, n int, perQuery int) (Scenario, erro
 		if err := call("GET", base+q, admin, nil, nil, 200); err != nil {
 			return 0, 0, err
 		}
-		results := openLoop(perQuery, time.Second, func(t *vegeta.Target) error {
+		// perQuery requests over two seconds: an admin's dashboard, busy.
+		results := openLoop(perQuery/2, 2*time.Second, func(t *vegeta.Target) error {
 			t.Method, t.URL, t.Header = "GET", base+q, http.Header{"Authorization": {"Bearer " + admin}}
 			return nil
 		})

@@ -57,6 +57,7 @@ func importLog(ctx context.Context, args []string, getenv func(string) string, s
 
 	var read, stored int
 	after := ""
+	importedAt := time.Now()
 	for {
 		entries, err := src.Scan(ctx, after, importBatch)
 		if err != nil {
@@ -67,7 +68,7 @@ func importLog(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		// Every imported entry is late: the summaries of its minute and
 		// hour, if any, predate it.
-		saved, err := dst.SaveBatch(ctx, entries, time.Now())
+		saved, err := dst.SaveBatch(ctx, entries, importedAt)
 		if err != nil {
 			return fmt.Errorf("import: %w", err)
 		}

@@ -55,7 +55,7 @@ func runCommand(t *testing.T, env map[string]string, args ...string) string {
 // mostly API calls, spread over the days asked for, each a valid entry.
 func TestSeed(t *testing.T) {
 	env, store := pgEnv(t)
-	out := runCommand(t, env, "seed", "--events=2500", "--days=2", "--users=50")
+	out := runCommand(t, env, "seed", "--events=2500", "--span=48h", "--users=50")
 	if !regexp.MustCompile(`seed: 2500 entries in \S+ \(\d+/s\)`).MatchString(out) {
 		t.Errorf("seed printed %q", out)
 	}
@@ -77,7 +77,7 @@ func TestSeed(t *testing.T) {
 	}
 	old := list(audit.Query{Until: now.Add(-48*time.Hour - time.Minute)})
 	if old.Total != 0 {
-		t.Errorf("%d entries older than --days", old.Total)
+		t.Errorf("%d entries older than --span", old.Total)
 	}
 	users := map[string]bool{}
 	for _, e := range calls.Entries {

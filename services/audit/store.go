@@ -29,6 +29,8 @@ type openedStore struct {
 	// retention says how entries past the retention period go (see
 	// startRetention).
 	retention func(ctx context.Context, keep time.Duration) (audit.Retention, error)
+	// afterLoad readies the store for queries after a bulk load.
+	afterLoad func(ctx context.Context) error
 	close     func(ctx context.Context) error
 }
 
@@ -52,7 +54,8 @@ func openStore(ctx context.Context, cfg Config) (*openedStore, error) {
 				}
 				return audit.ByPurge, nil
 			},
-			close: func(context.Context) error { pool.Close(); return nil },
+			afterLoad: s.Vacuum,
+			close:     func(context.Context) error { pool.Close(); return nil },
 		}, nil
 	}
 	client, err := connectMongo(ctx, cfg)
@@ -70,6 +73,7 @@ func openStore(ctx context.Context, cfg Config) (*openedStore, error) {
 		name:      "mongodb",
 		check:     func(ctx context.Context) error { return client.Ping(ctx, nil) },
 		retention: s.EnsureRetention,
+		afterLoad: func(context.Context) error { return nil },
 		close:     client.Disconnect,
 	}, nil
 }

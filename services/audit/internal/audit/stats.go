@@ -112,7 +112,7 @@ type Stats struct {
 	Counts
 	// LatencyP50 and LatencyP95 are percentiles of the API calls' process
 	// time, in seconds (nearest-rank method, over process times rounded to
-	// three significant digits); nil when there was no call.
+	// two significant digits); nil when there was no call.
 	LatencyP50 *float64
 	LatencyP95 *float64
 }

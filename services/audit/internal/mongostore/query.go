@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
@@ -88,17 +89,9 @@ func (s *Store) List(ctx context.Context, q audit.Query) (audit.Listing, error) 
 			bson.D{{Key: "time", Value: at}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: q.After.EventID}}}},
 		}})
 	}
-	opts := options.Find().SetSort(newestFirst).SetSkip(q.Offset)
-	if q.Limit > 0 {
-		opts.SetLimit(q.Limit)
-	}
-	cur, err := s.entries.Find(ctx, filter, opts)
+	docs, err := s.find(ctx, filter, q.Offset, q.Limit)
 	if err != nil {
 		return audit.Listing{}, fmt.Errorf("find entries: %w", unavailable(err))
-	}
-	var docs []eventDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return audit.Listing{}, fmt.Errorf("read entries: %w", unavailable(err))
 	}
 	l.Entries = make([]audit.Entry, 0, len(docs))
 	for _, d := range docs {
@@ -109,6 +102,50 @@ func (s *Store) List(ctx context.Context, q audit.Query) (audit.Listing, error) 
 		l.Entries = append(l.Entries, e)
 	}
 	return l, nil
+}
+
+// find runs one find command for a page, newest first.
+func (s *Store) find(ctx context.Context, filter bson.D, skip, limit int64) ([]eventDoc, error) {
+	cmd := bson.D{
+		{Key: "find", Value: EventsCollection},
+		{Key: "filter", Value: filter},
+		{Key: "sort", Value: newestFirst},
+		{Key: "skip", Value: skip},
+	}
+	if limit > 0 {
+		cmd = append(cmd, bson.E{Key: "limit", Value: limit})
+	}
+	return oneBatch[eventDoc](ctx, s.entries.Database(), cmd)
+}
+
+// oneBatch runs a command that answers with a cursor (find or aggregate)
+// and returns its results, all from the first batch: no cursor stays open
+// on the server. ctx's deadline goes with the command as maxTimeMS (the
+// driver adds it to a RunCommand), so that the server stops a query its
+// client gave up on; the driver's Find and Aggregate leave maxTimeMS out of
+// every command that returns a cursor (DRIVERS-2722), hence the command
+// written here. A result larger than one batch fails rather than being cut
+// short.
+func oneBatch[T any](ctx context.Context, db *mongo.Database, cmd bson.D) ([]T, error) {
+	const batch = 100_000
+	if cmd[0].Key == "aggregate" {
+		cmd = append(cmd, bson.E{Key: "cursor", Value: bson.D{{Key: "batchSize", Value: batch}}})
+	} else {
+		cmd = append(cmd, bson.E{Key: "batchSize", Value: batch}, bson.E{Key: "singleBatch", Value: true})
+	}
+	var reply struct {
+		Cursor struct {
+			ID         int64 `bson:"id"`
+			FirstBatch []T   `bson:"firstBatch"`
+		} `bson:"cursor"`
+	}
+	if err := db.RunCommand(ctx, cmd).Decode(&reply); err != nil {
+		return nil, err
+	}
+	if reply.Cursor.ID != 0 {
+		return nil, fmt.Errorf("%s: more than %d results", cmd[0].Key, batch)
+	}
+	return reply.Cursor.FirstBatch, nil
 }
 
 // Scan returns up to limit entries in event id order, from the first id

@@ -38,11 +38,7 @@ func (s *Store) Summarize(ctx context.Context, from, to time.Time) (audit.Summar
 			{{Key: "$match", Value: match}},
 			{{Key: "$group", Value: bson.D{{Key: "_id", Value: key}, {Key: "n", Value: bson.D{{Key: "$sum", Value: part.n}}}}}},
 		}
-		cur, err := s.entries.Aggregate(ctx, pipeline)
-		if err != nil {
-			return audit.Summary{}, fmt.Errorf("summarise entries: %w", unavailable(err))
-		}
-		var rows []struct {
+		type row struct {
 			Key struct {
 				Call    bool     `bson:"call"`
 				Class   string   `bson:"class"`
@@ -51,8 +47,10 @@ func (s *Store) Summarize(ctx context.Context, from, to time.Time) (audit.Summar
 			} `bson:"_id"`
 			N int64 `bson:"n"`
 		}
-		if err := cur.All(ctx, &rows); err != nil {
-			return audit.Summary{}, fmt.Errorf("read the summary of entries: %w", unavailable(err))
+		rows, err := oneBatch[row](ctx, s.entries.Database(), bson.D{
+			{Key: "aggregate", Value: EventsCollection}, {Key: "pipeline", Value: pipeline}})
+		if err != nil {
+			return audit.Summary{}, fmt.Errorf("summarise entries: %w", unavailable(err))
 		}
 		for _, r := range rows {
 			sum.Total += r.N
@@ -103,13 +101,10 @@ func (s *Store) Rollups(ctx context.Context, span time.Duration, from, to time.T
 		{Key: "span", Value: int(span / time.Second)},
 		{Key: "start", Value: bson.D{{Key: "$gte", Value: from.UTC()}, {Key: "$lt", Value: to.UTC()}}},
 	}
-	cur, err := s.rollups.Find(ctx, filter)
+	docs, err := oneBatch[rollupDoc](ctx, s.rollups.Database(), bson.D{
+		{Key: "find", Value: RollupsCollection}, {Key: "filter", Value: filter}})
 	if err != nil {
 		return nil, fmt.Errorf("find rollups: %w", unavailable(err))
-	}
-	var docs []rollupDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("read rollups: %w", unavailable(err))
 	}
 	out := make([]audit.Rollup, len(docs))
 	for i, d := range docs {

@@ -39,6 +39,16 @@ func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
+// Vacuum vacuums and analyses the entries, as autovacuum would in a while:
+// after a bulk load (`audit seed`), so that the queries find the new pages
+// all-visible and the planner knows the table.
+func (s *Store) Vacuum(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, `VACUUM (ANALYZE) audit.entries`); err != nil {
+		return fmt.Errorf("vacuum: %w", err)
+	}
+	return nil
+}
+
 // columns are the columns of audit.entries that SaveBatch writes, in the
 // order of row.values.
 var columns = []string{

@@ -218,47 +218,12 @@ func (s *Store) Summarize(ctx context.Context, from, to time.Time) (audit.Summar
 	return sum, nil
 }
 
-// summaryJSON is the stored form of an audit.Summary.
-type summaryJSON struct {
-	Total    int64            `json:"total"`
-	Calls    int64            `json:"calls"`
-	Actions  int64            `json:"actions"`
-	ByClass  map[string]int64 `json:"by_status_class"`
-	ByAction map[string]int64 `json:"by_action"`
-	Seconds  []float64        `json:"latency_s"` // the rounded process times,
-	Counts   []int64          `json:"latency_n"` // and how many calls took each
-}
-
-func summaryJSONOf(sum audit.Summary) summaryJSON {
-	sj := summaryJSON{Total: sum.Total, Calls: sum.Calls, Actions: sum.Actions,
-		ByClass: sum.ByStatusClass, ByAction: sum.ByAction,
-		Seconds: make([]float64, 0, len(sum.Latency)), Counts: make([]int64, 0, len(sum.Latency))}
-	for v, n := range sum.Latency {
-		sj.Seconds, sj.Counts = append(sj.Seconds, v), append(sj.Counts, n)
-	}
-	return sj
-}
-
-func (sj summaryJSON) summary() audit.Summary {
-	sum := audit.NewSummary()
-	sum.Total, sum.Calls, sum.Actions = sj.Total, sj.Calls, sj.Actions
-	for k, n := range sj.ByClass {
-		sum.ByStatusClass[k] = n
-	}
-	for k, n := range sj.ByAction {
-		sum.ByAction[k] = n
-	}
-	for i, v := range sj.Seconds {
-		if i < len(sj.Counts) {
-			sum.Latency[v] += sj.Counts[i]
-		}
-	}
-	return sum
-}
-
 // Rollups returns the stored rollups of span that start in [from, to).
 func (s *Store) Rollups(ctx context.Context, span time.Duration, from, to time.Time) ([]audit.Rollup, error) {
-	const q = `SELECT start, gen, summary, sum_gen FROM audit.rollups WHERE span = $1 AND start >= $2 AND start < $3`
+	const q = `
+		SELECT start, gen, summarised, sum_gen, total, calls, actions,
+		       coalesce(by_status_class, '{}'), coalesce(by_action, '{}'), coalesce(latency_s, '{}'), coalesce(latency_n, '{}')
+		FROM audit.rollups WHERE span = $1 AND start >= $2 AND start < $3`
 	rows, err := s.pool.Query(ctx, q, int(span/time.Second), from.UTC(), to.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("find rollups: %w", unavailable(err))
@@ -267,17 +232,30 @@ func (s *Store) Rollups(ctx context.Context, span time.Duration, from, to time.T
 	var out []audit.Rollup
 	for rows.Next() {
 		r := audit.Rollup{Span: span}
-		var raw []byte
-		if err := rows.Scan(&r.Start, &r.Gen, &raw, &r.SumGen); err != nil {
+		var (
+			summarised     bool
+			sum            = audit.NewSummary()
+			byClass, byAct []byte
+			seconds        []float64
+			counts         []int64
+		)
+		if err := rows.Scan(&r.Start, &r.Gen, &summarised, &r.SumGen, &sum.Total, &sum.Calls, &sum.Actions,
+			&byClass, &byAct, &seconds, &counts); err != nil {
 			return nil, fmt.Errorf("read rollups: %w", err)
 		}
 		r.Start = r.Start.UTC()
-		if raw != nil {
-			var sj summaryJSON
-			if err := json.Unmarshal(raw, &sj); err != nil {
+		if summarised {
+			if err := json.Unmarshal(byClass, &sum.ByStatusClass); err != nil {
 				return nil, fmt.Errorf("rollup of %s: %w", r.Start.Format(time.RFC3339), err)
 			}
-			sum := sj.summary()
+			if err := json.Unmarshal(byAct, &sum.ByAction); err != nil {
+				return nil, fmt.Errorf("rollup of %s: %w", r.Start.Format(time.RFC3339), err)
+			}
+			for i, v := range seconds {
+				if i < len(counts) {
+					sum.Latency[v] += counts[i]
+				}
+			}
 			r.Summary = &sum
 		}
 		out = append(out, r)
@@ -295,15 +273,30 @@ func (s *Store) SaveRollup(ctx context.Context, r audit.Rollup) error {
 	if r.Summary == nil {
 		return nil
 	}
-	raw, err := json.Marshal(summaryJSONOf(*r.Summary))
+	sum := r.Summary
+	byClass, err := json.Marshal(sum.ByStatusClass)
 	if err != nil {
 		return err
 	}
+	byAction, err := json.Marshal(sum.ByAction)
+	if err != nil {
+		return err
+	}
+	seconds := make([]float64, 0, len(sum.Latency))
+	counts := make([]int64, 0, len(sum.Latency))
+	for v, n := range sum.Latency {
+		seconds, counts = append(seconds, v), append(counts, n)
+	}
 	const q = `
-		INSERT INTO audit.rollups (span, start, gen, summary, sum_gen) VALUES ($1, $2, $3, $4, $3)
-		ON CONFLICT (span, start) DO UPDATE SET summary = EXCLUDED.summary, sum_gen = EXCLUDED.sum_gen
+		INSERT INTO audit.rollups (span, start, gen, summarised, sum_gen, total, calls, actions, by_status_class, by_action, latency_s, latency_n)
+		VALUES ($1, $2, $3, true, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (span, start) DO UPDATE SET summarised = true, sum_gen = EXCLUDED.sum_gen,
+			total = EXCLUDED.total, calls = EXCLUDED.calls, actions = EXCLUDED.actions,
+			by_status_class = EXCLUDED.by_status_class, by_action = EXCLUDED.by_action,
+			latency_s = EXCLUDED.latency_s, latency_n = EXCLUDED.latency_n
 		WHERE audit.rollups.gen = EXCLUDED.gen`
-	if _, err := s.pool.Exec(ctx, q, int(r.Span/time.Second), r.Start.UTC(), r.Gen, raw); err != nil {
+	if _, err := s.pool.Exec(ctx, q, int(r.Span/time.Second), r.Start.UTC(), r.Gen,
+		sum.Total, sum.Calls, sum.Actions, byClass, byAction, seconds, counts); err != nil {
 		return fmt.Errorf("save rollup: %w", unavailable(err))
 	}
 	return nil
