@@ -120,8 +120,14 @@ func s4Drain(ctx context.Context, st *stack, n, repeat int) (Scenario, error) {
 		drains = append(drains, float64(n)/took.Seconds())
 		logf("S4 run %d: drain %.0f/s, raw insert %.0f/s", i+1, drains[i], rawRate)
 	}
-	// Back to the stack's own store for the other scenarios.
+	// Back to the stack's own store for the other scenarios, without the
+	// drained events: the consumer is made anew and would read them again.
 	if err := st.stop("audit"); err != nil {
+		return Scenario{}, err
+	}
+	if stream, err := js.Stream(ctx, streamName); err != nil {
+		return Scenario{}, err
+	} else if err := stream.Purge(ctx); err != nil {
 		return Scenario{}, err
 	}
 	if err := st.start(ctx, "audit"); err != nil {

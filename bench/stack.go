@@ -116,6 +116,26 @@ func freePort() (string, error) {
 	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port), nil
 }
 
+// dropExtraDatabases drops the databases made after the stack's own (by a
+// scenario, for its baselines), and checkpoints PostgreSQL: the next
+// scenario starts without their autovacuum or their dirty pages.
+func (s *stack) dropExtraDatabases(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, s.adminURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	for len(s.dbs) > 1 {
+		db := s.dbs[len(s.dbs)-1]
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)"); err != nil {
+			return err
+		}
+		s.dbs = s.dbs[:len(s.dbs)-1]
+	}
+	_, err = conn.Exec(ctx, "CHECKPOINT")
+	return err
+}
+
 // newDatabase creates an empty database, dropped when the stack closes.
 func (s *stack) newDatabase(ctx context.Context) (string, error) {
 	conn, err := pgx.Connect(ctx, s.adminURL)
