@@ -208,6 +208,7 @@ func s3Lag(ctx context.Context, st *stack, d time.Duration) (Scenario, error) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var lags []time.Duration
+	windows := map[int][]time.Duration{} // lags by 30 s window of the run
 	var pendings []uint64
 	// The poller asks the store every 10 ms which ticket creations arrived:
 	// a lag is the time it first saw an event minus the event's time,
@@ -215,6 +216,7 @@ func s3Lag(ctx context.Context, st *stack, d time.Duration) (Scenario, error) {
 	// late, so the figure is an upper bound.
 	wg.Go(func() {
 		seen := map[string]bool{}
+		newest := loadStart // the newest event time seen
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
 		for {
@@ -223,8 +225,10 @@ func s3Lag(ctx context.Context, st *stack, d time.Duration) (Scenario, error) {
 				return
 			case <-tick.C:
 			}
+			// Events arrive out of order by a few milliseconds at most;
+			// a second's margin keeps each poll a few hundred rows.
 			rows, err := pool.Query(pctx, `SELECT event_id, time FROM audit.entries
-				WHERE type = 'support.ticket.created.v1' AND time > $1`, time.Now().Add(-10*time.Second))
+				WHERE type = 'support.ticket.created.v1' AND time > $1`, newest.Add(-time.Second))
 			if err != nil {
 				continue
 			}
@@ -234,9 +238,14 @@ func s3Lag(ctx context.Context, st *stack, d time.Duration) (Scenario, error) {
 				var at time.Time
 				if rows.Scan(&id, &at) == nil && !seen[id] {
 					seen[id] = true
+					if at.After(newest) {
+						newest = at
+					}
 					if at.After(loadStart) {
 						mu.Lock()
 						lags = append(lags, now.Sub(at))
+						w := int(at.Sub(loadStart) / (30 * time.Second))
+						windows[w] = append(windows[w], now.Sub(at))
 						mu.Unlock()
 					}
 				}
@@ -276,6 +285,10 @@ func s3Lag(ctx context.Context, st *stack, d time.Duration) (Scenario, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	p50, p99 := percentile(lags, 50), percentile(lags, 99)
+	var byWindow []string
+	for w := 0; w < len(windows); w++ {
+		byWindow = append(byWindow, fmt.Sprintf("%.0f/%.0f", ms(percentile(windows[w], 50)), ms(percentile(windows[w], 99))))
+	}
 	var maxPending uint64
 	for _, p := range pendings {
 		maxPending = max(maxPending, p)
@@ -290,6 +303,7 @@ func s3Lag(ctx context.Context, st *stack, d time.Duration) (Scenario, error) {
 		Ratio: ms(p99) / max(ms(baseP99), 0.001), Target: "p50 ≤ 35 ms, p99 ≤ 100 ms, consumer pending flat", Met: met,
 		Details: map[string]any{
 			"lag p50 ms": ms(p50), "lag p99 ms": ms(p99), "events measured": len(lags), "tickets created": len(created),
+			"lag p50/p99 ms by 30 s window": strings.Join(byWindow, ", "),
 			"requests failed": bad, "JetStream round trip p50/p99 ms": fmt.Sprintf("%.2f / %.2f", ms(baseP50), ms(baseP99)),
 			"consumer backlog samples (every 5 s)": pendings, "backlog bound for flat": 2 * rate,
 			"create latency p50/p99 ms": fmt.Sprintf("%.1f / %.1f", ms(percentile(created, 50)), ms(percentile(created, 99))),
@@ -524,47 +538,60 @@ func s8Logs(ctx context.Context, st *stack, n int, perQuery int) (Scenario, erro
 		if err := call("GET", base+q, admin, nil, nil, 200); err != nil {
 			return 0, 0, err
 		}
-		// perQuery requests over two seconds: an admin's dashboard, busy.
-		results := openLoop(perQuery/2, 2*time.Second, func(t *vegeta.Target) error {
+		// perQuery requests over 1.5 s: an admin's dashboard, busy.
+		results := openLoop(perQuery*2/3, 1500*time.Millisecond, func(t *vegeta.Target) error {
 			t.Method, t.URL, t.Header = "GET", base+q, http.Header{"Authorization": {"Bearer " + admin}}
 			return nil
 		})
 		ls, bad := latencies(results, 200)
 		return percentile(ls, 99), bad, nil
 	}
-	var worst, worstDirect time.Duration
+	// Three rounds over every query, through the gateway and straight to
+	// the service in turn; a query's figure is the median of its rounds'
+	// p99, so that one stall of the machine does not stand for a query.
+	const rounds = 3
+	viaGateway := map[string][]float64{}
+	direct := map[string][]float64{}
+	bad := 0
+	for round := range rounds {
+		for _, q := range queries {
+			g, b1, err := measure(gw, q)
+			if err != nil {
+				return Scenario{}, err
+			}
+			d, b2, err := measure(st.serviceURL("audit"), q)
+			if err != nil {
+				return Scenario{}, err
+			}
+			bad += b1 + b2
+			viaGateway[q], direct[q] = append(viaGateway[q], ms(g)), append(direct[q], ms(d))
+		}
+		logf("S8: round %d of %d done", round+1, rounds)
+	}
+	var worst, worstDirect float64
 	var worstQuery string
 	perQ := map[string]string{}
-	bad := 0
 	for _, q := range queries {
-		viaGateway, b1, err := measure(gw, q)
-		if err != nil {
-			return Scenario{}, err
+		g, d := median(viaGateway[q]), median(direct[q])
+		perQ[q] = fmt.Sprintf("p99 %.1f ms through the gateway (rounds %v), %.1f ms direct", g, roundAll(viaGateway[q]), d)
+		if g > worst {
+			worst, worstQuery = g, q
 		}
-		direct, b2, err := measure(st.serviceURL("audit"), q)
-		if err != nil {
-			return Scenario{}, err
-		}
-		bad += b1 + b2
-		perQ[q] = fmt.Sprintf("p99 %.1f ms through the gateway, %.1f ms direct", ms(viaGateway), ms(direct))
-		if viaGateway > worst {
-			worst, worstQuery = viaGateway, q
-		}
-		worstDirect = max(worstDirect, direct)
+		worstDirect = max(worstDirect, d)
 	}
 	total, err := countRows(ctx, st.dbURL, `SELECT count(*) FROM audit.entries`)
 	if err != nil {
 		return Scenario{}, err
 	}
-	details := map[string]any{"entries in the store": total, "queries": len(queries), "requests per query": perQuery,
-		"failed requests": bad, "slowest query": worstQuery}
+	details := map[string]any{"entries in the store": total, "queries": len(queries), "requests per query and round": perQuery,
+		"rounds (median of their p99)": rounds, "failed requests": bad, "slowest query": worstQuery}
 	for q, v := range perQ {
 		details["query "+q] = v
 	}
 	return Scenario{
 		Title: fmt.Sprintf("every /admin/logs/* query at %d stored events (each filter; first page, page 200 of 50, and by cursor past 10 000)", total),
-		Value: ms(worst), Unit: "ms p99 (worst query)", Baseline: ms(worstDirect), BaselineOf: "the same queries straight to the audit service",
-		Ratio: ms(worst) / max(ms(worstDirect), 0.001), Target: "p99 ≤ 50 ms for every query", Met: ms(worst) <= 50 && bad == 0,
+		Value: worst, Unit: "ms p99 (worst query)", Baseline: worstDirect, BaselineOf: "the same queries straight to the audit service",
+		Ratio: worst / max(worstDirect, 0.001), Target: "p99 ≤ 50 ms for every query", Met: worst <= 50 && bad == 0,
 		Details: details,
 	}, nil
 }
