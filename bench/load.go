@@ -149,3 +149,25 @@ func median(xs []float64) float64 {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// sustainedRate finds the highest rate per second, of a rising series,
+// at which next's requests are answered with want at p99 ≤ bound and
+// fewer than 0.1 % errors, each rate held for step: what the system
+// sustains without a queue building (a closed loop's maximum is higher,
+// and its latency unbounded). It returns 0 when even the lowest fails.
+func sustainedRate(rates []int, step, bound time.Duration, want uint16, next func() vegeta.Targeter) (int, []string) {
+	best := 0
+	var log []string
+	for _, rate := range rates {
+		ls, bad := latencies(openLoop(rate, step, next()), want)
+		p99 := percentile(ls, 99)
+		ok := p99 <= bound && float64(bad) < 0.001*float64(len(ls)+bad)
+		log = append(log, fmt.Sprintf("%d/s: p99 %.1f ms, %d failed", rate, ms(p99), bad))
+		if !ok {
+			break
+		}
+		best = rate
+		time.Sleep(2 * time.Second) // let the pipeline catch up between steps
+	}
+	return best, log
+}

@@ -40,7 +40,7 @@ func run(ctx context.Context, args []string) error {
 	pg := fs.String("pg", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "the PostgreSQL server, as a superuser")
 	s3For := fs.Duration("s3-duration", 5*time.Minute, "how long S3 creates tickets")
 	s4Events := fs.Int("s4-events", 200_000, "events S4 drains")
-	s4Repeat := fs.Int("s4-repeat", 3, "S4 runs, each against its baseline")
+	s4Repeat := fs.Int("s4-repeat", 5, "S4 runs, each against its baseline")
 	s8Events := fs.Int("s8-events", 1_000_000, "events S8 seeds")
 	s8Requests := fs.Int("s8-requests", 30, "requests per S8 query and round, over 1.5 s, and per baseline")
 	keepLogs := fs.String("logs", "", "a folder to copy the services' logs to at the end")
