@@ -44,15 +44,11 @@ var rateRE = regexp.MustCompile(`\((\d+)/s\)`)
 // same documents (same generator, seed and end time) straight into a fresh
 // store of the same kind, interleaved, repeat times; medians.
 func s4Drain(ctx context.Context, st *stack, n, repeat int) (Scenario, error) {
-	nc, err := nats.Connect(st.nats.ClientURL())
+	nc, js, err := st.jetStream()
 	if err != nil {
 		return Scenario{}, err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return Scenario{}, err
-	}
 	at := time.Now().UTC().Format(time.RFC3339)
 	var drains, raws []float64
 	for i := range repeat {
@@ -210,15 +206,11 @@ func s3Lag(ctx context.Context, st *stack, d time.Duration) (Scenario, error) {
 		return Scenario{}, err
 	}
 	defer pool.Close()
-	nc, err := nats.Connect(st.nats.ClientURL())
+	nc, js, err := st.jetStream()
 	if err != nil {
 		return Scenario{}, err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return Scenario{}, err
-	}
 
 	loadStart := time.Now()
 	pctx, stop := context.WithCancel(ctx)
@@ -328,15 +320,11 @@ func s3Lag(ctx context.Context, st *stack, d time.Duration) (Scenario, error) {
 // jetstreamRoundTrip measures the latency of a message from publish to a
 // consumer of a stream of its own: the floor under the event pipeline.
 func jetstreamRoundTrip(ctx context.Context, st *stack) (p50, p99 time.Duration, err error) {
-	nc, err := nats.Connect(st.nats.ClientURL())
+	nc, js, err := st.jetStream()
 	if err != nil {
 		return 0, 0, err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return 0, 0, err
-	}
 	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "BENCH_RTT", Subjects: []string{"bench.rtt"}, Storage: jetstream.FileStorage})
 	if err != nil {
 		return 0, 0, err

@@ -16,6 +16,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // services are the binaries of the system, in the order they start.
@@ -214,6 +216,21 @@ func (s *stack) stop(name string) error {
 }
 
 func (s *stack) serviceURL(name string) string { return "http://127.0.0.1:" + s.ports[name] }
+
+// jetStream connects to the stack's JetStream server; the caller closes
+// the connection.
+func (s *stack) jetStream() (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := nats.Connect(s.nats.ClientURL())
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
 
 // gateway is the public address of the system.
 func (s *stack) gateway() string { return s.serviceURL("gateway") }
