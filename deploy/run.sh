@@ -36,13 +36,23 @@ if [[ -z ${SECRET_KEY:-} ]]; then
 
   ######################################################################
   #  WARNING: SECRET_KEY is not set (no .env?), so DEVELOPMENT-ONLY    #
-  #  defaults are used: DEBUG=true, a public SECRET_KEY and the        #
-  #  example initial users (admin@company.com / SecureAdminPass123!).  #
+  #  defaults are used: DEBUG=true, a random SECRET_KEY kept in        #
+  #  data/dev-secret-key, and the example initial users                #
+  #  (admin@company.com / SecureAdminPass123!).                        #
   #  Never expose this instance. Copy .env.example to .env instead.    #
   ######################################################################
 
 EOF
-	export SECRET_KEY=dev-only-insecure-secret-key-change-me-0123456789
+	# A key of this checkout's own, made once and kept: never a published one, which would let anyone
+	# sign tokens.
+	key_file=data/dev-secret-key
+	if [[ ! -s $key_file ]]; then
+		mkdir -p data
+		(umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$key_file")
+		log "generated a random development SECRET_KEY in $key_file"
+	fi
+	SECRET_KEY=$(<"$key_file")
+	export SECRET_KEY
 	export DEBUG=true
 	: "${INITIAL_ADMIN_EMAIL:=admin@company.com}" "${INITIAL_ADMIN_PASSWORD:=SecureAdminPass123!}"
 	: "${INITIAL_STAFF_EMAIL:=staff@company.com}" "${INITIAL_STAFF_PASSWORD:=SecureStaffPass123!}"

@@ -131,22 +131,21 @@ var exampleKeys = []string{
 	"dev-only-insecure-secret-key-change-me-0123456789",
 }
 
-// CheckSecretKey rejects a missing, short or published SECRET_KEY unless
-// debug is set, where any non-empty key is allowed.
+// CheckSecretKey rejects a missing or published SECRET_KEY in every mode
+// (anyone can sign tokens with a published one), and a short one unless
+// debug is set.
 func CheckSecretKey(key Secret, debug bool) error {
 	k := key.Reveal()
-	switch {
-	case k == "":
+	if k == "" {
 		return errors.New("SECRET_KEY is required")
-	case debug:
-		return nil
-	case len(k) < MinSecretKeyBytes:
-		return fmt.Errorf("SECRET_KEY must be at least %d bytes (set DEBUG=true to allow a weak key in development)", MinSecretKeyBytes)
 	}
 	for _, ex := range exampleKeys {
 		if strings.EqualFold(k, ex) {
-			return errors.New("SECRET_KEY is a published example value; generate a random one (set DEBUG=true to allow it in development)")
+			return errors.New("SECRET_KEY is a published example value: generate a random one, e.g. with `openssl rand -hex 32`")
 		}
+	}
+	if !debug && len(k) < MinSecretKeyBytes {
+		return fmt.Errorf("SECRET_KEY must be at least %d bytes (set DEBUG=true to allow a weak key in development)", MinSecretKeyBytes)
 	}
 	return nil
 }

@@ -80,7 +80,8 @@ func TestCheckSecretKey(t *testing.T) {
 		{"short", "short", false, true},
 		{"short in debug", "short", true, false},
 		{"example", "dev-only-insecure-secret-key-change-me-0123456789", false, true},
-		{"example in debug", "dev-only-insecure-secret-key-change-me-0123456789", true, false},
+		{"example in debug: refused in every mode", "dev-only-insecure-secret-key-change-me-0123456789", true, true},
+		{".env.example's value in debug", "change-me-to-a-long-random-string-of-at-least-32-bytes", true, true},
 		{"strong", strong, false, false},
 	}
 	for _, tt := range tests {

@@ -64,7 +64,7 @@ func NewManager(key []byte, ttl time.Duration) *Manager {
 			jwt.WithIssuedAt(),
 			jwt.WithIssuer(Issuer),
 			jwt.WithAudience(Audience),
-			jwt.WithLeeway(5*time.Second),
+			jwt.WithLeeway(leeway),
 		),
 	}
 }
@@ -96,21 +96,37 @@ func (m *Manager) Issue(userID int64, role access.Role, sessionID string) (strin
 	return s, c, nil
 }
 
+// leeway is the clock skew allowed between the issuer and a verifier.
+const leeway = 5 * time.Second
+
 // Verify checks the signature, algorithm, expiry, issuer, audience and type
-// of raw and returns its claims. Every failure wraps ErrInvalid.
+// of raw and returns its claims. Every failure wraps ErrInvalid. Beyond the
+// signature, a token must look like one the system issues: a session id
+// (so that it can be revoked), a lifetime no longer than the configured
+// one, and no critical header extension (the system understands none, so
+// RFC 7515 says to refuse any).
 func (m *Manager) Verify(raw string) (Claims, error) {
 	var c Claims
-	_, err := m.parser.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return m.key, nil })
+	tok, err := m.parser.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return m.key, nil })
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	_, crit := tok.Header["crit"]
 	switch {
+	case crit:
+		return Claims{}, fmt.Errorf("%w: a critical header extension", ErrInvalid)
 	case c.Type != TypeAccess:
 		return Claims{}, fmt.Errorf("%w: token type %q is not an access token", ErrInvalid, c.Type)
 	case c.UserID() <= 0:
 		return Claims{}, fmt.Errorf("%w: subject %q is not a user id", ErrInvalid, c.Subject)
 	case !c.Role.Valid():
 		return Claims{}, fmt.Errorf("%w: unknown role %q", ErrInvalid, c.Role)
+	case c.SessionID == "":
+		return Claims{}, fmt.Errorf("%w: no session id", ErrInvalid)
+	case c.IssuedAt == nil:
+		return Claims{}, fmt.Errorf("%w: no issue time", ErrInvalid)
+	case c.ExpiresAt.Sub(c.IssuedAt.Time) > m.ttl+leeway:
+		return Claims{}, fmt.Errorf("%w: lifetime %v beyond the configured %v", ErrInvalid, c.ExpiresAt.Sub(c.IssuedAt.Time), m.ttl)
 	}
 	return c, nil
 }

@@ -28,7 +28,7 @@ func valid() jwt.MapClaims {
 	now := time.Now()
 	return jwt.MapClaims{
 		"sub": "7", "role": "staff", "typ": "access", "iss": token.Issuer, "aud": token.Audience,
-		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": "x",
+		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": "x", "sid": "session-1",
 	}
 }
 
@@ -63,6 +63,17 @@ func TestVerifyRejects(t *testing.T) {
 	tamperedPayload := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"1","role":"admin","typ":"access"}`)) + "." + parts[2]
 	tamperedSig := parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2]))
 	none := sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid())
+	critical := jwt.NewWithClaims(jwt.SigningMethodHS256, valid())
+	critical.Header["crit"] = []string{"x-unknown"}
+	critical.Header["x-unknown"] = true
+	withCrit, err := critical.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The claims every case below starts from do verify.
+	if _, err := m.Verify(good); err != nil {
+		t.Fatalf("a well-formed token: %v", err)
+	}
 
 	tests := map[string]string{
 		"alg none":         none,
@@ -77,6 +88,10 @@ func TestVerifyRejects(t *testing.T) {
 		"refresh type":     sign(t, jwt.SigningMethodHS256, key, with(func(c jwt.MapClaims) { c["typ"] = "refresh" })),
 		"unknown role":     sign(t, jwt.SigningMethodHS256, key, with(func(c jwt.MapClaims) { c["role"] = "root" })),
 		"bad subject":      sign(t, jwt.SigningMethodHS256, key, with(func(c jwt.MapClaims) { c["sub"] = "bob" })),
+		"no session id":    sign(t, jwt.SigningMethodHS256, key, with(func(c jwt.MapClaims) { delete(c, "sid") })),
+		"no issue time":    sign(t, jwt.SigningMethodHS256, key, with(func(c jwt.MapClaims) { delete(c, "iat") })),
+		"ten years":        sign(t, jwt.SigningMethodHS256, key, with(func(c jwt.MapClaims) { c["exp"] = time.Now().AddDate(10, 0, 0).Unix() })),
+		"unknown crit":     withCrit,
 		"garbage":          "not.a.token",
 	}
 	for name, raw := range tests {

@@ -89,8 +89,14 @@ func Error(c *gin.Context, logger *slog.Logger, err error) {
 	c.Abort()
 }
 
+// MaxHeaderBytes bounds the headers of a request (431 beyond): far above
+// what a client of the API sends (a token is half a kilobyte), far below
+// the megabyte net/http allows by default.
+const MaxHeaderBytes = 32 << 10
+
 // NewServer returns an HTTP server for h with timeouts on every phase of a
-// request, so that slow or idle clients cannot hold connections open.
+// request, so that slow or idle clients cannot hold connections open, and
+// bounded headers.
 func NewServer(addr string, h http.Handler) *http.Server {
 	return &http.Server{
 		Addr:              addr,
@@ -99,6 +105,7 @@ func NewServer(addr string, h http.Handler) *http.Server {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    MaxHeaderBytes,
 	}
 }
 

@@ -39,6 +39,13 @@ func TestTokenAttacks(t *testing.T) {
 		return raw
 	}
 	key := []byte(secretKey)
+	critical := jwt.NewWithClaims(jwt.SigningMethodHS256, claims(nil))
+	critical.Header["crit"] = []string{"x-bypass"}
+	critical.Header["x-bypass"] = true
+	withCrit, err := critical.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
 	parts := strings.Split(good, ".")
 	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
 	elevated := strings.Replace(string(payload), `"role":"user"`, `"role":"admin"`, 1)
@@ -55,6 +62,11 @@ func TestTokenAttacks(t *testing.T) {
 		"wrong audience":          sign(jwt.SigningMethodHS256, key, claims(func(c jwt.MapClaims) { c["aud"] = "another-api" })),
 		"refresh type claim":      sign(jwt.SigningMethodHS256, key, claims(func(c jwt.MapClaims) { c["typ"] = "refresh" })),
 		"refresh token as bearer": refresh,
+		// Signed with the key, as one who knew it could: still refused when
+		// it is not shaped as the system issues its tokens.
+		"no session id":       sign(jwt.SigningMethodHS256, key, claims(func(c jwt.MapClaims) { delete(c, "sid") })),
+		"valid for ten years": sign(jwt.SigningMethodHS256, key, claims(func(c jwt.MapClaims) { c["exp"] = now.AddDate(10, 0, 0).Unix() })),
+		"unknown crit header": withCrit,
 	}
 	if strings.Contains(string(payload), `"role":"admin"`) || !strings.Contains(string(payload), `"role":"user"`) {
 		t.Fatalf("unexpected payload %s", payload)
