@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/supportdesk/supportdesk/pkg/config"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/route"
@@ -25,6 +26,10 @@ type Config struct {
 	UserPerMinute   int
 	MaxBodyBytes    int64
 	AllowedOrigins  []string
+	// UpstreamTimeout bounds the wait for an upstream's response headers
+	// (UPSTREAM_TIMEOUT, default 15s): 504 past it. A response that streams
+	// after its headers (the CSV export) is not cut.
+	UpstreamTimeout time.Duration
 }
 
 func loadConfig(getenv func(string) string) (Config, error) {
@@ -41,6 +46,10 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	cfg.ClientPerMinute = r.Int("RATE_LIMIT_CLIENT_PER_MINUTE", 1200)
 	cfg.UserPerMinute = r.Int("RATE_LIMIT_USER_PER_MINUTE", 600)
 	cfg.MaxBodyBytes = int64(r.Int("MAX_BODY_BYTES", 1<<20))
+	cfg.UpstreamTimeout = r.Duration("UPSTREAM_TIMEOUT", 15*time.Second)
+	if cfg.UpstreamTimeout <= 0 {
+		r.Check(fmt.Errorf("UPSTREAM_TIMEOUT must be a positive duration, like 15s"))
+	}
 	if cfg.ClientPerMinute < 1 || cfg.UserPerMinute < 1 || cfg.MaxBodyBytes < 1 {
 		r.Check(fmt.Errorf("RATE_LIMIT_CLIENT_PER_MINUTE, RATE_LIMIT_USER_PER_MINUTE and MAX_BODY_BYTES must be positive"))
 	}

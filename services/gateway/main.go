@@ -70,6 +70,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 64
+	transport.ResponseHeaderTimeout = cfg.UpstreamTimeout
 	tokens := token.NewManager([]byte(cfg.SecretKey.Reveal()), cfg.TokenTTL)
 
 	reg := prometheus.NewRegistry()

@@ -6,6 +6,7 @@ package edge
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -13,11 +14,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -42,6 +46,7 @@ type Gateway struct {
 	revoker   Revoker
 	logger    *slog.Logger
 	userLimit gin.HandlerFunc
+	breakers  map[route.Upstream]*breakerTransport // one per upstream, shared by its routes
 }
 
 // LimitUsers runs h on every authenticated route right after the token is
@@ -56,6 +61,7 @@ func New(tokens *token.Manager, upstreams map[route.Upstream]*url.URL, transport
 		transport: otelhttp.NewTransport(transport),
 		revoker:   revoker,
 		logger:    logger,
+		breakers:  map[route.Upstream]*breakerTransport{},
 	}
 }
 
@@ -106,7 +112,13 @@ func stripIdentity(h http.Header) {
 	}
 }
 
+// proxy forwards to one upstream, through that upstream's circuit breaker.
 func (g *Gateway) proxy(name route.Upstream, target *url.URL) *httputil.ReverseProxy {
+	transport, ok := g.breakers[name]
+	if !ok {
+		transport = newBreakerTransport(string(name), g.transport)
+		g.breakers[name] = transport
+	}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
@@ -114,20 +126,44 @@ func (g *Gateway) proxy(name route.Upstream, target *url.URL) *httputil.ReverseP
 			pr.Out.Host = target.Host
 			stripIdentity(pr.Out.Header)
 		},
-		Transport: g.transport,
+		Transport: transport,
 		ModifyResponse: func(resp *http.Response) error {
 			resp.Header.Del("Server") // no version banner
 			return nil
 		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
-				problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, "body_too_large", "The request body is too large"))
-				return
-			}
-			g.logger.ErrorContext(r.Context(), "upstream failed", "upstream", name, "err", err)
-			problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "upstream_unavailable",
-				fmt.Sprintf("The %s service is unavailable; try again shortly", name)))
-		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { g.upstreamFailed(w, r, name, err) },
+	}
+}
+
+// statusClientClosed is the status recorded for a request whose client hung
+// up before the answer (nginx's convention): nobody reads it.
+const statusClientClosed = 499
+
+// upstreamFailed answers a request the upstream did not answer.
+func (g *Gateway) upstreamFailed(w http.ResponseWriter, r *http.Request, name route.Upstream, err error) {
+	var netErr net.Error
+	switch {
+	case errors.Is(r.Context().Err(), context.Canceled):
+		// The client hung up: nothing failed but the wait.
+		g.logger.DebugContext(r.Context(), "client went away", "upstream", name, "err", err)
+		w.WriteHeader(statusClientClosed)
+	case isOpen(err):
+		w.Header().Set("Retry-After", strconv.Itoa(int(breakerOpenFor/time.Second)))
+		problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "upstream_unavailable",
+			fmt.Sprintf("The %s service is failing; requests to it are refused for a few seconds; try again shortly", name)))
+	case errors.As(err, &netErr) && netErr.Timeout(), errors.Is(err, context.DeadlineExceeded):
+		g.logger.WarnContext(r.Context(), "upstream timed out", "upstream", name, "err", err)
+		problem.Write(w, r, problem.New(http.StatusGatewayTimeout, "upstream_timeout",
+			fmt.Sprintf("The %s service did not answer in time; try again shortly", name)))
+	default:
+		if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
+			problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, "body_too_large", "The request body is too large"))
+			return
+		}
+		g.logger.ErrorContext(r.Context(), "upstream failed", "upstream", name, "err", err)
+		w.Header().Set("Retry-After", "1")
+		problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "upstream_unavailable",
+			fmt.Sprintf("The %s service is unavailable; try again shortly", name)))
 	}
 }
 
