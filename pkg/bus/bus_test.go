@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
@@ -202,10 +203,15 @@ func TestLastDeliveryIsTerminated(t *testing.T) {
 	}
 	got := map[string]float64{}
 	for _, mf := range mfs {
-		got[mf.GetName()] = mf.GetMetric()[0].GetGauge().GetValue()
+		m := mf.GetMetric()[0]
+		got[mf.GetName()] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
 	}
-	if got["consumer_pending_messages"] != 0 || got["consumer_unacked_messages"] != 0 || len(got) != 2 {
-		t.Errorf("lag metrics = %v, want both at 0 once the message is terminated", got)
+	want := map[string]float64{
+		"consumer_pending_messages": 0, "consumer_unacked_messages": 0, // nothing left once terminated
+		"consumer_dead_letters_total": 1, "consumer_redeliveries_total": 1, "consumer_errors_total": 0,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("metrics (-want +got):\n%s", diff)
 	}
 }
 

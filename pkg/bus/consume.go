@@ -89,6 +89,26 @@ type Consumer struct {
 	intake  chan jetstream.Msg // from the library's callback to the batching loop
 	done    chan struct{}      // closed when the batching loop has returned
 	closing sync.Once
+	metrics *consumerMetrics
+}
+
+// consumerMetrics count what goes wrong in a consumer.
+type consumerMetrics struct {
+	errors       prometheus.Counter // consume errors the library reported
+	deadLetters  prometheus.Counter // messages given up (terminated)
+	redeliveries prometheus.Counter // deliveries after the first
+}
+
+func newConsumerMetrics(durable string) *consumerMetrics {
+	labels := prometheus.Labels{"consumer": durable}
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels})
+	}
+	return &consumerMetrics{
+		errors:       counter("consumer_errors_total", "Errors of the consumer's subscription reported by the NATS client (missed heartbeats, lost connection...)."),
+		deadLetters:  counter("consumer_dead_letters_total", "Messages given up: terminated and handed to the dead-letter hook."),
+		redeliveries: counter("consumer_redeliveries_total", "Deliveries of a message after its first (a nak, an ack lost, or AckWait passed)."),
+	}
 }
 
 // RegisterMetrics exposes the consumer's lag on reg: messages not yet
@@ -106,7 +126,7 @@ func (c *Consumer) RegisterMetrics(reg prometheus.Registerer) {
 		}
 	}
 	labels := prometheus.Labels{"consumer": c.durable}
-	reg.MustRegister(
+	reg.MustRegister(c.metrics.errors, c.metrics.deadLetters, c.metrics.redeliveries,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "consumer_pending_messages", Help: "Messages of the stream not yet delivered to the consumer.", ConstLabels: labels},
 			info(func(ci *jetstream.ConsumerInfo) float64 { return float64(ci.NumPending) })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "consumer_unacked_messages", Help: "Messages delivered to the consumer and not yet acknowledged.", ConstLabels: labels},
@@ -153,8 +173,9 @@ func ConsumeBatch(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfi
 		durable: cfg.Durable,
 		intake:  make(chan jetstream.Msg, cfg.BatchSize),
 		done:    make(chan struct{}),
+		metrics: newConsumerMetrics(cfg.Durable),
 	}
-	p := &processor{cfg: cfg, handle: h, dead: dead, logger: logger, nc: js.Conn()}
+	p := &processor{cfg: cfg, handle: h, dead: dead, logger: logger, nc: js.Conn(), metrics: c.metrics}
 	go func() {
 		defer close(c.done)
 		p.loop(context.WithoutCancel(ctx), c.intake)
@@ -164,6 +185,7 @@ func ConsumeBatch(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfi
 	c.cc, err = cons.Consume(func(msg jetstream.Msg) { c.intake <- msg },
 		jetstream.PullMaxMessages(max(500, 2*cfg.BatchSize)),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			c.metrics.errors.Inc()
 			logger.WarnContext(ctx, "consumer error", "consumer", cfg.Durable, "err", err)
 		}))
 	if err != nil {
@@ -200,11 +222,12 @@ func (c *Consumer) Stop(ctx context.Context) error {
 }
 
 type processor struct {
-	cfg    ConsumerConfig
-	handle BatchHandler
-	dead   DeadLetter
-	logger *slog.Logger
-	nc     *nats.Conn
+	cfg     ConsumerConfig
+	handle  BatchHandler
+	dead    DeadLetter
+	logger  *slog.Logger
+	nc      *nats.Conn
+	metrics *consumerMetrics
 }
 
 // loop gathers the messages of intake into batches until it is closed, and
@@ -268,6 +291,9 @@ func (p *processor) process(ctx context.Context, batch []jetstream.Msg) {
 		d := delivery{msg: msg, ctx: mctx, span: span, delivered: 1}
 		if md, err := msg.Metadata(); err == nil {
 			d.delivered = md.NumDelivered
+		}
+		if d.delivered > 1 {
+			p.metrics.redeliveries.Inc()
 		}
 		ev, err := events.Decode(msg.Data())
 		if err != nil {
@@ -346,6 +372,7 @@ func (p *processor) flush(ctx context.Context) {
 const deadLetterTries = 4
 
 func (p *processor) terminate(ctx context.Context, span trace.Span, msg jetstream.Msg, ev events.Event, reason error) {
+	p.metrics.deadLetters.Inc()
 	span.RecordError(reason)
 	span.SetStatus(codes.Error, "terminated")
 	p.logger.ErrorContext(ctx, "event terminated", "subject", msg.Subject(), "event_id", ev.ID, "err", reason)

@@ -8,9 +8,10 @@ import (
 )
 
 // RegisterMetrics exposes the relay's backlog (rows waiting to be
-// published) on reg, read from the table at scrape time.
+// published), read from the table at scrape time, and its failed publishes
+// on reg.
 func (r *Relay) RegisterMetrics(reg prometheus.Registerer) {
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	reg.MustRegister(r.failed, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name:        "outbox_backlog_events",
 		Help:        "Events written to the outbox and not yet published.",
 		ConstLabels: prometheus.Labels{"table": r.outbox.Table},

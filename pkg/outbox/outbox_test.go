@@ -139,6 +139,11 @@ func TestRelayPublishesCommittedEventsOnlyInOrder(t *testing.T) {
 	insert(t, pool, 99, false) // rolled back: never published
 
 	waitFor(t, "5 events published", func() bool { return len(pub.published()) == 5 })
+	reg := prometheus.NewRegistry()
+	relay.RegisterMetrics(reg)
+	if n := metric(t, reg, "outbox_publish_failures_total"); n != 1 {
+		t.Errorf("outbox_publish_failures_total = %v, want the one failure", n)
+	}
 	if got := pub.published(); !equal(got, want) {
 		t.Errorf("published %v, want %v in commit order", got, want)
 	}
@@ -228,7 +233,24 @@ func TestBacklogMetric(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mfs) != 1 || mfs[0].GetName() != "outbox_backlog_events" || mfs[0].GetMetric()[0].GetGauge().GetValue() != 2 {
-		t.Errorf("metrics = %v", mfs)
+	if len(mfs) != 2 || metric(t, reg, "outbox_backlog_events") != 2 || metric(t, reg, "outbox_publish_failures_total") != 0 {
+		t.Errorf("metrics = %v, want a backlog of 2 and no failure", mfs)
 	}
+}
+
+// metric reads a counter or gauge from reg.
+func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			m := mf.GetMetric()[0]
+			return m.GetGauge().GetValue() + m.GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

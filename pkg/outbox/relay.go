@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/supportdesk/supportdesk/pkg/events"
 )
@@ -36,6 +37,7 @@ type Relay struct {
 	pub    Publisher
 	cfg    RelayConfig
 	logger *slog.Logger
+	failed prometheus.Counter // publishes that failed
 }
 
 // NewRelay returns a relay for o.
@@ -49,7 +51,12 @@ func NewRelay(o Outbox, pool *pgxpool.Pool, pub Publisher, cfg RelayConfig, logg
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = time.Second
 	}
-	return &Relay{outbox: o, pool: pool, pub: pub, cfg: cfg, logger: logger}
+	return &Relay{outbox: o, pool: pool, pub: pub, cfg: cfg, logger: logger,
+		failed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name:        "outbox_publish_failures_total",
+			Help:        "Publishes of outbox events that failed (the event stays in the outbox and goes again).",
+			ConstLabels: prometheus.Labels{"table": o.Table},
+		})}
 }
 
 // Run relays until ctx is cancelled. It stops between batches, never in the
@@ -129,6 +136,7 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 	var pubErr error
 	for _, c := range claimed {
 		if err := r.pub.Publish(c.ev.Context(ctx), c.ev); err != nil {
+			r.failed.Inc()
 			pubErr = err
 			break
 		}

@@ -101,6 +101,15 @@ func Write(w http.ResponseWriter, r *http.Request, p Problem) {
 
 // WriteError logs err when it is internal and sends its problem.
 func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client hung up: nothing is wrong but the wait, and nobody
+		// reads the answer. Recorded as nginx's 499.
+		if logger != nil {
+			logger.DebugContext(r.Context(), "client went away", "path", r.URL.Path, "err", err)
+		}
+		w.WriteHeader(StatusClientClosed)
+		return
+	}
 	p := FromError(err)
 	if d, ok := RetryAfter(err); ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
@@ -110,6 +119,10 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	}
 	Write(w, r, p)
 }
+
+// StatusClientClosed is the status recorded for a request whose client hung
+// up before its answer (nginx's convention).
+const StatusClientClosed = 499
 
 // TraceID returns the trace id of the span in ctx, or "".
 func TraceID(ctx context.Context) string {

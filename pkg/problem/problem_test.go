@@ -1,11 +1,14 @@
 package problem_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,5 +78,26 @@ func TestRetryAfterHeader(t *testing.T) {
 	problem.WriteError(rec, httptest.NewRequest(http.MethodPost, "/auth/login", nil), discardLogger(), err)
 	if rec.Code != 429 || rec.Header().Get("Retry-After") != "2" {
 		t.Errorf("= %d, Retry-After %q; want 429 and 2", rec.Code, rec.Header().Get("Retry-After"))
+	}
+}
+
+// TestWriteErrorOfAClientThatLeft: a request whose client hung up is
+// answered 499 and logged below ERROR, however its handler failed.
+func TestWriteErrorOfAClientThatLeft(t *testing.T) {
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest("GET", "/user_request/my", nil).WithContext(ctx)
+	rec := httptest.NewRecorder()
+	problem.WriteError(rec, req, logger, fmt.Errorf("list tickets: %w", context.Canceled))
+	if rec.Code != problem.StatusClientClosed || logs.Len() != 0 {
+		t.Errorf("status %d, log %q; want 499 and nothing at INFO or above", rec.Code, logs.String())
+	}
+	// The same error with the client still there is a failure.
+	rec = httptest.NewRecorder()
+	problem.WriteError(rec, httptest.NewRequest("GET", "/", nil), logger, fmt.Errorf("list tickets: %w", context.Canceled))
+	if rec.Code != 500 || !strings.Contains(logs.String(), "request failed") {
+		t.Errorf("status %d, log %q; want 500 logged", rec.Code, logs.String())
 	}
 }

@@ -135,10 +135,6 @@ func (g *Gateway) proxy(name route.Upstream, target *url.URL) *httputil.ReverseP
 	}
 }
 
-// statusClientClosed is the status recorded for a request whose client hung
-// up before the answer (nginx's convention): nobody reads it.
-const statusClientClosed = 499
-
 // upstreamFailed answers a request the upstream did not answer.
 func (g *Gateway) upstreamFailed(w http.ResponseWriter, r *http.Request, name route.Upstream, err error) {
 	var netErr net.Error
@@ -146,7 +142,7 @@ func (g *Gateway) upstreamFailed(w http.ResponseWriter, r *http.Request, name ro
 	case errors.Is(r.Context().Err(), context.Canceled):
 		// The client hung up: nothing failed but the wait.
 		g.logger.DebugContext(r.Context(), "client went away", "upstream", name, "err", err)
-		w.WriteHeader(statusClientClosed)
+		w.WriteHeader(problem.StatusClientClosed)
 	case isOpen(err):
 		w.Header().Set("Retry-After", strconv.Itoa(int(breakerOpenFor/time.Second)))
 		problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "upstream_unavailable",
