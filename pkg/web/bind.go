@@ -1,11 +1,13 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -16,14 +18,30 @@ import (
 // MaxBodyBytes bounds a JSON request body.
 const MaxBodyBytes = 1 << 20
 
-// BindJSON decodes the JSON body into v, refusing unknown fields, trailing
-// data and oversized bodies with a Validation or Invalid fault that names
-// the problem.
+// BindJSON decodes the JSON body into v, a pointer to a struct, strictly:
+// it refuses unknown fields, member names in another letter case than the
+// field's (encoding/json would take "Role" for "role"), a member twice in
+// one object (encoding/json would keep the last), a string holding NUL
+// (which no text column stores), trailing data and oversized bodies, each
+// with a Validation or Invalid fault that names the problem.
 func BindJSON(c *gin.Context, v any) error {
 	if ct := c.ContentType(); ct != "" && ct != "application/json" {
 		return fault.Newf(fault.Invalid, "unsupported_media_type", "Content-Type must be application/json, not %s", ct)
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes))
+	if err != nil {
+		return decodeFault(err)
+	}
+	return DecodeStrict(body, v)
+}
+
+// DecodeStrict is BindJSON's decoding of a body already read.
+func DecodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := checkMembers(dec, reflect.TypeOf(v), ""); err != nil {
+		return err
+	}
+	dec = json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeFault(err)
@@ -32,6 +50,126 @@ func BindJSON(c *gin.Context, v any) error {
 		return fault.New(fault.Invalid, "malformed_json", "The request body must be a single JSON object")
 	}
 	return nil
+}
+
+// checkMembers reads one JSON value from dec and refuses what encoding/json
+// lets through: a member twice in an object, a member named in another
+// letter case than t's field, a string holding NUL. t is the Go type the
+// value decodes into, when known (nil inside maps and interfaces); path
+// names the value in errors. Syntax errors are left to the decoding.
+func checkMembers(dec *json.Decoder, t reflect.Type, path string) error {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil
+	}
+	switch tok := tok.(type) {
+	case string:
+		if strings.ContainsRune(tok, 0) {
+			return fault.Fields(fault.FieldError{Field: fieldName(path), Message: "must not contain the NUL character (\\u0000)"})
+		}
+	case json.Delim:
+		switch tok {
+		case '{':
+			fields := jsonFields(t)
+			seen := map[string]bool{}
+			for dec.More() {
+				k, err := dec.Token()
+				if err != nil {
+					return nil
+				}
+				key, _ := k.(string)
+				name := joinPath(path, key)
+				if seen[key] {
+					return fault.Fields(fault.FieldError{Field: name, Message: "appears twice; give each field once"})
+				}
+				seen[key] = true
+				if strings.ContainsRune(key, 0) {
+					return fault.Fields(fault.FieldError{Field: "body", Message: "a member name must not contain the NUL character"})
+				}
+				var ft reflect.Type
+				if fields != nil {
+					f, ok := fields[key]
+					if !ok {
+						for exact := range fields {
+							if strings.EqualFold(exact, key) {
+								return fault.Fields(fault.FieldError{Field: name, Message: "is not a known field; field names are case-sensitive: " + joinPath(path, exact)})
+							}
+						}
+					}
+					ft = f
+				} else if t != nil && t.Kind() == reflect.Map {
+					ft = t.Elem()
+				}
+				if err := checkMembers(dec, ft, name); err != nil {
+					return err
+				}
+			}
+			_, _ = dec.Token() // '}'
+		case '[':
+			var et reflect.Type
+			if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+				et = t.Elem()
+			}
+			for i := 0; dec.More(); i++ {
+				if err := checkMembers(dec, et, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+					return err
+				}
+			}
+			_, _ = dec.Token() // ']'
+		}
+	}
+	return nil
+}
+
+// jsonFields maps the JSON member names of struct type t to their types;
+// nil when t is not a struct.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	out := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if f.Anonymous && name == "" {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			for k, v := range jsonFields(ft) {
+				out[k] = v
+			}
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func fieldName(path string) string {
+	if path == "" {
+		return "body"
+	}
+	return path
 }
 
 func decodeFault(err error) error {

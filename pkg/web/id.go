@@ -15,7 +15,7 @@ func ParseID(raw, prefix string) (int64, error) {
 		digits = raw[len(prefix):]
 	}
 	id, err := strconv.ParseInt(digits, 10, 64)
-	if err != nil || id <= 0 {
+	if err != nil || id <= 0 || digits[0] < '0' || digits[0] > '9' { // ParseInt takes a sign
 		return 0, fault.Fields(fault.FieldError{Field: "id", Message: "must be a positive integer or a display id like " + prefix + "000001"})
 	}
 	return id, nil

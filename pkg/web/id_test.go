@@ -13,7 +13,7 @@ func TestParseID(t *testing.T) {
 			t.Errorf("ParseID(%q) = %d, %v; want %d", raw, got, err, want)
 		}
 	}
-	for _, raw := range []string{"", "0", "-1", "USR000001", "REQ", "abc", "99999999999999999999"} {
+	for _, raw := range []string{"", "0", "-1", "+1", "REQ+1", "REQ-1", " 1", "USR000001", "REQ", "abc", "99999999999999999999"} {
 		if _, err := web.ParseID(raw, "REQ"); !fault.Is(err, fault.Validation) {
 			t.Errorf("ParseID(%q) = %v, want a validation error", raw, err)
 		}

@@ -52,10 +52,19 @@ type system struct {
 	env         []string            // the services' environment
 }
 
-// restart starts a stopped service again with the same environment.
+// restart starts a stopped service again with the same environment and
+// waits until it reports itself ready.
 func (s *system) restart(name string) {
 	s.t.Helper()
 	s.procs[name] = startService(s.t, filepath.Join(binDir, name), s.env)
+	s.waitFor(name+" to be ready again", 30*time.Second, func() bool {
+		resp, err := http.Get("http://127.0.0.1:" + s.ports[name] + "/health/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 // process is a running service binary.
