@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/supportdesk/supportdesk/pkg/pgtest"
+	"github.com/supportdesk/supportdesk/services/auth/internal/user"
 )
 
 // registerAndLogin creates a user and returns its login answer.
@@ -184,24 +185,91 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// loginFrom logs in as the client at addr and returns the status.
+func (e *env) loginFrom(t *testing.T, email, password, addr string) int {
+	t.Helper()
+	req := httptest.NewRequest("POST", "/auth/login", strings.NewReader(`{"email":"`+email+`","password":"`+password+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Forwarded-For", addr)
+	rec := httptest.NewRecorder()
+	e.engine.ServeHTTP(rec, req)
+	if rec.Code == 429 && (rec.Header().Get("Retry-After") == "" || rec.Header().Get("Content-Type") != "application/problem+json") {
+		t.Errorf("429 without Retry-After or problem+json: %v", rec.Header())
+	}
+	return rec.Code
+}
+
 func TestLoginThrottling(t *testing.T) {
 	e := setup(t)
 	e.registerAndLogin(t, "hal@example.com", "Str0ngPassw0rd")
-	wrong := `{"email":"hal@example.com","password":"Wr0ngPassw0rd"}`
-	for i := range 5 {
-		if status, _ := e.do(t, "POST", "/auth/login", wrong, ""); status != 401 {
+	const attacker, owner = "203.0.113.66", "198.51.100.7"
+	for i := range user.PairBurst {
+		if status := e.loginFrom(t, "hal@example.com", "Wr0ngPassw0rd", attacker); status != 401 {
 			t.Fatalf("failure %d = %d, want 401", i+1, status)
 		}
 	}
-	rec := httptest.NewRecorder()
-	req := httptest.NewRequest("POST", "/auth/login", strings.NewReader(`{"email":"hal@example.com","password":"Str0ngPassw0rd"}`))
-	req.Header.Set("Content-Type", "application/json")
-	e.engine.ServeHTTP(rec, req)
-	if rec.Code != 429 || rec.Header().Get("Retry-After") == "" || rec.Header().Get("Content-Type") != "application/problem+json" {
-		t.Errorf("sixth attempt = %d, Retry-After %q; want 429 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+	if status := e.loginFrom(t, "hal@example.com", "Str0ngPassw0rd", attacker); status != 429 {
+		t.Errorf("sixth attempt from the guessing address = %d, want 429", status)
+	}
+	// The guesser does not lock the owner out.
+	if status := e.loginFrom(t, "hal@example.com", "Str0ngPassw0rd", owner); status != 200 {
+		t.Errorf("the owner's login from another address = %d, want 200", status)
 	}
 	// Another account from another address is not affected.
 	e.registerAndLogin(t, "ida@example.com", "Str0ngPassw0rd")
+}
+
+func TestAccountThrottlingAcrossAddresses(t *testing.T) {
+	e := setup(t)
+	e.registerAndLogin(t, "kim@example.com", "Str0ngPassw0rd")
+	// Many addresses, each under its own bound, together reach the looser
+	// bound of the account.
+	for i := range user.AccountBurst {
+		addr := fmt.Sprintf("203.0.113.%d", i/(user.PairBurst-1)+1)
+		if status := e.loginFrom(t, "kim@example.com", "Wr0ngPassw0rd", addr); status != 401 {
+			t.Fatalf("failure %d from %s = %d, want 401", i+1, addr, status)
+		}
+	}
+	if status := e.loginFrom(t, "kim@example.com", "Str0ngPassw0rd", "198.51.100.99"); status != 429 {
+		t.Errorf("login after %d failures from many addresses = %d, want 429", user.AccountBurst, status)
+	}
+}
+
+func TestFailedLoginIsNoActOfTheAccount(t *testing.T) {
+	e := setup(t)
+	e.registerAndLogin(t, "lee@example.com", "Str0ngPassw0rd")
+	e.loginFrom(t, "lee@example.com", "Wr0ngPassw0rd", "203.0.113.5")
+	var actor, ip, userID, subject string
+	if err := e.pool.QueryRow(t.Context(), `SELECT coalesce(event->>'actorid', ''), event->'data'->>'ip_address', event->'data'->>'user_id', event->>'subject'
+		FROM auth.outbox WHERE event->>'type' = 'support.user.login_failed.v1'`).Scan(&actor, &ip, &userID, &subject); err != nil {
+		t.Fatal(err)
+	}
+	if actor != "" || ip != "203.0.113.5" || userID == "" || subject == "" {
+		t.Errorf("login_failed: actor %q, ip %q, user_id %q, subject %q; want no actor, the client's address and the account tried", actor, ip, userID, subject)
+	}
+	var okIP string
+	if err := e.pool.QueryRow(t.Context(), `SELECT event->'data'->>'ip_address' FROM auth.outbox
+		WHERE event->>'type' = 'support.user.logged_in.v1' ORDER BY seq DESC LIMIT 1`).Scan(&okIP); err != nil {
+		t.Fatal(err)
+	}
+	if okIP == "" {
+		t.Error("logged_in carries no client address")
+	}
+}
+
+func TestChangePasswordThrottling(t *testing.T) {
+	e := setup(t)
+	s := e.registerAndLogin(t, "max@example.com", "Str0ngPassw0rd")
+	tok := s["access_token"].(string)
+	for i := range user.PasswordCheckBurst {
+		if status, p := e.do(t, "POST", "/auth/change-password", `{"current_password":"Wr0ngPassw0rd","new_password":"N3wPassw0rdX"}`, tok); status != 400 {
+			t.Fatalf("guess %d = %d %v, want 400", i+1, status, p)
+		}
+	}
+	status, p := e.do(t, "POST", "/auth/change-password", `{"current_password":"Str0ngPassw0rd","new_password":"N3wPassw0rdX"}`, tok)
+	if status != 429 || p["code"] != "too_many_attempts" {
+		t.Errorf("change after %d wrong guesses = %d %v, want 429 too_many_attempts", user.PasswordCheckBurst, status, p)
+	}
 }
 
 func TestClientThrottling(t *testing.T) {

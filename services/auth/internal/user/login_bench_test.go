@@ -52,7 +52,7 @@ func BenchmarkLoginFailure(b *testing.B) {
 			for i := range b.N {
 				// A fresh service before the account throttle kicks in keeps
 				// the throttle out of the measurement.
-				if i%user.AccountBurst == 0 {
+				if i%user.PairBurst == 0 {
 					b.StopTimer()
 					svc = newService()
 					b.StartTimer()

@@ -31,19 +31,34 @@ type Service struct {
 	// dummyHash is verified when a login names an unknown email, so that the
 	// answer takes as long as a wrong password does.
 	dummyHash string
-	// Failed logins are throttled per account and per client address.
-	accounts, clients *ratelimit.Keyed
+	// Failed logins are throttled per account and client address pair,
+	// more loosely per account from every address, and per client address.
+	pairs, accounts, clients *ratelimit.Keyed
+	// Wrong current passwords on a password change are throttled per user.
+	passwordChecks *ratelimit.Keyed
 	// hashing bounds the concurrent password hashes, so that a login storm
 	// cannot take every CPU from the other routes.
 	hashing chan struct{}
 }
 
 // Login throttling and hashing limits.
+//
+// Five failures from one address lock that address out of one account, one
+// more try every 30 s. An account locks for everyone only after 50 failures
+// from any addresses (then one more try every 5 s, 720 an hour), so a single
+// guesser cannot lock its owner out, and many guessers still get few tries.
+// An address gets 20 failures over every account, then one every 3 s.
 const (
-	AccountBurst    = 5
-	AccountInterval = 30 * time.Second
+	PairBurst       = 5
+	PairInterval    = 30 * time.Second
+	AccountBurst    = 50
+	AccountInterval = 5 * time.Second
 	ClientBurst     = 20
 	ClientInterval  = 3 * time.Second
+	// A password change with a wrong current password: five, then one
+	// every 30 s, per user, so a stolen access token cannot guess it.
+	PasswordCheckBurst    = 5
+	PasswordCheckInterval = 30 * time.Second
 	// hashWait is how long a login waits for a hashing slot before it is
 	// told the service is busy.
 	hashWait = 5 * time.Second
@@ -57,9 +72,11 @@ func NewService(store Store, tokens *token.Manager, logger *slog.Logger) (*Servi
 	}
 	return &Service{
 		store: store, tokens: tokens, logger: logger, now: time.Now, dummyHash: dummy,
-		accounts: ratelimit.New(AccountBurst, AccountInterval),
-		clients:  ratelimit.New(ClientBurst, ClientInterval),
-		hashing:  make(chan struct{}, max(2, runtime.NumCPU())),
+		pairs:          ratelimit.New(PairBurst, PairInterval),
+		accounts:       ratelimit.New(AccountBurst, AccountInterval),
+		clients:        ratelimit.New(ClientBurst, ClientInterval),
+		passwordChecks: ratelimit.New(PasswordCheckBurst, PasswordCheckInterval),
+		hashing:        make(chan struct{}, max(2, runtime.NumCPU())),
 	}, nil
 }
 
@@ -210,18 +227,20 @@ type Session struct {
 
 // Login checks the credentials and opens a session. An unknown email and a
 // wrong password get the same error after the same amount of hashing.
-// Failures are throttled per account and per client address.
+// Failures are throttled per account and client address pair, per account
+// and per client address (see PairBurst).
 func (s *Service) Login(ctx context.Context, email, password, client string) (Session, error) {
 	email, fe := NormalizeEmail(email)
-	accountKey, clientKey := "account:"+email, "client:"+client
-	if wait := max(s.accounts.Wait(accountKey), s.clients.Wait(clientKey)); wait > 0 {
-		s.recordLogin(ctx, nil, email, "throttled")
+	pairKey, accountKey, clientKey := email+" "+client, email, client
+	if wait := max(s.pairs.Wait(pairKey), s.accounts.Wait(accountKey), s.clients.Wait(clientKey)); wait > 0 {
+		s.recordLogin(ctx, nil, email, client, "throttled")
 		return Session{}, tooMany(wait)
 	}
 	fail := func(u *User, reason string) (Session, error) {
+		s.pairs.Spend(pairKey)
 		s.accounts.Spend(accountKey)
 		s.clients.Spend(clientKey)
-		s.recordLogin(ctx, u, email, reason)
+		s.recordLogin(ctx, u, email, client, reason)
 		return Session{}, ErrBadCredentials
 	}
 
@@ -247,7 +266,7 @@ func (s *Service) Login(ctx context.Context, email, password, client string) (Se
 	}
 	sess, err := s.openSession(ctx, u)
 	if err == nil {
-		s.recordLogin(ctx, &u, email, "")
+		s.recordLogin(ctx, &u, email, client, "")
 	}
 	return sess, err
 }

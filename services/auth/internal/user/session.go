@@ -73,17 +73,22 @@ func (s *Service) Logout(ctx context.Context, claims token.Claims, refresh strin
 
 // recordLogin writes the logged_in or login_failed event. A failure to
 // record is logged, not returned: the login's answer must not depend on it.
-func (s *Service) recordLogin(ctx context.Context, u *User, email, reason string) {
+//
+// A failed login is no act of the account it names: its actor is anonymous
+// (the event's subject and user_id say which account was tried), and both
+// kinds carry the client address.
+func (s *Service) recordLogin(ctx context.Context, u *User, email, client, reason string) {
 	typ, subject := events.TypeUserLoggedIn, ""
-	data := events.UserSecurity{Email: email, Reason: reason}
+	data := events.UserSecurity{Email: email, Reason: reason, IPAddress: client}
 	actor := events.Actor{}
 	if u != nil {
 		data.UserID = &u.ID
 		subject = u.DisplayID()
-		actor = userActor(*u)
 	}
 	if reason != "" {
 		typ = events.TypeUserLoginFailed
+	} else if u != nil {
+		actor = userActor(*u)
 	}
 	ev, err := s.securityEvent(ctx, typ, subject, actor, data)
 	if err == nil {
@@ -101,8 +106,15 @@ var ErrWrongPassword = fault.New(fault.Invalid, "wrong_password", "Current passw
 // one. Every other session of the user dies: their refresh tokens are
 // revoked and the gateways refuse their access tokens. The session the
 // change was made in goes on.
+//
+// Wrong current passwords are throttled per user (see PasswordCheckBurst).
 func (s *Service) ChangePassword(ctx context.Context, claims token.Claims, current, next string) error {
 	id := claims.UserID()
+	key := strconv.FormatInt(id, 10)
+	if wait := s.passwordChecks.Wait(key); wait > 0 {
+		return &fault.Error{Kind: fault.TooMany, Code: "too_many_attempts",
+			Detail: "Too many wrong current passwords; try again later", RetryAfter: wait}
+	}
 	u, err := s.Get(ctx, id)
 	if err != nil {
 		return err
@@ -112,6 +124,7 @@ func (s *Service) ChangePassword(ctx context.Context, claims token.Claims, curre
 		return err
 	}
 	if !ok {
+		s.passwordChecks.Spend(key)
 		return ErrWrongPassword
 	}
 	if current == next {
