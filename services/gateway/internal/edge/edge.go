@@ -92,10 +92,51 @@ func (g *Gateway) Routes(e *gin.Engine, table []route.Route) error {
 		if r.QueryToBody != "" {
 			handlers = append(handlers, queryToBody(r.QueryToBody))
 		}
-		handlers = append(handlers, func(c *gin.Context) { proxy.ServeHTTP(c.Writer, c.Request) })
+		handlers = append(handlers, func(c *gin.Context) { forward(proxy, c, g.logger) })
 		e.Handle(r.Method, r.Path, handlers...)
 	}
 	return nil
+}
+
+// forward proxies the request of c. The request body is read in full
+// first, as nginx buffers requests: a slow or broken client is answered
+// here (408, 413 or 400) and never holds an upstream's connection or
+// counts as the upstream failing. The headers the gateway has set on the
+// response so far (its security policy, the request id) win over the
+// upstream's copies, which would otherwise be sent as well.
+func forward(proxy *httputil.ReverseProxy, c *gin.Context, logger *slog.Logger) {
+	r := c.Request
+	if r.Body != nil && r.Body != http.NoBody {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			bodyFailed(c.Writer, r, logger, err)
+			return
+		}
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	}
+	r = r.WithContext(context.WithValue(r.Context(), ownHeadersKey{}, c.Writer.Header()))
+	proxy.ServeHTTP(c.Writer, r)
+}
+
+// ownHeadersKey is the context key of the response headers the gateway set
+// before proxying.
+type ownHeadersKey struct{}
+
+// bodyFailed answers a request whose body could not be read: too large
+// (413), too slow for the server's read timeout (408), or cut off (400).
+func bodyFailed(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	var netErr net.Error
+	switch {
+	case errors.As(err, new(*http.MaxBytesError)):
+		problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, "body_too_large", "The request body is too large"))
+	case errors.As(err, &netErr) && netErr.Timeout():
+		logger.DebugContext(r.Context(), "request body too slow", "err", err)
+		w.Header().Set("Connection", "close")
+		problem.Write(w, r, problem.New(http.StatusRequestTimeout, "body_timeout", "The request body did not arrive in time"))
+	default:
+		logger.DebugContext(r.Context(), "request body cut off", "err", err)
+		problem.Write(w, r, problem.New(http.StatusBadRequest, "body_incomplete", "The request body could not be read to its end"))
+	}
 }
 
 // identityHeaders are headers a backend might take as the caller's identity;
@@ -129,6 +170,11 @@ func (g *Gateway) proxy(name route.Upstream, target *url.URL) *httputil.ReverseP
 		Transport: transport,
 		ModifyResponse: func(resp *http.Response) error {
 			resp.Header.Del("Server") // no version banner
+			if own, ok := resp.Request.Context().Value(ownHeadersKey{}).(http.Header); ok {
+				for name := range own {
+					resp.Header.Del(name)
+				}
+			}
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { g.upstreamFailed(w, r, name, err) },
@@ -152,10 +198,6 @@ func (g *Gateway) upstreamFailed(w http.ResponseWriter, r *http.Request, name ro
 		problem.Write(w, r, problem.New(http.StatusGatewayTimeout, "upstream_timeout",
 			fmt.Sprintf("The %s service did not answer in time; try again shortly", name)))
 	default:
-		if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
-			problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, "body_too_large", "The request body is too large"))
-			return
-		}
 		g.logger.ErrorContext(r.Context(), "upstream failed", "upstream", name, "err", err)
 		w.Header().Set("Retry-After", "1")
 		problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "upstream_unavailable",

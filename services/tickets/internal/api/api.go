@@ -150,14 +150,17 @@ func toListItem(v ticket.View) listItemJSON {
 }
 
 // listJSON is the contract's list envelope with the keyset cursor. A page
-// reached by cursor has no total and no page count (null).
+// reached by cursor has no total and no page count (null). Past
+// ticket.CountLimit matching tickets, total is that bound and total_capped
+// is true (pages is then a lower bound too).
 type listJSON struct {
-	Items      []listItemJSON `json:"items"`
-	Total      *int64         `json:"total"`
-	Page       int            `json:"page"`
-	Size       int            `json:"size"`
-	Pages      *int64         `json:"pages"`
-	NextCursor *string        `json:"next_cursor"`
+	Items       []listItemJSON `json:"items"`
+	Total       *int64         `json:"total"`
+	TotalCapped bool           `json:"total_capped"`
+	Page        int            `json:"page"`
+	Size        int            `json:"size"`
+	Pages       *int64         `json:"pages"`
+	NextCursor  *string        `json:"next_cursor"`
 }
 
 // reply sends a ticket with its ETag.
@@ -210,6 +213,9 @@ func (h *Handler) list(list lister) gin.HandlerFunc {
 			items[i] = toListItem(v)
 		}
 		out := listJSON{Items: items, Page: p.Number, Size: p.Size}
+		if total > ticket.CountLimit {
+			total, out.TotalCapped = ticket.CountLimit, true
+		}
 		if total >= 0 {
 			page := web.NewPage(items, total, web.Page{Number: p.Number, Size: p.Size})
 			out.Total, out.Pages = &page.Total, &page.Pages

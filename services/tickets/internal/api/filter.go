@@ -78,6 +78,9 @@ func parseList(c *gin.Context) (ticket.Filter, ticket.Page, error) {
 			page.After = &cur
 		}
 	}
+	if fe := page.CheckDepth(); fe != nil && len(pageFields) == 0 {
+		fields = append(fields, *fe)
+	}
 	if len(fields) > 0 {
 		return ticket.Filter{}, ticket.Page{}, fault.Fields(fields...)
 	}

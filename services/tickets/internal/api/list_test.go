@@ -3,6 +3,7 @@ package api_test
 import (
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/supportdesk/supportdesk/pkg/pgtest"
@@ -108,5 +109,40 @@ func TestLists(t *testing.T) {
 	}
 	if n := len(e.events(t)); n != 6 {
 		t.Errorf("%d events after six creates and only reads, want 6", n)
+	}
+}
+
+// TestListBounds: a page by number must end within the first 10,000
+// tickets, and a count stops at 10,000 and says so, so that neither an
+// offset nor a count reads a large part of the table; a cursor reads on.
+func TestListBounds(t *testing.T) {
+	e := setup(t)
+	p := e.people(t)
+	pgtest.Exec(t, e.pool, `INSERT INTO tickets.requests (owner_id, text, status, priority, created_at, updated_at)
+		SELECT 3, 'bulk ' || i, 'new', 'normal', now() - i * interval '1 second', now() FROM generate_series(1, 10005) AS i`)
+
+	rec, page := e.do(t, "GET", "/admin/requests?size=100&page=100", "", p.admin)
+	if rec.Code != 200 || page["total"] != float64(10000) || page["total_capped"] != true || page["pages"] != float64(100) || page["next_cursor"] == nil {
+		t.Errorf("last page within the bound = %d total %v capped %v pages %v next %v, want 200, 10000 capped, 100 pages and a cursor",
+			rec.Code, page["total"], page["total_capped"], page["pages"], page["next_cursor"])
+	}
+	next, _ := page["next_cursor"].(string)
+	rec, deeper := e.do(t, "GET", "/admin/requests?size=100&cursor="+url.QueryEscape(next), "", p.admin)
+	if rec.Code != 200 || len(ids(deeper)) != 5 {
+		t.Errorf("the page after it by cursor = %d with %d tickets, want the last 5", rec.Code, len(ids(deeper)))
+	}
+	for _, q := range []string{"size=100&page=101", "page=1000000&size=100", "size=1&page=10001"} {
+		rec, body := e.do(t, "GET", "/admin/requests?"+q, "", p.admin)
+		if rec.Code != 422 || !strings.Contains(fmt.Sprint(body["errors"]), "next_cursor") {
+			t.Errorf("%s = %d %v, want 422 pointing to the cursor", q, rec.Code, body)
+		}
+	}
+	rec, small := e.do(t, "GET", "/admin/requests?status=new&owner_id=3&size=1", "", p.admin)
+	if rec.Code != 200 || small["total_capped"] != true {
+		t.Errorf("filtered count = %d %v", rec.Code, small["total"])
+	}
+	rec, none := e.do(t, "GET", "/admin/requests?status=closed", "", p.admin)
+	if rec.Code != 200 || none["total"] != float64(0) || none["total_capped"] != false {
+		t.Errorf("empty list = %d total %v capped %v", rec.Code, none["total"], none["total_capped"])
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -145,18 +146,41 @@ const exportFlushEvery = 100
 // exportTime is the export's time format, in UTC.
 const exportTime = time.DateTime
 
-// neutralise defuses a cell that a spreadsheet would read as a formula (or
-// whose leading tab or CR could hide one) by prefixing a single quote.
+// neutralise defuses a cell that a spreadsheet could read as a formula. A
+// spreadsheet may split a cell on a separator of its own (a semicolon,
+// comma, tab or bar) or on a line break, so every piece starting after one
+// is checked as well as the cell's start: where the first non-blank
+// character of a piece is one of = + - @ (or a tab or CR that could hide
+// one), a single quote goes before it. "a;=1+1" becomes "a;'=1+1".
 func neutralise(s string) string {
-	if s == "" {
+	if !strings.ContainsAny(s, formulaStarts) {
 		return s
 	}
-	switch s[0] {
-	case '=', '+', '-', '@', '\t', '\r':
-		return "'" + s
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	pieceStart := true
+	for i := range len(s) {
+		c := s[i]
+		if pieceStart && c != ' ' {
+			if strings.IndexByte(formulaStarts, c) >= 0 {
+				b.WriteByte('\'')
+			}
+			pieceStart = false
+		}
+		b.WriteByte(c)
+		if strings.IndexByte(cellSeparators, c) >= 0 {
+			pieceStart = true
+		}
 	}
-	return s
+	return b.String()
 }
+
+const (
+	// formulaStarts are the characters a formula may start with.
+	formulaStarts = "=+-@\t\r"
+	// cellSeparators are those a spreadsheet may split a cell on.
+	cellSeparators = ";,|\t\r\n"
+)
 
 // csvExport writes the export to an HTTP response: the header row, then
 // each ticket as it comes, flushed every exportFlushEvery rows. It reuses

@@ -243,7 +243,7 @@ INSERT INTO tickets.requests (owner_id, staff_id, title, text, status, priority,
   '2026-03-01 10:00:00+03', '2026-03-01 12:30:45.678+03'),
  (4, NULL, NULL, E'\tTabbed', 'new', 'normal', NULL, NULL, '2026-03-02 09:00:00Z', '2026-03-02 09:00:00Z'),
  (99, NULL, NULL, E'\rCR first', 'closed', 'low', NULL, NULL, '2026-03-03 23:59:59Z', '2026-03-04 00:00:00Z'),
- (3, 2, 'Plain title', '=1+2', 'completed', 'urgent', 'software', 'done', '2026-03-04 00:00:00Z', '2026-03-05 08:15:00Z')`
+ (3, 2, 'Plain title', '=1+2', 'completed', 'urgent', 'software', 'done; =SUM(A1)|@x', '2026-03-04 00:00:00Z', '2026-03-05 08:15:00Z')`
 
 const exportHeader = "ID,Request Text,Status,Created At,Updated At,Owner Email,Owner Name,Owner INN,Owner Phone," +
 	"Staff Email,Staff Comment,Title,Priority,Category\r\n"
@@ -273,7 +273,7 @@ func TestExportBytes(t *testing.T) {
 
 	want := exportHeader +
 		"4,'=1+2,completed,2026-03-04 00:00:00,2026-03-05 08:15:00,ann@example.com,Ann Lee,123456789012,'+79001234567," +
-		"staff@company.com,done,Plain title,urgent,software\r\n" +
+		"staff@company.com,done; '=SUM(A1)|'@x,Plain title,urgent,software\r\n" +
 		"3,\"'CR first\",closed,2026-03-03 23:59:59,2026-03-04 00:00:00,,,,,,,,low,\r\n" +
 		"2,'\tTabbed,new,2026-03-02 09:00:00,2026-03-02 09:00:00,bob@example.com," +
 		"\"'=HYPERLINK(\"\"http://x.example\"\") Petrovich\",,,,,,normal,\r\n" +

@@ -45,12 +45,14 @@ func where(f ticket.Filter) (string, []any) {
 // List implements ticket.Store. Tickets come newest first, ties broken by
 // id, which the (created_at, id) indexes serve; a cursor continues after a
 // position without OFFSET. A page reached by cursor is not counted (total
-// -1): counting every matching row is the cost deep paging avoids.
+// -1): counting every matching row is the cost deep paging avoids; a page
+// by number counts at most ticket.CountLimit+1 rows.
 func (s *Store) List(ctx context.Context, f ticket.Filter, p ticket.Page) ([]ticket.View, int64, *ticket.Cursor, error) {
 	cond, args := where(f)
 	total := int64(-1)
 	if p.After == nil {
-		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM tickets.requests r`+cond, args...).Scan(&total); err != nil {
+		count := fmt.Sprintf(`SELECT count(*) FROM (SELECT FROM tickets.requests r%s LIMIT %d) AS matching`, cond, ticket.CountLimit+1)
+		if err := s.pool.QueryRow(ctx, count, args...).Scan(&total); err != nil {
 			return nil, 0, nil, fmt.Errorf("count tickets: %w", err)
 		}
 	}

@@ -27,6 +27,30 @@ type Page struct {
 	After  *Cursor
 }
 
+// Bounds on lists, so that no request reads or counts a large part of the
+// table.
+const (
+	// MaxOffset bounds paging by number: a page must end within the first
+	// MaxOffset tickets of its list (page × size ≤ MaxOffset). Deeper
+	// pages are read by cursor, which costs the same at any depth, where an
+	// offset costs reading every ticket before it.
+	MaxOffset = 10_000
+	// CountLimit bounds the count of a list: the total is exact up to it;
+	// past it the store answers CountLimit+1 and a page says total =
+	// CountLimit and that it is a lower bound (total_capped).
+	CountLimit = 10_000
+)
+
+// CheckDepth refuses a page by number that ends past MaxOffset.
+func (p Page) CheckDepth() *fault.FieldError {
+	if p.After != nil || int64(p.Number)*int64(p.Size) <= MaxOffset {
+		return nil
+	}
+	return &fault.FieldError{Field: "page", Message: fmt.Sprintf(
+		"must be between 1 and %d for size %d (page × size at most %d); follow next_cursor to read further",
+		max(1, MaxOffset/p.Size), p.Size, MaxOffset)}
+}
+
 // Cursor is the position after the last ticket of a page, in the list's
 // order (newest first).
 type Cursor struct {

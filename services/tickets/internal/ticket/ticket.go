@@ -141,8 +141,9 @@ type Store interface {
 	// an error to keep it), then deletes it with its comments.
 	Delete(ctx context.Context, id int64, check func(Ticket) ([]events.Event, error)) error
 	// List returns the tickets matching f, newest first, one page of them,
-	// the total (-1 on a page reached by cursor, which is not counted), and
-	// the cursor of the next page (nil on the last).
+	// the total (-1 on a page reached by cursor, which is not counted;
+	// CountLimit+1 when there are more than CountLimit), and the cursor of
+	// the next page (nil on the last).
 	List(ctx context.Context, f Filter, p Page) ([]View, int64, *Cursor, error)
 
 	// AddComment inserts c with the events that events(saved) returns and,
