@@ -5,6 +5,10 @@ package fault
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 	"time"
 )
 
@@ -79,4 +83,37 @@ func KindOf(err error) Kind {
 // Is reports whether err is classified as kind.
 func Is(err error, kind Kind) bool {
 	return err != nil && KindOf(err) == kind
+}
+
+// Unreachable reports whether err says that a dependency could not be
+// reached or went away mid-request, rather than that the request or the
+// code is wrong: a network error (refused, reset, timed out), a connection
+// cut short, or a database error of SQLSTATE class 08 (connection
+// exception), 57P (the server is shutting down or starting) or 53300 (too
+// many connections). It recognises a driver's errors by their methods
+// (SQLState, SafeToRetry), so that this package depends on no driver.
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if sqlErr, ok := errors.AsType[interface {
+		error
+		SQLState() string
+	}](err); ok {
+		state := sqlErr.SQLState()
+		return strings.HasPrefix(state, "08") || strings.HasPrefix(state, "57P") || state == "53300"
+	}
+	if _, ok := errors.AsType[net.Error](err); ok {
+		return true
+	}
+	// A driver's error that says the statement was never sent, such as
+	// pgconn's "conn closed".
+	if retry, ok := errors.AsType[interface {
+		error
+		SafeToRetry() bool
+	}](err); ok && retry.SafeToRetry() {
+		return true
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }

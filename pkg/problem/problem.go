@@ -100,6 +100,11 @@ func Write(w http.ResponseWriter, r *http.Request, p Problem) {
 }
 
 // WriteError logs err when it is internal and sends its problem.
+//
+// An error of no kind that says a dependency is unreachable (see
+// fault.Unreachable), such as the database being restarted, answers 503
+// with Retry-After and is logged as a warning: the request may succeed
+// when retried.
 func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client hung up: nothing is wrong but the wait, and nobody
@@ -109,6 +114,13 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		}
 		w.WriteHeader(StatusClientClosed)
 		return
+	}
+	if fault.KindOf(err) == fault.Internal && fault.Unreachable(err) {
+		if logger != nil {
+			logger.WarnContext(r.Context(), "dependency unavailable", "path", r.URL.Path, "err", err)
+		}
+		err = &fault.Error{Kind: fault.Unavailable, Code: "dependency_unavailable",
+			Detail: "A service this request needs is unavailable; try again shortly", RetryAfter: time.Second, Err: err}
 	}
 	p := FromError(err)
 	if d, ok := RetryAfter(err); ok {

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,6 +42,12 @@ func TestWriteError(t *testing.T) {
 			err:  errors.New("pq: relation users does not exist"),
 			want: problem.Problem{Type: "about:blank", Title: "Internal Server Error", Status: 500,
 				Detail: "An internal error occurred; quote the trace_id when reporting it", Code: "internal", Instance: "/x"},
+		},
+		{
+			name: "an unreachable database is an outage, its cause hidden",
+			err:  fmt.Errorf("list tickets: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}),
+			want: problem.Problem{Type: "about:blank", Title: "Service Unavailable", Status: 503,
+				Detail: "A service this request needs is unavailable; try again shortly", Code: "dependency_unavailable", Instance: "/x"},
 		},
 	}
 	for _, tt := range tests {

@@ -22,6 +22,53 @@ func TestTokenAttacks(t *testing.T) {
 	good := login["access_token"].(string)
 	refresh := login["refresh_token"].(string)
 
+	if payload := tokenPayload(t, good); strings.Contains(payload, `"role":"admin"`) || !strings.Contains(payload, `"role":"user"`) {
+		t.Fatalf("unexpected payload %s", payload)
+	}
+	attacks := tokenAttacks(t, id, good, refresh)
+	for name, raw := range attacks {
+		t.Run(name, func(t *testing.T) {
+			for _, path := range []string{"/auth/profile", "/admin/logs/request-actions"} {
+				resp, body := s.call("GET", path, raw, nil)
+				if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != "Bearer" {
+					t.Errorf("GET %s = %d %s, want 401 with a Bearer challenge", path, resp.StatusCode, body)
+				}
+			}
+		})
+	}
+
+	// A token of a deleted user stops working at the gateway within a second
+	// of the deletion, also on routes whose service cannot know of it.
+	if resp, _ := s.call("GET", "/user_request/1", good, nil); resp.StatusCode != 404 {
+		t.Fatalf("before the deletion, tickets answers %d, want 404", resp.StatusCode)
+	}
+	admin := s.login(adminEmail, adminPassword)
+	s.json(200, "DELETE", "/admin/users/"+id, admin, nil)
+	s.waitFor("the deleted user's token refused", time.Second, func() bool {
+		resp, _ := s.call("GET", "/user_request/1", good, nil)
+		return resp.StatusCode == 401
+	})
+}
+
+// tokenPayload decodes the payload of a JWT.
+func tokenPayload(t *testing.T, raw string) string {
+	t.Helper()
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		t.Fatalf("%q is not a JWT", raw)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(payload)
+}
+
+// tokenAttacks returns forged and misused tokens, by name, for the user id
+// whose user-role access token is good and refresh token refresh; each
+// must be refused.
+func tokenAttacks(t *testing.T, id, good, refresh string) map[string]string {
+	t.Helper()
 	now := time.Now()
 	claims := func(mod func(jwt.MapClaims)) jwt.MapClaims {
 		c := jwt.MapClaims{"sub": id, "role": "admin", "typ": "access", "iss": token.Issuer, "aud": token.Audience,
@@ -50,7 +97,7 @@ func TestTokenAttacks(t *testing.T) {
 	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
 	elevated := strings.Replace(string(payload), `"role":"user"`, `"role":"admin"`, 1)
 
-	attacks := map[string]string{
+	return map[string]string{
 		"alg none":                sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims(nil)),
 		"HS512 with the key":      sign(jwt.SigningMethodHS512, key, claims(nil)),
 		"another key":             sign(jwt.SigningMethodHS256, []byte(strings.Repeat("x", 40)), claims(nil)),
@@ -68,29 +115,4 @@ func TestTokenAttacks(t *testing.T) {
 		"valid for ten years": sign(jwt.SigningMethodHS256, key, claims(func(c jwt.MapClaims) { c["exp"] = now.AddDate(10, 0, 0).Unix() })),
 		"unknown crit header": withCrit,
 	}
-	if strings.Contains(string(payload), `"role":"admin"`) || !strings.Contains(string(payload), `"role":"user"`) {
-		t.Fatalf("unexpected payload %s", payload)
-	}
-	for name, raw := range attacks {
-		t.Run(name, func(t *testing.T) {
-			for _, path := range []string{"/auth/profile", "/admin/logs/request-actions"} {
-				resp, body := s.call("GET", path, raw, nil)
-				if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != "Bearer" {
-					t.Errorf("GET %s = %d %s, want 401 with a Bearer challenge", path, resp.StatusCode, body)
-				}
-			}
-		})
-	}
-
-	// A token of a deleted user stops working at the gateway within a second
-	// of the deletion, also on routes whose service cannot know of it.
-	if resp, _ := s.call("GET", "/user_request/1", good, nil); resp.StatusCode != 404 {
-		t.Fatalf("before the deletion, tickets answers %d, want 404", resp.StatusCode)
-	}
-	admin := s.login(adminEmail, adminPassword)
-	s.json(200, "DELETE", "/admin/users/"+id, admin, nil)
-	s.waitFor("the deleted user's token refused", time.Second, func() bool {
-		resp, _ := s.call("GET", "/user_request/1", good, nil)
-		return resp.StatusCode == 401
-	})
 }

@@ -105,6 +105,18 @@ func (s *system) stop(name string) error {
 	return status
 }
 
+// kill sends SIGKILL to a service, as a crash would, and waits for it to
+// die.
+func (s *system) kill(name string) {
+	s.t.Helper()
+	p := s.procs[name]
+	_ = p.cmd.Process.Kill()
+	if ok, _ := p.wait(10 * time.Second); !ok {
+		s.t.Fatalf("%s did not die within 10s of SIGKILL", name)
+	}
+	p.status = nil // it died as the test meant
+}
+
 // binDir holds the service binaries, built once by TestMain.
 var binDir string
 
@@ -184,12 +196,17 @@ func freePort(t *testing.T) string {
 // MONGODB_URL (see withMongo).
 func startSystem(t *testing.T, extraEnv ...string) *system {
 	t.Helper()
+	return startSystemOn(t, pgtest.NewDatabase(t), natstest.Start(t), extraEnv...)
+}
+
+// startSystemOn is startSystem on a database and a NATS server the test
+// provides, for tests that stop and restart them.
+func startSystemOn(t *testing.T, databaseURL, natsURL string, extraEnv ...string) *system {
+	t.Helper()
 	ports := map[string]string{}
 	for _, svc := range []string{"gateway", "auth", "tickets", "audit"} {
 		ports[svc] = freePort(t)
 	}
-	databaseURL := pgtest.NewDatabase(t)
-	natsURL := natstest.Start(t)
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"SECRET_KEY=" + secretKey,
@@ -283,11 +300,17 @@ func tail(s string, lines int) string {
 	return strings.Join(all, "\n")
 }
 
-// call sends a request to the gateway and returns the response and its body.
+// rawJSON is a request body sent exactly as written, for malformed JSON.
+type rawJSON string
+
+// call sends a request to the gateway and returns the response and its
+// body. A body is sent as JSON; a rawJSON body as it is.
 func (s *system) call(method, path, bearer string, body any, headers ...string) (*http.Response, []byte) {
 	s.t.Helper()
 	var rd io.Reader
-	if body != nil {
+	if raw, ok := body.(rawJSON); ok {
+		rd = strings.NewReader(string(raw))
+	} else if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			s.t.Fatal(err)
@@ -305,6 +328,10 @@ func (s *system) call(method, path, bearer string, body any, headers ...string) 
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i] == "Host" {
+			req.Host = headers[i+1]
+			continue
+		}
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := s.client.Do(req)
