@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,6 +19,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats-server/v2/server"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/supportdesk/supportdesk/pkg/mongotest"
 	"github.com/supportdesk/supportdesk/pkg/natstest"
@@ -59,7 +61,12 @@ func TestChaos(t *testing.T) {
 	s := startSystemOn(t, databaseURL, nats.ClientURL(),
 		"MONGODB_URL="+store.URI, "UPSTREAM_TIMEOUT="+chaosUpstreamTimeout.String(),
 		"RATE_LIMIT_CLIENT_PER_MINUTE=1000000", "RATE_LIMIT_USER_PER_MINUTE=1000000")
-	c := &chaos{s: s, databaseURL: databaseURL}
+	client, err := mongo.Connect(options.Client().ApplyURI(store.URI).SetServerSelectionTimeout(5 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+	c := &chaos{s: s, databaseURL: databaseURL, store: client}
 	c.recordCommits()
 	c.user = s.login("user@company.com", "SecureUserPass123!")
 	c.admin = s.login(adminEmail, adminPassword)
@@ -104,8 +111,8 @@ func TestChaos(t *testing.T) {
 				}
 			}
 		}},
-		{"outbox relay (tickets) SIGKILLed", func() func() {
-			s.kill("tickets")
+		{"outbox relay (tickets) SIGKILLed mid-batch", func() func() {
+			c.killRelayMidBatch()
 			return func() { s.restart("tickets") }
 		}},
 		{"tickets frozen (SIGSTOP) 6 s", func() func() {
@@ -146,9 +153,13 @@ func TestChaos(t *testing.T) {
 type chaos struct {
 	s           *system
 	databaseURL string
-	user, admin string // access tokens
-	phases      int    // phases run, which number the request ids
+	user, admin string        // access tokens
+	phases      int           // phases run, which number the request ids
+	store       *mongo.Client // to the audit store
 }
+
+// chaosAuditDatabase is the audit store's database (MONGODB_DATABASE).
+const chaosAuditDatabase = "audit_e2e"
 
 // chaosRow is one line of the table.
 type chaosRow struct {
@@ -196,6 +207,37 @@ func (c *chaos) exec(sql string, args ...any) {
 	if _, err := conn.Exec(ctx, sql, args...); err != nil {
 		c.s.t.Fatal(err)
 	}
+}
+
+// killRelayMidBatch kills the tickets service while its outbox relay is
+// between publishing a batch and deleting it: a trigger holds the relay's
+// DELETE for a second, and the kill waits until one is held. The batch
+// was published and stays in the outbox, so the next relay publishes it
+// again; nothing may be doubled in the audit log.
+func (c *chaos) killRelayMidBatch() {
+	t := c.s.t
+	c.exec(`
+CREATE FUNCTION chaos.hold() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_sleep(1);
+	RETURN NULL;
+END $$;
+CREATE TRIGGER chaos_hold BEFORE DELETE ON tickets.outbox FOR EACH STATEMENT EXECUTE FUNCTION chaos.hold();`)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	c.s.waitFor("the relay deleting a published batch", 10*time.Second, func() bool {
+		var held int
+		err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE state = 'active' AND query LIKE 'DELETE FROM tickets.outbox%'`).Scan(&held)
+		return err == nil && held > 0
+	})
+	c.s.kill("tickets")
+	c.exec(`DROP TRIGGER chaos_hold ON tickets.outbox; DROP FUNCTION chaos.hold()`)
 }
 
 // committedSince returns the ids of the events committed after seq, and
@@ -364,7 +406,7 @@ func (c *chaos) phase(f chaosFault) chaosRow {
 	var inLog map[string]int
 	deadline := loadEnded.Add(chaosCatchUp)
 	for {
-		inStore, inLog = c.auditedEvents(), c.loggedRequests()
+		inStore, inLog = c.audited()
 		lostEvents, lostRequests := missing(committed, inStore), missingRequests(answered, inLog)
 		if lostEvents+lostRequests == 0 || time.Now().After(deadline) {
 			break
@@ -407,66 +449,44 @@ func missingRequests(answered map[string]bool, logged map[string]int) int {
 	return n
 }
 
-// auditedEvents walks the events log of the last hour by cursor.
-func (c *chaos) auditedEvents() map[string]bool {
-	seen := map[string]bool{}
-	c.walk("/admin/logs/events", func(item map[string]any) {
-		if id, _ := item["id"].(string); id != "" {
-			seen[id] = true
-		}
-	})
-	return seen
-}
-
-// loggedRequests counts the load's request ids in the API log of the last
-// hour.
-func (c *chaos) loggedRequests() map[string]int {
-	seen := map[string]int{}
-	c.walk("/admin/logs/api-logs", func(item map[string]any) {
-		if id, _ := item["request_id"].(string); strings.HasPrefix(id, "chaos-") {
-			seen[id]++
-		}
-	})
-	return seen
-}
-
-// walk reads every page of a log of the last hour from the audit service
-// itself, past the gateway's short upstream timeout (the MongoDB-wire
-// store takes seconds to scan thousands of entries); a page it cannot read
-// ends the walk, and the next poll tries again.
-func (c *chaos) walk(path string, each func(map[string]any)) {
-	client := &http.Client{Timeout: 30 * time.Second}
-	q := url.Values{"hours_ago": {"1"}, "size": {"1000"}}
-	for pages := 0; ; pages++ {
-		if pages == 1000 {
-			c.s.t.Fatalf("%s: more than 1000 pages of 1000", path)
-		}
-		req, _ := http.NewRequest("GET", "http://127.0.0.1:"+c.s.ports["audit"]+path+"?"+q.Encode(), nil)
-		req.Header.Set("Authorization", "Bearer "+c.admin)
-		resp, err := client.Do(req)
-		if err != nil {
-			c.s.t.Logf("%s: %v", path, err)
-			return
-		}
-		raw, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		var page map[string]any
-		if resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &page) != nil {
-			c.s.t.Logf("%s = %d %.200s", path, resp.StatusCode, raw)
-			return
-		}
-		items, _ := page["items"].([]any)
-		for _, it := range items {
-			if m, ok := it.(map[string]any); ok {
-				each(m)
-			}
-		}
-		next, _ := page["next_cursor"].(string)
-		if next == "" {
-			return
-		}
-		q.Set("cursor", next)
+// audited reads what the audit store holds, straight from it (the log
+// queries would sort and count all of it for every page): the ids of the
+// events, and how many times each request id of the load is in the API
+// log.
+func (c *chaos) audited() (events map[string]bool, requests map[string]int) {
+	t := c.s.t
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	opts := options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "call", Value: 1}, {Key: "data.request_id", Value: 1}})
+	cur, err := c.store.Database(chaosAuditDatabase).Collection("events").Find(ctx, bson.D{}, opts)
+	if err != nil {
+		t.Logf("read the audit store: %v", err)
+		return nil, nil
 	}
+	defer cur.Close(ctx)
+	events, requests = map[string]bool{}, map[string]int{}
+	for cur.Next(ctx) {
+		var doc struct {
+			ID   string `bson:"_id"`
+			Call bool   `bson:"call"`
+			Data struct {
+				RequestID string `bson:"request_id"`
+			} `bson:"data"`
+		}
+		if err := cur.Decode(&doc); err != nil {
+			t.Fatal(err)
+		}
+		if !doc.Call {
+			events[doc.ID] = true
+		} else if strings.HasPrefix(doc.Data.RequestID, "chaos-") {
+			requests[doc.Data.RequestID]++
+		}
+	}
+	if err := cur.Err(); err != nil {
+		t.Logf("read the audit store: %v", err)
+		return nil, nil
+	}
+	return events, requests
 }
 
 // chaosTable renders the rows as a Markdown table.
