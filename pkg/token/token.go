@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -52,6 +53,13 @@ type Manager struct {
 	parser *jwt.Parser
 }
 
+// notTokenRune reports whether r cannot be part of a compact JWT: three
+// base64url segments and two dots. The base64 decoder would skip line
+// breaks, letting one token be spelled many ways.
+func notTokenRune(r rune) bool {
+	return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
+}
+
 // NewManager returns a Manager signing with key; tokens live for ttl.
 func NewManager(key []byte, ttl time.Duration) *Manager {
 	return &Manager{
@@ -65,6 +73,9 @@ func NewManager(key []byte, ttl time.Duration) *Manager {
 			jwt.WithIssuer(Issuer),
 			jwt.WithAudience(Audience),
 			jwt.WithLeeway(leeway),
+			// One spelling per token: no padding, no line breaks, no
+			// stray bits in the last base64 character.
+			jwt.WithStrictDecoding(),
 		),
 	}
 }
@@ -106,6 +117,9 @@ const leeway = 5 * time.Second
 // one, and no critical header extension (the system understands none, so
 // RFC 7515 says to refuse any).
 func (m *Manager) Verify(raw string) (Claims, error) {
+	if i := strings.IndexFunc(raw, notTokenRune); i >= 0 {
+		return Claims{}, fmt.Errorf("%w: %q is not a base64url character", ErrInvalid, raw[i])
+	}
 	var c Claims
 	tok, err := m.parser.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return m.key, nil })
 	if err != nil {

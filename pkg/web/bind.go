@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -38,7 +39,7 @@ func BindJSON(c *gin.Context, v any) error {
 // DecodeStrict is BindJSON's decoding of a body already read.
 func DecodeStrict(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := checkMembers(dec, reflect.TypeOf(v), ""); err != nil {
+	if err := checkMembers(dec, reflect.TypeOf(v), nil); err != nil && !errors.Is(err, errSyntax) {
 		return err
 	}
 	dec = json.NewDecoder(bytes.NewReader(body))
@@ -52,18 +53,37 @@ func DecodeStrict(body []byte, v any) error {
 	return nil
 }
 
+// errSyntax stops checkMembers at a syntax error, which the decoding then
+// reports.
+var errSyntax = errors.New("syntax error")
+
+// maxDepth is encoding/json's bound on nesting, which the decoding would
+// refuse past anyway.
+const maxDepth = 10000
+
+// step is one step of the path to a value: a member name, or an array
+// index when index >= 0.
+type step struct {
+	name  string
+	index int
+}
+
 // checkMembers reads one JSON value from dec and refuses what encoding/json
 // lets through: a member twice in an object, a member named in another
 // letter case than t's field, a string holding NUL. t is the Go type the
 // value decodes into, when known (nil inside maps and interfaces); path
-// names the value in errors. Syntax errors are left to the decoding.
-func checkMembers(dec *json.Decoder, t reflect.Type, path string) error {
+// leads to the value, and is only rendered for an error (rendering it at
+// every level would cost time and memory quadratic in the depth). Nesting
+// past maxDepth is refused; at other syntax errors it stops with errSyntax
+// (dec.More would keep reporting more elements before a bad byte) and
+// leaves them to the decoding.
+func checkMembers(dec *json.Decoder, t reflect.Type, path []step) error {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	tok, err := dec.Token()
 	if err != nil {
-		return nil
+		return errSyntax
 	}
 	switch tok := tok.(type) {
 	case string:
@@ -71,6 +91,9 @@ func checkMembers(dec *json.Decoder, t reflect.Type, path string) error {
 			return fault.Fields(fault.FieldError{Field: fieldName(path), Message: "must not contain the NUL character (\\u0000)"})
 		}
 	case json.Delim:
+		if (tok == '{' || tok == '[') && len(path) >= maxDepth {
+			return fault.New(fault.Invalid, "malformed_json", "The request body is not valid JSON")
+		}
 		switch tok {
 		case '{':
 			fields := jsonFields(t)
@@ -78,12 +101,12 @@ func checkMembers(dec *json.Decoder, t reflect.Type, path string) error {
 			for dec.More() {
 				k, err := dec.Token()
 				if err != nil {
-					return nil
+					return errSyntax
 				}
 				key, _ := k.(string)
-				name := joinPath(path, key)
+				member := append(path, step{name: key, index: -1})
 				if seen[key] {
-					return fault.Fields(fault.FieldError{Field: name, Message: "appears twice; give each field once"})
+					return fault.Fields(fault.FieldError{Field: pathName(member), Message: "appears twice; give each field once"})
 				}
 				seen[key] = true
 				if strings.ContainsRune(key, 0) {
@@ -95,7 +118,8 @@ func checkMembers(dec *json.Decoder, t reflect.Type, path string) error {
 					if !ok {
 						for exact := range fields {
 							if strings.EqualFold(exact, key) {
-								return fault.Fields(fault.FieldError{Field: name, Message: "is not a known field; field names are case-sensitive: " + joinPath(path, exact)})
+								return fault.Fields(fault.FieldError{Field: pathName(member), Message: "is not a known field; field names are case-sensitive: " +
+									pathName(slices.Concat(path, []step{{name: exact, index: -1}}))})
 							}
 						}
 					}
@@ -103,7 +127,7 @@ func checkMembers(dec *json.Decoder, t reflect.Type, path string) error {
 				} else if t != nil && t.Kind() == reflect.Map {
 					ft = t.Elem()
 				}
-				if err := checkMembers(dec, ft, name); err != nil {
+				if err := checkMembers(dec, ft, member); err != nil {
 					return err
 				}
 			}
@@ -114,7 +138,7 @@ func checkMembers(dec *json.Decoder, t reflect.Type, path string) error {
 				et = t.Elem()
 			}
 			for i := 0; dec.More(); i++ {
-				if err := checkMembers(dec, et, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				if err := checkMembers(dec, et, append(path, step{index: i})); err != nil {
 					return err
 				}
 			}
@@ -158,18 +182,28 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 	return out
 }
 
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
+// pathName renders path as errors name a field: "list[1].role".
+func pathName(path []step) string {
+	var b strings.Builder
+	for _, s := range path {
+		switch {
+		case s.index >= 0:
+			fmt.Fprintf(&b, "[%d]", s.index)
+		case b.Len() > 0:
+			b.WriteString("." + s.name)
+		default:
+			b.WriteString(s.name)
+		}
 	}
-	return path + "." + key
+	return b.String()
 }
 
-func fieldName(path string) string {
-	if path == "" {
-		return "body"
+// fieldName is pathName, or "body" for the body itself.
+func fieldName(path []step) string {
+	if name := pathName(path); name != "" {
+		return name
 	}
-	return path
+	return "body"
 }
 
 func decodeFault(err error) error {

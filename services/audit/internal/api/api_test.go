@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -263,7 +264,8 @@ func TestRequestActionsServiceErrors(t *testing.T) {
 		status int
 	}{
 		{"database down", &fault.Error{Kind: fault.Unavailable, Code: "database_unavailable", Detail: "down"}, 503},
-		{"unexpected", io.ErrUnexpectedEOF, 500},
+		{"connection to the store cut short", io.ErrUnexpectedEOF, 503},
+		{"unexpected", errors.New("a bug"), 500},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

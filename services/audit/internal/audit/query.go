@@ -112,7 +112,10 @@ func ParseCursor(s string) (Cursor, error) {
 		return Cursor{}, invalid
 	}
 	t, err := time.Parse(time.RFC3339Nano, ts)
-	if err != nil {
+	if err != nil || t.UTC().Year() < 0 || t.UTC().Year() > 9999 {
+		// String writes the time in UTC, as RFC 3339 with a four-digit
+		// year: an offset that moves it out of years 0 to 9999 is no
+		// cursor of String's.
 		return Cursor{}, invalid
 	}
 	return Cursor{Time: t.UTC(), EventID: id}, nil

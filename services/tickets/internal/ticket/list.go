@@ -63,6 +63,14 @@ func (c Cursor) String() string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.CreatedAt.UnixMicro(), 10) + "." + strconv.FormatInt(c.ID, 10)))
 }
 
+// Cursor times are ticket creation times, within years 1 to 9999. Far
+// outside them the store cannot compare with a time: PostgreSQL fails the
+// query (a 500 for a forged cursor), or the driver's conversion wraps.
+var (
+	minCursorMicros = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	maxCursorMicros = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro() - 1
+)
+
 // ParseCursor decodes a cursor from String.
 func ParseCursor(s string) (Cursor, error) {
 	bad := fault.Fields(fault.FieldError{Field: "cursor", Message: "is not a cursor returned by this list"})
@@ -76,7 +84,7 @@ func ParseCursor(s string) (Cursor, error) {
 	}
 	micros, err1 := strconv.ParseInt(ts, 10, 64)
 	n, err2 := strconv.ParseInt(id, 10, 64)
-	if err1 != nil || err2 != nil || n <= 0 {
+	if err1 != nil || err2 != nil || n <= 0 || micros < minCursorMicros || micros > maxCursorMicros {
 		return Cursor{}, bad
 	}
 	return Cursor{CreatedAt: time.UnixMicro(micros).UTC(), ID: n}, nil
