@@ -14,6 +14,10 @@ TOOL_MODULES := deploy/ferretdb
 export FERRETDB_BIN := $(CURDIR)/bin/ferretdb
 export REPO_ROOT := $(CURDIR)
 
+# Build tags of the test suites outside `make test`; vetted with the rest.
+comma := ,
+TEST_TAGS := chaos$(comma)security
+
 # run-in-modules CMD: run CMD in every module; report every failing module, fail at the end.
 define run-in-modules
 	failed=(); \
@@ -24,7 +28,7 @@ define run-in-modules
 	if (( $${#failed[@]} )); then echo "FAILED in: $${failed[*]}" >&2; exit 1; fi
 endef
 
-.PHONY: help run build tools test test-race test-deps lint bench bench-go tidy clean
+.PHONY: help run build tools test test-race test-chaos test-security fuzz test-deps lint bench bench-go tidy clean
 
 help:
 	@echo "make run        run the whole system locally (deploy/run.sh)"
@@ -32,6 +36,9 @@ help:
 	@echo "make tools      build bin/ferretdb (MongoDB stand-in for local runs and tests)"
 	@echo "make test       go test every module (needs PostgreSQL; started or installed if missing)"
 	@echo "make test-race  the same with the race detector (slow)"
+	@echo "make test-chaos     faults injected under load into a stack of its own; prints a table (about 5 min)"
+	@echo "make test-security  the OWASP API Top 10 attack battery through the gateway; prints cases per category (about 2 min)"
+	@echo "make fuzz       every fuzz target for FUZZTIME each (default 30s)"
 	@echo "make lint       gofmt and go vet"
 	@echo "make bench      the system's benchmark scenarios on a stack of their own: bench/results.{json,md} (about 15 min)"
 	@echo "make bench-go   the Go micro-benchmarks of every module"
@@ -58,6 +65,17 @@ test: test-deps
 test-race: test-deps
 	@$(call run-in-modules,go test -count=1 -race ./...)
 
+# The chaos suite and the attack battery start their own PostgreSQL cluster (initdb), NATS and FerretDB.
+test-chaos: test-deps
+	cd services/gateway && go test -tags chaos -count=1 -v -timeout 20m -run '^TestChaos$$' ./e2e
+
+test-security: test-deps
+	cd services/gateway && go test -tags security -count=1 -v -timeout 15m -run '^TestSecurity$$' ./e2e
+
+FUZZTIME ?= 30s
+fuzz: test-deps
+	FUZZTIME=$(FUZZTIME) deploy/fuzz.sh
+
 bench: test-deps
 	go run ./bench
 
@@ -67,7 +85,7 @@ bench-go: test-deps
 lint:
 	@unformatted=$$(find . -name '*.go' -not -path './.git/*' -not -path './data/*' -print0 | xargs -0 -r gofmt -l); \
 	if [[ -n $$unformatted ]]; then echo "gofmt would change:" >&2; echo "$$unformatted" >&2; exit 1; fi
-	@$(call run-in-modules,go vet ./...)
+	@$(call run-in-modules,go vet -tags $(TEST_TAGS) ./...)
 	@for m in $(TOOL_MODULES); do echo "==> $$m: go vet ./..."; (cd "$$m" && GOWORK=off go vet ./...); done
 
 tidy:
