@@ -288,6 +288,7 @@ func (b *battery) resources() {
 	b.expect(catResources, "2 MiB body", "POST", "/user_request/", b.bob, map[string]any{"text": big}, 413)
 	b.expect(catResources, "deep JSON", "POST", "/user_request/", b.bob, rawJSON(strings.Repeat("[", 100000)+strings.Repeat("]", 100000)), 400, 422)
 	b.expect(catResources, "deep object", "PUT", "/auth/profile", b.bob, rawJSON(strings.Repeat(`{"a":`, 20000)+"1"+strings.Repeat("}", 20000)), 400, 422)
+	b.expect(catResources, "syntax error inside an array (once looped forever)", "POST", "/auth/login", "", rawJSON(`{"email":[1 2]}`), 400, 422)
 	b.expect(catResources, "long text", "POST", "/user_request/", b.bob, map[string]any{"text": strings.Repeat("b", 100000)}, 422)
 	b.expect(catResources, "NUL in text", "POST", "/user_request/", b.bob, map[string]any{"text": "a\u0000b"}, 422)
 	// Sent past s.call: net/http answers 431 itself, on any route, so
