@@ -7,17 +7,14 @@
 package docs
 
 import (
-	"bytes"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/gin-gonic/gin"
+	"github.com/goccy/go-yaml"
 	swaggerfiles "github.com/swaggo/files/v2"
-	"go.yaml.in/yaml/v4"
 )
 
 //go:embed openapi.yaml
@@ -40,7 +37,9 @@ func Load() (*openapi3.T, error) {
 // once, here), GET /docs (the Swagger UI page) and GET /docs/*file (its
 // assets). It fails when the document is not well-formed YAML.
 func Routes(e *gin.Engine) error {
-	spec, err := yamlToJSON(document)
+	// Converted keeping the order of every mapping, so that /openapi.json
+	// reads as the document was written (Swagger UI lists paths so).
+	spec, err := yaml.YAMLToJSON(document)
 	if err != nil {
 		return fmt.Errorf("openapi.yaml: %w", err)
 	}
@@ -104,81 +103,3 @@ const initializer = `window.onload = function () {
   });
 };
 `
-
-// yamlToJSON converts a YAML document to JSON, keeping the order of every
-// mapping, so that /openapi.json reads in the order the document was
-// written (Swagger UI lists paths in that order).
-func yamlToJSON(in []byte) ([]byte, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(in, &root); err != nil {
-		return nil, err
-	}
-	var out bytes.Buffer
-	if err := writeJSON(&out, &root); err != nil {
-		return nil, err
-	}
-	return out.Bytes(), nil
-}
-
-func writeJSON(out *bytes.Buffer, n *yaml.Node) error {
-	switch n.Kind {
-	case yaml.DocumentNode:
-		if len(n.Content) != 1 {
-			return fmt.Errorf("line %d: want exactly one YAML document", n.Line)
-		}
-		return writeJSON(out, n.Content[0])
-	case yaml.AliasNode:
-		return writeJSON(out, n.Alias)
-	case yaml.MappingNode:
-		out.WriteByte('{')
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if i > 0 {
-				out.WriteByte(',')
-			}
-			key := n.Content[i]
-			if key.Kind != yaml.ScalarNode {
-				return fmt.Errorf("line %d: a mapping key must be a scalar", key.Line)
-			}
-			if err := writeValue(out, key.Value); err != nil {
-				return err
-			}
-			out.WriteByte(':')
-			if err := writeJSON(out, n.Content[i+1]); err != nil {
-				return err
-			}
-		}
-		out.WriteByte('}')
-	case yaml.SequenceNode:
-		out.WriteByte('[')
-		for i, item := range n.Content {
-			if i > 0 {
-				out.WriteByte(',')
-			}
-			if err := writeJSON(out, item); err != nil {
-				return err
-			}
-		}
-		out.WriteByte(']')
-	case yaml.ScalarNode:
-		var v any
-		if err := n.Decode(&v); err != nil {
-			return fmt.Errorf("line %d: %w", n.Line, err)
-		}
-		if strings.HasPrefix(n.ShortTag(), "!!timestamp") {
-			v = n.Value // a date stays the string it was written as
-		}
-		return writeValue(out, v)
-	default:
-		return fmt.Errorf("line %d: unexpected YAML node kind %v", n.Line, n.Kind)
-	}
-	return nil
-}
-
-func writeValue(out *bytes.Buffer, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	out.Write(b)
-	return nil
-}
