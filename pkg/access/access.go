@@ -20,7 +20,7 @@ func (r Role) Valid() bool {
 // Permission is one thing a role may do.
 type Permission string
 
-// The permissions of API_CONTRACT.md.
+// The permissions of docs/API.md.
 const (
 	ViewOwnRequests     Permission = "view-own-requests"
 	CreateRequest       Permission = "create-request"

@@ -37,7 +37,7 @@ type handler struct {
 
 // Routes registers the log queries on r, each behind token authentication
 // and its permission. A path with a trailing slash is the same route
-// (API_CONTRACT.md, "Conventions").
+// (docs/API.md, "Conventions").
 func Routes(r gin.IRouter, svc Service, tm *token.Manager, limits Limits, logger *slog.Logger) {
 	h := &handler{svc: svc, logger: logger}
 	logs := r.Group("/admin/logs", web.Authenticate(tm), bound(limits, logger))

@@ -8,7 +8,7 @@ import (
 )
 
 // The actions on tickets that the request-actions log reports, named as in
-// API_CONTRACT.md.
+// docs/API.md.
 const (
 	ActionCreateRequest        = "create_request"
 	ActionViewRequest          = "view_request"

@@ -9,7 +9,7 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/fault"
 )
 
-// Bounds and defaults of the log queries' parameters (API_CONTRACT.md,
+// Bounds and defaults of the log queries' parameters (docs/API.md,
 // "Conventions" and "Logs").
 const (
 	DefaultPageSize = 50

@@ -10,7 +10,7 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/fault"
 )
 
-// Limits from API_CONTRACT.md.
+// Limits from docs/API.md ("Auth").
 const (
 	MaxEmailLen    = 255
 	MinPasswordLen = 8
