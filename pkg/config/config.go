@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -148,4 +149,11 @@ func CheckSecretKey(key Secret, debug bool) error {
 		return fmt.Errorf("SECRET_KEY must be at least %d bytes (set DEBUG=true to allow a weak key in development)", MinSecretKeyBytes)
 	}
 	return nil
+}
+
+// WantsHelp reports whether a command's arguments ask for its usage (-h,
+// -help, --help or help), which a binary prints without reading its
+// configuration.
+func WantsHelp(args []string) bool {
+	return len(args) > 0 && slices.Contains([]string{"-h", "-help", "--help", "help"}, args[0])
 }

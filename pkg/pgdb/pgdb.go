@@ -105,11 +105,17 @@ func (m Migrations) Open(ctx context.Context, dbURL string) (*pgxpool.Pool, erro
 	return Open(ctx, dbURL)
 }
 
-// Command runs "migrate up", "migrate down [N]" (default 1 step) or
-// "migrate version" for a service binary; args are what follows "migrate".
+// MigrateUsage is the usage of Command.
+const MigrateUsage = "migrate up | down [N] | version | force V"
+
+// Command runs "migrate up", "migrate down [N]" (default 1 step),
+// "migrate version" or "migrate force V" for a service binary; args are
+// what follows "migrate". force records version V as applied and clean
+// without running anything: the way out of a dirty version after a
+// migration failed half-way and its effects were mended by hand.
 func (m Migrations) Command(dbURL string, args []string, out io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("usage: migrate up | down [N] | version")
+	if len(args) == 0 || len(args) > 2 || (len(args) == 2 && args[0] != "down" && args[0] != "force") {
+		return fmt.Errorf("usage: %s", MigrateUsage)
 	}
 	mg, err := m.open(dbURL)
 	if err != nil {
@@ -130,9 +136,18 @@ func (m Migrations) Command(dbURL string, args []string, out io.Writer) error {
 			}
 		}
 		err = mg.Steps(-steps)
+	case "force":
+		if len(args) != 2 {
+			return closeMigrate(mg, errors.New("force: give the version to record, e.g. migrate force 2"))
+		}
+		v, convErr := strconv.Atoi(args[1])
+		if convErr != nil || v < 1 {
+			return closeMigrate(mg, fmt.Errorf("force: %q is not a version number", args[1]))
+		}
+		err = mg.Force(v)
 	case "version":
 	default:
-		return closeMigrate(mg, fmt.Errorf("unknown migrate command %q (want up, down or version)", args[0]))
+		return closeMigrate(mg, fmt.Errorf("unknown migrate command %q (want up, down, version or force)", args[0]))
 	}
 	if err == nil {
 		v, dirty, verr := mg.Version()

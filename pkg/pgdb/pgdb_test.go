@@ -49,7 +49,22 @@ func TestMigrateCommand(t *testing.T) {
 		t.Errorf("%d of tables a, b exist after one step down, want 1", n)
 	}
 
-	for _, bad := range [][]string{nil, {"sideways"}, {"down", "0"}} {
+	// A migration that failed half-way leaves its version dirty; once
+	// mended by hand, force records the version as clean.
+	if _, err := pool.Exec(context.Background(), "UPDATE demo_schema_migrations SET version = 2, dirty = true"); err != nil {
+		t.Fatal(err)
+	}
+	if got := run("version"); got != "version: 2 dirty: true" {
+		t.Errorf("after a failed migration = %q", got)
+	}
+	if got := run("force", "1"); got != "version: 1 dirty: false" {
+		t.Errorf("after force 1 = %q", got)
+	}
+	if got := run("up"); got != "version: 2 dirty: false" {
+		t.Errorf("up after force = %q", got)
+	}
+
+	for _, bad := range [][]string{nil, {"sideways"}, {"down", "0"}, {"force"}, {"force", "x"}, {"up", "extra"}, {"down", "1", "2"}} {
 		if err := migrations.Command(dbURL, bad, &strings.Builder{}); err == nil {
 			t.Errorf("migrate %v succeeded", bad)
 		}

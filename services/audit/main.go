@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
+	"github.com/supportdesk/supportdesk/pkg/config"
 	"github.com/supportdesk/supportdesk/pkg/telemetry"
 	"github.com/supportdesk/supportdesk/pkg/token"
 	"github.com/supportdesk/supportdesk/pkg/web"
@@ -50,7 +51,14 @@ func main() {
 	}
 }
 
-const usage = "usage: audit [serve] | audit replay --since=<RFC 3339 time or duration like 72h> | audit import --from=<MongoDB URL> [--database=app_logs] | audit seed --events=<N>"
+const usage = `usage: audit [serve]
+       audit replay --since=<RFC 3339 time or duration like 72h>
+       audit import --from=<MongoDB URL> [--database=app_logs]
+       audit seed --events=<N>
+       audit --help
+
+The audit service: consumes every event into the audit log and serves /admin/logs/*.
+Configuration comes from the environment (see .env.example).`
 
 // run runs the command args name: serve (the default), replay, import or
 // seed.
@@ -60,6 +68,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		cmd, rest = args[0], args[1:]
 	}
 	switch {
+	case config.WantsHelp(args):
+		fmt.Fprintln(stdout, usage)
+		return nil
 	case cmd == "serve" && len(rest) == 0:
 		return serve(ctx, getenv, stdout)
 	case cmd == "replay":

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
+	"github.com/supportdesk/supportdesk/pkg/config"
 	"github.com/supportdesk/supportdesk/pkg/telemetry"
 	"github.com/supportdesk/supportdesk/pkg/token"
 	"github.com/supportdesk/supportdesk/pkg/web"
@@ -31,7 +32,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := run(ctx, os.Getenv, os.Stdout)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		err = nil // stopped while starting: a clean stop
 	}
@@ -41,7 +42,20 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+const usage = `usage: gateway [serve]
+       gateway --help
+
+The gateway: verifies access tokens and routes the public API to the services.
+Configuration comes from the environment (see .env.example).`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	switch {
+	case config.WantsHelp(args):
+		fmt.Fprintln(stdout, usage)
+		return nil
+	case len(args) > 1 || len(args) == 1 && args[0] != "serve":
+		return fmt.Errorf("unexpected arguments %q; %s", args, usage)
+	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)

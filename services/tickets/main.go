@@ -1,8 +1,9 @@
 // Command tickets is the tickets service: support requests, their owners'
 // and staff members' directory, and their events.
 //
-//	tickets                     serve (migrates the schema first)
-//	tickets migrate up|down [N]|version
+//	tickets [serve]               serve (migrates the schema first)
+//	tickets migrate up|down [N]|version|force V
+//	tickets --help
 package main
 
 import (
@@ -19,7 +20,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
+	"github.com/supportdesk/supportdesk/pkg/config"
 	"github.com/supportdesk/supportdesk/pkg/outbox"
+	"github.com/supportdesk/supportdesk/pkg/pgdb"
 	"github.com/supportdesk/supportdesk/pkg/telemetry"
 	"github.com/supportdesk/supportdesk/pkg/token"
 	"github.com/supportdesk/supportdesk/pkg/web"
@@ -41,15 +44,27 @@ func main() {
 	}
 }
 
+const usage = `usage: tickets [serve]
+       tickets ` + pgdb.MigrateUsage + `
+       tickets --help
+
+The tickets service: support requests, comments, reports and the export. serve migrates the schema first.
+Configuration comes from the environment (see .env.example).`
+
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	switch {
+	case config.WantsHelp(args):
+		fmt.Fprintln(stdout, usage)
+		return nil
+	case len(args) == 1 && args[0] == "serve", len(args) == 0, args[0] == "migrate":
+	default:
+		return fmt.Errorf("unexpected arguments %q; %s", args, usage)
+	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	if len(args) > 0 {
-		if args[0] != "migrate" {
-			return fmt.Errorf("unknown command %q (want migrate)", args[0])
-		}
+	if len(args) > 0 && args[0] == "migrate" {
 		return postgres.Migrations.Command(cfg.DatabaseURL.Reveal(), args[1:], stdout)
 	}
 
