@@ -23,11 +23,15 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/problem"
 )
 
+// Gin runs in release mode in every service: its debug mode only prints
+// each route as it is registered. Set once, when the package loads, so
+// that no call changes it under another.
+func init() { gin.SetMode(gin.ReleaseMode) }
+
 // NewEngine returns a Gin engine for service with tracing, request metrics
 // registered on reg, panic recovery and problem+json 404/405 answers, and
 // serves reg at /metrics.
 func NewEngine(service string, logger *slog.Logger, reg *prometheus.Registry) *gin.Engine {
-	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.RedirectTrailingSlash = false

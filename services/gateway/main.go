@@ -107,13 +107,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}()
 	engine.Use(recorder.Middleware(), guard.SecurityHeaders(), guard.CORS(cfg.AllowedOrigins),
 		guard.PerClient(cfg.ClientPerMinute).Handler(), guard.BodyLimit(cfg.MaxBodyBytes))
-	gw := edge.New(tokens, cfg.Upstreams, transport, revoked, logger)
-	gw.LimitUsers(guard.PerUser(cfg.UserPerMinute).Handler())
+	engine.Use(edge.Middleware()...)
+	gw := edge.New(tokens, cfg.Upstreams, transport, revoked, logger,
+		edge.WithUserLimit(guard.PerUser(cfg.UserPerMinute).Handler()))
 	if err := gw.Routes(engine, route.Table()); err != nil {
 		return err
 	}
-	// Registered after the API routes, so that they get the same request
-	// id and trace headers.
 	health := edge.NewHealth(&http.Client{Transport: transport, Timeout: 5 * time.Second}, cfg.Upstreams,
 		func(context.Context) error { return bus.Healthy(nc) })
 	engine.GET("/health", health.Handle)

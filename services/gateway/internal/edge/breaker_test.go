@@ -60,6 +60,7 @@ func TestUpstreamFailureIsBounded(t *testing.T) {
 	transport.ResponseHeaderTimeout = 150 * time.Millisecond
 	tm := token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute)
 	e := web.NewEngine("breaker-test", quiet(), prometheus.NewRegistry())
+	e.Use(edge.Middleware()...)
 	gw := edge.New(tm, map[route.Upstream]*url.URL{route.Tickets: su, route.Auth: fu}, transport, nil, quiet())
 	table := []route.Route{
 		{Method: "GET", Path: "/tickets", Upstream: route.Tickets, Public: true},
@@ -136,6 +137,7 @@ func TestClientHangUpIsNotAnUpstreamFailure(t *testing.T) {
 	t.Cleanup(up.Close)
 	u, _ := url.Parse(up.URL)
 	e := web.NewEngine("breaker-test", quiet(), prometheus.NewRegistry())
+	e.Use(edge.Middleware()...)
 	gw := edge.New(token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute), map[route.Upstream]*url.URL{route.Tickets: u},
 		http.DefaultTransport, nil, quiet())
 	if err := gw.Routes(e, []route.Route{{Method: "GET", Path: "/t", Upstream: route.Tickets, Public: true}}); err != nil {

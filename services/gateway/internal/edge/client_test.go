@@ -38,6 +38,7 @@ func echoGateway(t *testing.T) *gin.Engine {
 	t.Cleanup(up.Close)
 	u, _ := url.Parse(up.URL)
 	e := web.NewEngine("client-test", quiet(), prometheus.NewRegistry())
+	e.Use(edge.Middleware()...)
 	e.Use(func(c *gin.Context) {
 		c.Header("Cache-Control", "no-store") // as guard.SecurityHeaders does
 	})
@@ -105,5 +106,26 @@ func TestSlowBodyIs408(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("a prompt client after the slow ones = %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestRoutesChangeNothingElse: the gateway's request id reaches a route
+// registered before its API routes and one registered after them alike,
+// since Routes installs no middleware of its own.
+func TestRoutesChangeNothingElse(t *testing.T) {
+	e := web.NewEngine("order-test", quiet(), prometheus.NewRegistry())
+	e.Use(edge.Middleware()...)
+	e.GET("/before", func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	gw := edge.New(token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute), map[route.Upstream]*url.URL{}, http.DefaultTransport, nil, quiet())
+	if err := gw.Routes(e, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.GET("/after", func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	for _, path := range []string{"/before", "/after"} {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != http.StatusNoContent || rec.Header().Get("X-Request-Id") == "" {
+			t.Errorf("GET %s = %d, X-Request-Id %q; want 204 with a request id", path, rec.Code, rec.Header().Get("X-Request-Id"))
+		}
 	}
 }

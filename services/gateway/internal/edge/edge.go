@@ -49,13 +49,21 @@ type Gateway struct {
 	breakers  map[route.Upstream]*breakerTransport // one per upstream, shared by its routes
 }
 
-// LimitUsers runs h on every authenticated route right after the token is
-// checked, for limits per user.
-func (g *Gateway) LimitUsers(h gin.HandlerFunc) { g.userLimit = h }
+// Option configures a Gateway.
+type Option func(*Gateway)
+
+// WithUserLimit runs h on every authenticated route right after the token
+// is checked, for limits per user.
+func WithUserLimit(h gin.HandlerFunc) Option { return func(g *Gateway) { g.userLimit = h } }
+
+// Middleware is what every answer of the gateway needs, also /health, the
+// documentation and a 404: a request id and the trace headers. Install it
+// on the engine before any route.
+func Middleware() []gin.HandlerFunc { return []gin.HandlerFunc{requestID, traceHeader} }
 
 // New returns a Gateway that proxies to upstreams with transport.
-func New(tokens *token.Manager, upstreams map[route.Upstream]*url.URL, transport http.RoundTripper, revoker Revoker, logger *slog.Logger) *Gateway {
-	return &Gateway{
+func New(tokens *token.Manager, upstreams map[route.Upstream]*url.URL, transport http.RoundTripper, revoker Revoker, logger *slog.Logger, opts ...Option) *Gateway {
+	g := &Gateway{
 		tokens:    tokens,
 		upstreams: upstreams,
 		transport: otelhttp.NewTransport(transport),
@@ -63,11 +71,15 @@ func New(tokens *token.Manager, upstreams map[route.Upstream]*url.URL, transport
 		logger:    logger,
 		breakers:  map[route.Upstream]*breakerTransport{},
 	}
+	for _, o := range opts {
+		o(g)
+	}
+	return g
 }
 
-// Routes registers every route of table on e.
+// Routes registers every route of table on e. It changes nothing else of
+// e: the middleware every answer needs is Middleware's.
 func (g *Gateway) Routes(e *gin.Engine, table []route.Route) error {
-	e.Use(requestID, traceHeader)
 	var refuse []func(token.Claims) bool
 	if g.revoker != nil {
 		refuse = append(refuse, g.revoker.Revoked)
