@@ -14,6 +14,9 @@ TOOL_MODULES := deploy/ferretdb
 export FERRETDB_BIN := $(CURDIR)/bin/ferretdb
 export REPO_ROOT := $(CURDIR)
 
+# staticcheck, run from the module proxy at a version that builds with Go 1.26.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 # Build tags of the test suites outside `make test`; vetted with the rest.
 comma := ,
 TEST_TAGS := chaos$(comma)security
@@ -39,7 +42,7 @@ help:
 	@echo "make test-chaos     faults injected under load into a stack of its own; prints a table (about 5 min)"
 	@echo "make test-security  the OWASP API Top 10 attack battery through the gateway; prints cases per category (about 2 min)"
 	@echo "make fuzz       every fuzz target for FUZZTIME each (default 30s)"
-	@echo "make lint       gofmt and go vet"
+	@echo "make lint       gofmt, go vet, staticcheck and go mod tidy -diff in every module"
 	@echo "make bench      the system's benchmark scenarios on a stack of their own: bench/results.{json,md} (about 15 min)"
 	@echo "make bench-go   the Go micro-benchmarks of every module"
 	@echo "make tidy       go mod tidy in every module"
@@ -85,7 +88,7 @@ bench-go: test-deps
 lint:
 	@unformatted=$$(find . -name '*.go' -not -path './.git/*' -not -path './data/*' -print0 | xargs -0 -r gofmt -l); \
 	if [[ -n $$unformatted ]]; then echo "gofmt would change:" >&2; echo "$$unformatted" >&2; exit 1; fi
-	@$(call run-in-modules,go vet -tags $(TEST_TAGS) ./...)
+	@$(call run-in-modules,go vet -tags $(TEST_TAGS) ./... && go run $(STATICCHECK) -tags $(TEST_TAGS) ./... && go mod tidy -diff)
 	@for m in $(TOOL_MODULES); do echo "==> $$m: go vet ./..."; (cd "$$m" && GOWORK=off go vet ./...); done
 
 tidy:
