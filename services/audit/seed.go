@@ -18,6 +18,7 @@ import (
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/events"
+	"github.com/supportdesk/supportdesk/pkg/ids"
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
 )
 
@@ -234,7 +235,7 @@ func (g *generator) event() (events.Event, error) {
 		}
 		path := r.route
 		if g.rnd.IntN(2) == 0 {
-			path = strings.Replace(path, ":id", fmt.Sprintf("REQ%06d", g.rnd.Int64N(100_000)+1), 1)
+			path = strings.Replace(path, ":id", ids.Display(ids.Request, g.rnd.Int64N(100_000)+1), 1)
 		} else {
 			path = strings.Replace(path, ":id", fmt.Sprint(g.rnd.Int64N(100_000)+1), 1)
 		}
@@ -264,7 +265,7 @@ func (g *generator) event() (events.Event, error) {
 		id := g.rnd.Int64N(g.tickets) + 1
 		owner, _ := g.user()
 		staff := int64(g.rnd.IntN(max(1, g.users/10))+1) * 10
-		before := events.Ticket{ID: id, DisplayID: fmt.Sprintf("REQ%06d", id), OwnerID: owner, Text: "Printer on floor 3 shows error E-42",
+		before := events.Ticket{ID: id, DisplayID: ids.Display(ids.Request, id), OwnerID: owner, Text: "Printer on floor 3 shows error E-42",
 			Status: "new", Priority: "normal", Version: 1, CreatedAt: at.Add(-time.Hour), UpdatedAt: at.Add(-time.Hour)}
 		after := before
 		after.Version, after.UpdatedAt = 2, at

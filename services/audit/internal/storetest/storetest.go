@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/supportdesk/supportdesk/pkg/events"
+	"github.com/supportdesk/supportdesk/pkg/ids"
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
 )
 
@@ -67,7 +68,7 @@ func Entry(id, action string, requestID int64, actor string, at time.Time) audit
 		EventID:    id,
 		Type:       events.TypeTicketCreated,
 		Source:     events.SourceTickets,
-		Subject:    fmt.Sprintf("REQ%06d", requestID),
+		Subject:    ids.Display(ids.Request, requestID),
 		Time:       at,
 		ActorID:    actor,
 		ActorRole:  "user",
@@ -125,7 +126,7 @@ func Refusals(tb testing.TB, id string, at time.Time, route string, count int64)
 
 func ticketChange(tb testing.TB, id, typ string, ticket int64, actor, role string, at time.Time) audit.Entry {
 	tb.Helper()
-	tk := events.Ticket{ID: ticket, DisplayID: fmt.Sprintf("REQ%06d", ticket), Status: "new"}
+	tk := events.Ticket{ID: ticket, DisplayID: ids.Display(ids.Request, ticket), Status: "new"}
 	return FromEvent(tb, id, typ, tk.DisplayID, actor, role, at, events.TicketChanged{Before: &tk, After: &tk})
 }
 
@@ -185,7 +186,7 @@ func Seed(tb testing.TB, s audit.Store) {
 	)
 }
 
-func ids(entries []audit.Entry) []string {
+func eventIDs(entries []audit.Entry) []string {
 	out := []string{}
 	for _, e := range entries {
 		out = append(out, e.EventID)
@@ -273,7 +274,7 @@ func testActorIDs(t *testing.T, h Harness) {
 		t.Errorf("actor ids read back (-want +got):\n%s", diff)
 	}
 	for actor, want := range map[string][]string{"12": {"actor-0"}, "svc-relay": {"actor-1"}} {
-		if got := ids(list(t, s, audit.Query{ActorID: actor, Limit: 10}).Entries); !cmp.Equal(want, got) {
+		if got := eventIDs(list(t, s, audit.Query{ActorID: actor, Limit: 10}).Entries); !cmp.Equal(want, got) {
 			t.Errorf("by actor %q = %v, want %v", actor, got, want)
 		}
 	}
@@ -314,7 +315,7 @@ func testRequestActions(t *testing.T, h Harness) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := list(t, s, actions(tt.q))
-			if diff := cmp.Diff(tt.want, ids(l.Entries)); diff != "" {
+			if diff := cmp.Diff(tt.want, eventIDs(l.Entries)); diff != "" {
 				t.Errorf("ids (-want +got):\n%s", diff)
 			}
 			if !l.Counted || l.Total != tt.total {
@@ -352,7 +353,7 @@ func testCalls(t *testing.T, h Harness) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := list(t, s, calls(tt.q))
-			if diff := cmp.Diff(tt.want, ids(l.Entries)); diff != "" {
+			if diff := cmp.Diff(tt.want, eventIDs(l.Entries)); diff != "" {
 				t.Errorf("ids (-want +got):\n%s", diff)
 			}
 			if l.Total != tt.total {
@@ -404,7 +405,7 @@ func testEvents(t *testing.T, h Harness) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.q.CountUpTo = 100
 			l := list(t, s, tt.q)
-			if diff := cmp.Diff(tt.want, ids(l.Entries)); diff != "" {
+			if diff := cmp.Diff(tt.want, eventIDs(l.Entries)); diff != "" {
 				t.Errorf("ids (-want +got):\n%s", diff)
 			}
 			if tt.q.Offset == 0 && l.Total != int64(len(tt.want)) {
@@ -423,7 +424,7 @@ func testPaging(t *testing.T, h Harness) {
 		all = append(all, Entry(fmt.Sprintf("p%02d", i), audit.ActionCreateRequest, int64(i+1), "7", Base.Add(-time.Duration(i/2)*time.Second)))
 	}
 	Save(t, s, all...)
-	want := ids(list(t, s, audit.Query{Limit: 100}).Entries)
+	want := eventIDs(list(t, s, audit.Query{Limit: 100}).Entries)
 	if len(want) != 23 {
 		t.Fatalf("%d entries listed, want 23", len(want))
 	}
@@ -434,7 +435,7 @@ func testPaging(t *testing.T, h Harness) {
 		if l.Counted {
 			t.Error("a keyset page was counted without being asked")
 		}
-		walked = append(walked, ids(l.Entries)...)
+		walked = append(walked, eventIDs(l.Entries)...)
 		if len(l.Entries) < 5 {
 			break
 		}
@@ -622,7 +623,7 @@ func testPurge(t *testing.T, h Harness) {
 	if n != 3 {
 		t.Errorf("purged %d, want 3", n)
 	}
-	if diff := cmp.Diff([]string{"new-3", "new-2", "new-1"}, ids(list(t, s, audit.Query{Limit: 10}).Entries)); diff != "" {
+	if diff := cmp.Diff([]string{"new-3", "new-2", "new-1"}, eventIDs(list(t, s, audit.Query{Limit: 10}).Entries)); diff != "" {
 		t.Errorf("entries left (-want +got):\n%s", diff)
 	}
 	if n, err := p.PurgeOnce(ctx); err != nil || n != 0 {

@@ -8,6 +8,7 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/access"
 	"github.com/supportdesk/supportdesk/pkg/events"
 	"github.com/supportdesk/supportdesk/pkg/fault"
+	"github.com/supportdesk/supportdesk/pkg/ids"
 	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/auth/internal/user"
 )
@@ -65,7 +66,7 @@ func (h *Handler) list(role access.Role) gin.HandlerFunc {
 
 func (h *Handler) delete(role access.Role, message string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id, err := web.ParseID(c.Param("id"), "USR")
+		id, err := web.ParseID(c.Param("id"), ids.User)
 		if err != nil {
 			web.Error(c, h.logger, err)
 			return
@@ -85,7 +86,7 @@ type roleRequest struct {
 // changeRole gives a user another role (NEW: the contract has no such
 // call; it makes the role_changed event real).
 func (h *Handler) changeRole(c *gin.Context) {
-	id, err := web.ParseID(c.Param("id"), "USR")
+	id, err := web.ParseID(c.Param("id"), ids.User)
 	if err != nil {
 		web.Error(c, h.logger, err)
 		return

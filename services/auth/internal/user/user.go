@@ -5,12 +5,12 @@ package user
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/supportdesk/supportdesk/pkg/access"
 	"github.com/supportdesk/supportdesk/pkg/events"
 	"github.com/supportdesk/supportdesk/pkg/fault"
+	"github.com/supportdesk/supportdesk/pkg/ids"
 )
 
 // User is a registered account.
@@ -30,8 +30,8 @@ type User struct {
 	UpdatedAt    time.Time
 }
 
-// DisplayID is the human-readable id, "USR" and the id padded to six digits.
-func DisplayID(id int64) string { return fmt.Sprintf("USR%06d", id) }
+// DisplayID is the human-readable id of user id, as USR000001.
+func DisplayID(id int64) string { return ids.Display(ids.User, id) }
 
 // DisplayID is the human-readable id of u.
 func (u User) DisplayID() string { return DisplayID(u.ID) }

@@ -4,13 +4,13 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/supportdesk/supportdesk/pkg/ids"
 	"github.com/supportdesk/supportdesk/pkg/token"
 	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/tickets/internal/ticket"
@@ -86,7 +86,7 @@ type userJSON struct {
 
 func toUserJSON(u ticket.User) userJSON {
 	return userJSON{
-		ID: u.ID, DisplayID: fmt.Sprintf("USR%06d", u.ID), Email: u.Email, Role: string(u.Role),
+		ID: u.ID, DisplayID: ids.Display(ids.User, u.ID), Email: u.Email, Role: string(u.Role),
 		INN: u.INN, Phone: u.Phone, FirstName: u.FirstName, LastName: u.LastName, FatherName: u.FatherName,
 	}
 }
@@ -173,7 +173,7 @@ func (h *Handler) fail(c *gin.Context, err error) { web.Error(c, h.logger, err) 
 
 // pathID reads the ticket id of the path, as 17 or REQ000017.
 func (h *Handler) pathID(c *gin.Context) (int64, bool) {
-	id, err := web.ParseID(c.Param("id"), "REQ")
+	id, err := web.ParseID(c.Param("id"), ids.Request)
 	if err != nil {
 		h.fail(c, err)
 		return 0, false

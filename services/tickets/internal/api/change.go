@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/supportdesk/supportdesk/pkg/fault"
+	"github.com/supportdesk/supportdesk/pkg/ids"
 	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/tickets/internal/ticket"
 )
@@ -188,7 +189,7 @@ func staffIDOf(v any) (int64, error) {
 		}
 		return int64(id), nil
 	case string:
-		n, err := web.ParseID(id, "USR")
+		n, err := web.ParseID(id, ids.User)
 		if err != nil {
 			return 0, bad
 		}

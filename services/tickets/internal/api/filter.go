@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/supportdesk/supportdesk/pkg/fault"
+	"github.com/supportdesk/supportdesk/pkg/ids"
 	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/tickets/internal/ticket"
 )
@@ -27,7 +28,7 @@ func parseFilter(c *gin.Context) (ticket.Filter, []fault.FieldError) {
 	}
 	for name, dst := range map[string]**int64{"staff_id": &f.StaffID, "owner_id": &f.OwnerID} {
 		if raw, ok := c.GetQuery(name); ok {
-			id, err := web.ParseID(raw, "USR")
+			id, err := web.ParseID(raw, ids.User)
 			if err != nil {
 				bad(name, "must be a user id")
 				continue

@@ -8,6 +8,31 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/fault"
 )
 
+// Draft is what a caller submits to open a ticket.
+type Draft struct {
+	Text     *string
+	Title    *string
+	Priority *string
+	Category *string
+}
+
+func (d Draft) validate() (Ticket, error) {
+	t := Ticket{Status: StatusNew, Priority: PriorityNormal}
+	if d.Text == nil {
+		return Ticket{}, fault.Fields(fault.FieldError{Field: "text", Message: "is required"})
+	}
+	p := Patch{
+		Text:     Field{Set: true, Value: d.Text},
+		Title:    Field{Set: d.Title != nil, Value: d.Title},
+		Priority: Field{Set: d.Priority != nil, Value: d.Priority},
+		Category: Field{Set: d.Category != nil, Value: d.Category},
+	}
+	if err := p.apply(&t); err != nil {
+		return Ticket{}, err
+	}
+	return t, nil
+}
+
 // Field is one field of a partial update: absent (Set false), cleared (Set
 // and Value nil) or given a value.
 type Field struct {

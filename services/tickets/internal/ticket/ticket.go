@@ -12,6 +12,7 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/access"
 	"github.com/supportdesk/supportdesk/pkg/events"
 	"github.com/supportdesk/supportdesk/pkg/fault"
+	"github.com/supportdesk/supportdesk/pkg/ids"
 )
 
 // Status is where a ticket is in its life.
@@ -64,7 +65,7 @@ type Ticket struct {
 }
 
 // DisplayID is "REQ" and the id padded to six digits.
-func DisplayID(id int64) string { return fmt.Sprintf("REQ%06d", id) }
+func DisplayID(id int64) string { return ids.Display(ids.Request, id) }
 
 // DisplayID is the human-readable id of t.
 func (t Ticket) DisplayID() string { return DisplayID(t.ID) }
@@ -171,28 +172,3 @@ var ErrNotFound = fault.New(fault.NotFound, "request_not_found", "Request not fo
 // ErrIdempotencyMismatch answers a reused idempotency key with another body.
 var ErrIdempotencyMismatch = fault.Fields(fault.FieldError{Field: "Idempotency-Key",
 	Message: "was already used with a different request body"})
-
-// Draft is what a caller submits to open a ticket.
-type Draft struct {
-	Text     *string
-	Title    *string
-	Priority *string
-	Category *string
-}
-
-func (d Draft) validate() (Ticket, error) {
-	t := Ticket{Status: StatusNew, Priority: PriorityNormal}
-	if d.Text == nil {
-		return Ticket{}, fault.Fields(fault.FieldError{Field: "text", Message: "is required"})
-	}
-	p := Patch{
-		Text:     Field{Set: true, Value: d.Text},
-		Title:    Field{Set: d.Title != nil, Value: d.Title},
-		Priority: Field{Set: d.Priority != nil, Value: d.Priority},
-		Category: Field{Set: d.Category != nil, Value: d.Category},
-	}
-	if err := p.apply(&t); err != nil {
-		return Ticket{}, err
-	}
-	return t, nil
-}
