@@ -2,6 +2,12 @@
 // holds. The gateway checks it per route and the services check it again.
 package access
 
+import (
+	"strings"
+
+	"github.com/supportdesk/supportdesk/pkg/fault"
+)
+
 // Role is a user's role as it appears on the wire.
 type Role string
 
@@ -75,4 +81,17 @@ func Has(r Role, p Permission) bool {
 		}
 	}
 	return false
+}
+
+// Check returns nil when r holds one of perms, and otherwise the Forbidden
+// fault every service and the gateway answer with (403).
+func Check(r Role, perms ...Permission) error {
+	names := make([]string, len(perms))
+	for i, p := range perms {
+		if Has(r, p) {
+			return nil
+		}
+		names[i] = string(p)
+	}
+	return fault.New(fault.Forbidden, "forbidden", "Not enough permissions: this action needs "+strings.Join(names, " or "))
 }

@@ -1,9 +1,11 @@
 package access_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/supportdesk/supportdesk/pkg/access"
+	"github.com/supportdesk/supportdesk/pkg/fault"
 )
 
 func TestHas(t *testing.T) {
@@ -31,5 +33,16 @@ func TestHas(t *testing.T) {
 	}
 	if n := len(access.Permissions(access.RoleAdmin)); n != 18 {
 		t.Errorf("admin holds %d permissions, want all 18", n)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	if err := access.Check(access.RoleStaff, access.ViewLogs, access.ViewRequests); err != nil {
+		t.Errorf("staff holding the second permission: %v", err)
+	}
+	err := access.Check(access.RoleUser, access.ViewLogs, access.ViewStatistics)
+	if !fault.Is(err, fault.Forbidden) || err.Error() == "" ||
+		!strings.Contains(err.Error(), "Not enough permissions: this action needs view-logs or view-statistics") {
+		t.Errorf("user = %v, want Forbidden naming both permissions", err)
 	}
 }

@@ -117,3 +117,13 @@ func Unreachable(err error) bool {
 	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
+
+// Wrap adds context to an error of no kind, as fmt.Errorf(format+": %w")
+// does, and returns a fault (or nil) as it is: a fault's detail is for the
+// client, and its kind must reach the transport unchanged.
+func Wrap(err error, format string, args ...any) error {
+	if err == nil || KindOf(err) != Internal {
+		return err
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}

@@ -76,3 +76,18 @@ func TestUnreachable(t *testing.T) {
 		}
 	}
 }
+
+func TestWrap(t *testing.T) {
+	if fault.Wrap(nil, "x") != nil {
+		t.Error("Wrap(nil) is not nil")
+	}
+	nf := fault.New(fault.NotFound, "nf", "missing")
+	if got := fault.Wrap(nf, "get %d", 7); got != nf {
+		t.Errorf("Wrap(fault) = %v, want the fault itself", got)
+	}
+	plain := errors.New("boom")
+	got := fault.Wrap(plain, "get %d", 7)
+	if got.Error() != "get 7: boom" || !errors.Is(got, plain) {
+		t.Errorf("Wrap(plain) = %v", got)
+	}
+}

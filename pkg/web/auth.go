@@ -65,13 +65,12 @@ func Claims(c *gin.Context) token.Claims {
 	return claims
 }
 
-// Require answers 403 unless the caller's role holds p. It runs after
-// Authenticate.
-func Require(p access.Permission) gin.HandlerFunc {
+// Require answers 403 unless the caller's role holds one of perms (see
+// access.Check). It runs after Authenticate.
+func Require(perms ...access.Permission) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if !access.Has(Claims(c).Role, p) {
-			problem.Write(c.Writer, c.Request, problem.New(http.StatusForbidden, "forbidden",
-				"Not enough permissions: this action needs "+string(p)))
+		if err := access.Check(Claims(c).Role, perms...); err != nil {
+			problem.WriteError(c.Writer, c.Request, nil, err)
 			c.Abort()
 			return
 		}

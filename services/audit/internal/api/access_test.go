@@ -24,9 +24,9 @@ func TestRequireAny(t *testing.T) {
 	tm := token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute)
 	e := web.NewEngine("audit-test", slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
 	ok := func(c *gin.Context) { c.Status(http.StatusNoContent) }
-	e.GET("/logs-or-create", web.Authenticate(tm), requireAny(access.ViewLogs, access.CreateRequest), ok)
-	e.GET("/manage-or-logs", web.Authenticate(tm), requireAny(access.ManageRequests, access.ViewLogs), ok)
-	e.GET("/stats", web.Authenticate(tm), requireAny(access.ViewLogs, access.ViewStatistics), ok)
+	e.GET("/logs-or-create", web.Authenticate(tm), web.Require(access.ViewLogs, access.CreateRequest), ok)
+	e.GET("/manage-or-logs", web.Authenticate(tm), web.Require(access.ManageRequests, access.ViewLogs), ok)
+	e.GET("/stats", web.Authenticate(tm), web.Require(access.ViewLogs, access.ViewStatistics), ok)
 	tests := []struct {
 		path string
 		role access.Role

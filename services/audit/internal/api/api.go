@@ -8,14 +8,12 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/supportdesk/supportdesk/pkg/access"
 	"github.com/supportdesk/supportdesk/pkg/fault"
-	"github.com/supportdesk/supportdesk/pkg/problem"
 	"github.com/supportdesk/supportdesk/pkg/token"
 	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
@@ -49,28 +47,7 @@ func Routes(r gin.IRouter, svc Service, tm *token.Manager, limits Limits, logger
 	get("/api-logs", viewLogs, h.apiLogs)
 	get("/request-actions", viewLogs, h.requestActions)
 	get("/events", viewLogs, h.events)
-	get("/stats", requireAny(access.ViewLogs, access.ViewStatistics), h.stats)
-}
-
-// requireAny is web.Require for a route that admits any one of several
-// permissions. It runs after web.Authenticate.
-func requireAny(perms ...access.Permission) gin.HandlerFunc {
-	names := make([]string, len(perms))
-	for i, p := range perms {
-		names[i] = string(p)
-	}
-	detail := "Not enough permissions: this action needs " + strings.Join(names, " or ")
-	return func(c *gin.Context) {
-		role := web.Claims(c).Role
-		for _, p := range perms {
-			if access.Has(role, p) {
-				c.Next()
-				return
-			}
-		}
-		problem.Write(c.Writer, c.Request, problem.New(http.StatusForbidden, "forbidden", detail))
-		c.Abort()
-	}
+	get("/stats", web.Require(access.ViewLogs, access.ViewStatistics), h.stats)
 }
 
 // logPage is the contract's list envelope, with the keyset cursor and the

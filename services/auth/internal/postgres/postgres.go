@@ -77,7 +77,7 @@ func queryUser(ctx context.Context, q querier, sql string, args ...any) (user.Us
 	}
 	row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[userRow])
 	if errors.Is(err, pgx.ErrNoRows) {
-		return user.User{}, fault.New(fault.NotFound, "user_not_found", "User not found")
+		return user.User{}, user.ErrNotFound
 	}
 	if err != nil {
 		return user.User{}, err
@@ -107,7 +107,7 @@ RETURNING ` + userColumns
 		return Outbox.Add(ctx, tx, out...)
 	})
 	if pgdb.IsUniqueViolation(err) {
-		return user.User{}, fault.New(fault.Conflict, "email_taken", "Email already registered")
+		return user.User{}, user.ErrEmailTaken
 	}
 	if err != nil {
 		return user.User{}, fmt.Errorf("insert user: %w", err)
@@ -204,10 +204,8 @@ FROM auth.refresh_tokens WHERE token_hash = $1 FOR UPDATE`
 		return err
 	})
 	switch {
-	case err != nil && fault.KindOf(err) != fault.Internal:
-		return user.RefreshToken{}, err
 	case err != nil:
-		return user.RefreshToken{}, fmt.Errorf("rotate refresh token: %w", err)
+		return user.RefreshToken{}, fault.Wrap(err, "rotate refresh token")
 	case reused:
 		return user.RefreshToken{}, user.ErrRefreshReused
 	}
@@ -253,10 +251,7 @@ func (s *Store) ChangePassword(ctx context.Context, id int64, hash, keep string,
 		}
 		return Outbox.Add(ctx, tx, out...)
 	})
-	if err != nil && fault.KindOf(err) == fault.Internal {
-		return fmt.Errorf("change password of %d: %w", id, err)
-	}
-	return err
+	return fault.Wrap(err, "change password of %d", id)
 }
 
 // Update implements user.Store.
@@ -285,10 +280,7 @@ RETURNING ` + userColumns
 		}
 		return Outbox.Add(ctx, tx, evs...)
 	})
-	if err != nil && fault.KindOf(err) == fault.Internal {
-		return user.User{}, fmt.Errorf("update user %d: %w", id, err)
-	}
-	return saved, err
+	return saved, fault.Wrap(err, "update user %d", id)
 }
 
 // Append implements user.Store.
@@ -334,7 +326,7 @@ func (s *Store) Delete(ctx context.Context, id int64, role access.Role, evs func
 			return err
 		}
 		if hasTickets {
-			return fault.New(fault.Conflict, "user_has_requests", "Cannot delete user with existing requests")
+			return user.ErrHasRequests
 		}
 		out, err := evs(u)
 		if err != nil {

@@ -23,7 +23,7 @@ func notFoundOf(role access.Role) error {
 	if role == access.RoleStaff {
 		return fault.New(fault.NotFound, "staff_not_found", "Staff member not found")
 	}
-	return fault.New(fault.NotFound, "user_not_found", "User not found")
+	return ErrNotFound
 }
 
 // Delete removes a user of role. A user (role user) who owns tickets is
@@ -42,10 +42,7 @@ func (s *Service) Delete(ctx context.Context, actor events.Actor, id int64, role
 	if fault.Is(err, fault.NotFound) {
 		return notFoundOf(role)
 	}
-	if err != nil && fault.KindOf(err) == fault.Internal {
-		return fmt.Errorf("delete user %d: %w", id, err)
-	}
-	return err
+	return fault.Wrap(err, "delete user %d", id)
 }
 
 // TicketOwners keeps who owns which ticket from the tickets service's events.
@@ -106,8 +103,5 @@ func (s *Service) ChangeRole(ctx context.Context, actor events.Actor, id int64, 
 	if fault.Is(err, fault.NotFound) {
 		return User{}, notFoundOf(access.RoleUser)
 	}
-	if err != nil && fault.KindOf(err) == fault.Internal {
-		return User{}, fmt.Errorf("change role of %d: %w", id, err)
-	}
-	return u, err
+	return u, fault.Wrap(err, "change role of %d", id)
 }

@@ -208,11 +208,8 @@ func (s *Service) register(ctx context.Context, r Registration, role access.Role
 			events.UserRegistered{User: c.Public(), CreatedAt: c.CreatedAt})
 		return []events.Event{ev}, err
 	})
-	if fault.Is(err, fault.Conflict) {
-		return User{}, ErrEmailTaken
-	}
 	if err != nil {
-		return User{}, fmt.Errorf("register %s: %w", u.Email, err)
+		return User{}, fault.Wrap(err, "register %s", u.Email)
 	}
 	return created, nil
 }

@@ -115,5 +115,11 @@ var ErrRefreshReused = fault.New(fault.Unauthenticated, "refresh_token_reused",
 // ErrEmailTaken is the contract's answer to a duplicate registration.
 var ErrEmailTaken = fault.New(fault.Invalid, "email_taken", "Email already registered")
 
+// ErrNotFound answers a user id or email that no user has.
+var ErrNotFound = fault.New(fault.NotFound, "user_not_found", "User not found")
+
+// ErrHasRequests refuses to delete a user who owns tickets.
+var ErrHasRequests = fault.New(fault.Conflict, "user_has_requests", "Cannot delete user with existing requests")
+
 // ErrBadCredentials is the one answer to a failed login, whatever failed.
 var ErrBadCredentials = fault.New(fault.Unauthenticated, "invalid_credentials", "Invalid email or password")

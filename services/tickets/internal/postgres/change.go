@@ -42,14 +42,6 @@ func save(ctx context.Context, tx pgx.Tx, t ticket.Ticket) error {
 	return err
 }
 
-// wrap keeps faults as they are and adds context to anything else.
-func wrap(err error, format string, args ...any) error {
-	if err == nil || fault.KindOf(err) != fault.Internal {
-		return err
-	}
-	return fmt.Errorf(format+": %w", append(args, err)...)
-}
-
 // Update implements ticket.Store.
 func (s *Store) Update(ctx context.Context, id int64, change func(*ticket.Ticket) ([]events.Event, error)) (ticket.Ticket, error) {
 	var saved ticket.Ticket
@@ -68,7 +60,7 @@ func (s *Store) Update(ctx context.Context, id int64, change func(*ticket.Ticket
 		saved = t
 		return Outbox.Add(ctx, tx, evs...)
 	})
-	return saved, wrap(err, "update ticket %d", id)
+	return saved, fault.Wrap(err, "update ticket %d", id)
 }
 
 // Delete implements ticket.Store.
@@ -87,7 +79,7 @@ func (s *Store) Delete(ctx context.Context, id int64, check func(ticket.Ticket) 
 		}
 		return Outbox.Add(ctx, tx, evs...)
 	})
-	return wrap(err, "delete ticket %d", id)
+	return fault.Wrap(err, "delete ticket %d", id)
 }
 
 // UnassignStaff implements ticket.Store.
@@ -126,7 +118,7 @@ WHERE staff_id = $1 AND status IN ('new', 'in_progress') ORDER BY id FOR UPDATE`
 		}
 		return nil
 	})
-	return wrap(err, "unassign the tickets of staff %d", staffID)
+	return fault.Wrap(err, "unassign the tickets of staff %d", staffID)
 }
 
 // User implements ticket.Store.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/supportdesk/supportdesk/pkg/access"
 	"github.com/supportdesk/supportdesk/pkg/events"
+	"github.com/supportdesk/supportdesk/pkg/fault"
 	"github.com/supportdesk/supportdesk/services/tickets/internal/ticket"
 )
 
@@ -52,7 +53,7 @@ RETURNING ` + commentColumns
 	if err == nil && replayed {
 		saved, err = queryComment(ctx, s.pool, get, id)
 	}
-	return saved, wrap(err, "add comment to ticket %d", c.TicketID)
+	return saved, fault.Wrap(err, "add comment to ticket %d", c.TicketID)
 }
 
 const commentColumns = `id, request_id, author_id, body, internal, created_at`

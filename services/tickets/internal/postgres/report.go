@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/supportdesk/supportdesk/pkg/access"
+	"github.com/supportdesk/supportdesk/pkg/fault"
 	"github.com/supportdesk/supportdesk/services/tickets/internal/ticket"
 )
 
@@ -142,5 +143,5 @@ LEFT JOIN tickets.users s ON s.id = r.staff_id`
 		row.CreatedAt, row.UpdatedAt = row.CreatedAt.UTC(), row.UpdatedAt.UTC()
 		return write(row)
 	})
-	return wrap(err, "export tickets")
+	return fault.Wrap(err, "export tickets")
 }

@@ -20,12 +20,7 @@ type Service struct {
 // NewService returns a Service over store.
 func NewService(store Store) *Service { return &Service{store: store} }
 
-func require(a Actor, p access.Permission) error {
-	if !access.Has(a.Role, p) {
-		return fault.New(fault.Forbidden, "forbidden", "Not enough permissions: this action needs "+string(p))
-	}
-	return nil
-}
+func require(a Actor, p access.Permission) error { return access.Check(a.Role, p) }
 
 // changed builds a ticket event with the ticket before and after a change.
 func changed(ctx context.Context, typ string, a Actor, before, after *Ticket) (events.Event, error) {
