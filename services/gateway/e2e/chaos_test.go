@@ -195,7 +195,9 @@ CREATE TRIGGER chaos_note AFTER INSERT ON tickets.outbox FOR EACH ROW EXECUTE FU
 CREATE TRIGGER chaos_note AFTER INSERT ON auth.outbox FOR EACH ROW EXECUTE FUNCTION chaos.note();`)
 }
 
-func (c *chaos) exec(sql string, args ...any) {
+// withConn runs f on a connection of its own to the system's database,
+// within 30 s.
+func (c *chaos) withConn(f func(ctx context.Context, conn *pgx.Conn)) {
 	c.s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -204,9 +206,16 @@ func (c *chaos) exec(sql string, args ...any) {
 		c.s.t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql, args...); err != nil {
-		c.s.t.Fatal(err)
-	}
+	f(ctx, conn)
+}
+
+func (c *chaos) exec(sql string, args ...any) {
+	c.s.t.Helper()
+	c.withConn(func(ctx context.Context, conn *pgx.Conn) {
+		if _, err := conn.Exec(ctx, sql, args...); err != nil {
+			c.s.t.Fatal(err)
+		}
+	})
 }
 
 // killRelayMidBatch kills the tickets service while its outbox relay is
@@ -215,7 +224,6 @@ func (c *chaos) exec(sql string, args ...any) {
 // was published and stays in the outbox, so the next relay publishes it
 // again; nothing may be doubled in the audit log.
 func (c *chaos) killRelayMidBatch() {
-	t := c.s.t
 	c.exec(`
 CREATE FUNCTION chaos.hold() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -223,18 +231,13 @@ BEGIN
 	RETURN NULL;
 END $$;
 CREATE TRIGGER chaos_hold BEFORE DELETE ON tickets.outbox FOR EACH STATEMENT EXECUTE FUNCTION chaos.hold();`)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, c.databaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	c.s.waitFor("the relay deleting a published batch", 10*time.Second, func() bool {
-		var held int
-		err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE state = 'active' AND query LIKE 'DELETE FROM tickets.outbox%'`).Scan(&held)
-		return err == nil && held > 0
+	c.withConn(func(ctx context.Context, conn *pgx.Conn) {
+		c.s.waitFor("the relay deleting a published batch", 10*time.Second, func() bool {
+			var held int
+			err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+				WHERE state = 'active' AND query LIKE 'DELETE FROM tickets.outbox%'`).Scan(&held)
+			return err == nil && held > 0
+		})
 	})
 	c.s.kill("tickets")
 	c.exec(`DROP TRIGGER chaos_hold ON tickets.outbox; DROP FUNCTION chaos.hold()`)
@@ -242,31 +245,25 @@ CREATE TRIGGER chaos_hold BEFORE DELETE ON tickets.outbox FOR EACH STATEMENT EXE
 
 // committedSince returns the ids of the events committed after seq, and
 // the last seq.
-func (c *chaos) committedSince(seq int64) ([]string, int64) {
+func (c *chaos) committedSince(seq int64) (ids []string, last int64) {
 	c.s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, c.databaseURL)
-	if err != nil {
-		c.s.t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `SELECT seq, event_id FROM chaos.committed WHERE seq > $1 ORDER BY seq`, seq)
-	if err != nil {
-		c.s.t.Fatal(err)
-	}
-	var ids []string
-	last := seq
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&last, &id); err != nil {
+	last = seq
+	c.withConn(func(ctx context.Context, conn *pgx.Conn) {
+		rows, err := conn.Query(ctx, `SELECT seq, event_id FROM chaos.committed WHERE seq > $1 ORDER BY seq`, seq)
+		if err != nil {
 			c.s.t.Fatal(err)
 		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		c.s.t.Fatal(err)
-	}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&last, &id); err != nil {
+				c.s.t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		if err := rows.Err(); err != nil {
+			c.s.t.Fatal(err)
+		}
+	})
 	return ids, last
 }
 
