@@ -4,7 +4,8 @@
 # The audit log is kept in PostgreSQL too, unless MONGODB_URL is set. Ctrl-C stops what this script started.
 #
 # Configuration comes from .env when present, otherwise from development-only defaults.
-# READY_TIMEOUT (seconds, default 60) bounds the wait for each service.
+# READY_TIMEOUT (seconds, default 60) bounds the wait for each service; LOG_DIR (default data/logs) holds
+# their logs.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,7 +19,7 @@ die() {
 	exit 1
 }
 
-LOG_DIR=data/logs
+LOG_DIR=${LOG_DIR:-data/logs}
 READY_TIMEOUT=${READY_TIMEOUT:-60}
 
 # ---- configuration -------------------------------------------------------------------------------
@@ -115,10 +116,12 @@ cleanup() {
 	fi
 	exit "$status"
 }
+# A supervisor signals the whole process group, and make passes the signal on: the first one starts
+# the cleanup, and any that follow must not cut it short.
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap 'trap "" INT TERM HUP; exit 130' INT
+trap 'trap "" INT TERM HUP; exit 143' TERM
+trap 'trap "" INT TERM HUP; exit 129' HUP
 
 # ---- dependencies --------------------------------------------------------------------------------
 
