@@ -189,3 +189,27 @@ func Healthy(nc *nats.Conn) error {
 	}
 	return nil
 }
+
+// Drain lets NATS deliver what is pending and closes the connection, or
+// closes it at once when ctx ends first. nats.Conn.Drain only starts the
+// drain, so its end is awaited here.
+func Drain(ctx context.Context, nc *nats.Conn) error {
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+		if errors.Is(err, nats.ErrConnectionClosed) {
+			return nil
+		}
+		return err
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !nc.IsClosed() {
+		select {
+		case <-ctx.Done():
+			nc.Close()
+			return fmt.Errorf("drain: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+	return nil
+}

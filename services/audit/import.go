@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/supportdesk/supportdesk/pkg/config"
+	"github.com/supportdesk/supportdesk/pkg/lifecycle"
 	"github.com/supportdesk/supportdesk/pkg/telemetry"
 	"github.com/supportdesk/supportdesk/services/audit/internal/mongostore"
 )
@@ -40,11 +41,12 @@ func importLog(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("configuration: %w", err)
 	}
 	logger := telemetry.NewLogger(stdout, cfg.LogLevel, cfg.ServiceName)
+	parts := lifecycle.New(logger, shutdownTimeout)
 	dst, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer stopPart(&err, logger, dst.name, dst.close)
+	defer parts.Stop(&err, dst.name, dst.close)
 
 	srcCfg := cfg
 	srcCfg.MongoURL, srcCfg.MongoDatabase = config.Secret(*from), *database
@@ -52,7 +54,7 @@ func importLog(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	defer stopPart(&err, logger, "source mongodb", client.Disconnect)
+	defer parts.Stop(&err, "source mongodb", client.Disconnect)
 	src := mongostore.New(client.Database(*database))
 
 	var read, stored int

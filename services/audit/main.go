@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/config"
+	"github.com/supportdesk/supportdesk/pkg/lifecycle"
 	"github.com/supportdesk/supportdesk/pkg/telemetry"
 	"github.com/supportdesk/supportdesk/pkg/token"
 	"github.com/supportdesk/supportdesk/pkg/web"
@@ -92,29 +92,30 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	}
 	logger := telemetry.NewLogger(stdout, cfg.LogLevel, cfg.ServiceName)
 	logger.InfoContext(ctx, "starting", "config", cfg)
+	parts := lifecycle.New(logger, shutdownTimeout)
 
 	shutdownTelemetry, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: cfg.ServiceName, Endpoint: cfg.OTLPEndpoint})
 	if err != nil {
 		return err
 	}
-	defer stopPart(&err, logger, "telemetry", shutdownTelemetry)
+	defer parts.Stop(&err, "telemetry", shutdownTelemetry)
 
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer stopPart(&err, logger, st.name, st.close)
+	defer parts.Stop(&err, st.name, st.close)
 	stopPurge, err := startRetention(ctx, cfg, st, logger)
 	if err != nil {
 		return err
 	}
-	defer stopPart(&err, logger, "retention purge", stopPurge)
+	defer parts.Stop(&err, "retention purge", stopPurge)
 
 	nc, js, err := bus.Connect(cfg.NATSURL, cfg.ServiceName)
 	if err != nil {
 		return err
 	}
-	defer stopPart(&err, logger, "nats", func(ctx context.Context) error { return drain(ctx, nc) })
+	defer parts.Stop(&err, "nats", func(ctx context.Context) error { return bus.Drain(ctx, nc) })
 	if err := withTimeout(ctx, func(ctx context.Context) error {
 		_, err := bus.EnsureStream(ctx, js, cfg.Stream())
 		return err
@@ -127,7 +128,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	if err != nil {
 		return err
 	}
-	defer stopPart(&err, logger, "consumer", cons.Stop)
+	defer parts.Stop(&err, "consumer", cons.Stop)
 
 	tm := token.NewManager([]byte(cfg.SecretKey.Reveal()), cfg.TokenTTL)
 	reg := prometheus.NewRegistry()
@@ -191,41 +192,4 @@ func withTimeout(ctx context.Context, step func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	return step(ctx)
-}
-
-// stopPart stops one part of the service within shutdownTimeout, adding a
-// failure to *errp.
-func stopPart(errp *error, logger *slog.Logger, name string, stop func(context.Context) error) {
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	if err := stop(ctx); err != nil {
-		logger.ErrorContext(ctx, "shutdown failed", "part", name, "err", err)
-		*errp = errors.Join(*errp, fmt.Errorf("stop %s: %w", name, err))
-		return
-	}
-	logger.DebugContext(ctx, "stopped", "part", name)
-}
-
-// drain lets NATS deliver what is pending and closes the connection, or
-// closes it at once when ctx ends first. nats.Conn.Drain only starts the
-// drain, so its end is awaited here.
-func drain(ctx context.Context, nc *nats.Conn) error {
-	if err := nc.Drain(); err != nil {
-		nc.Close()
-		if errors.Is(err, nats.ErrConnectionClosed) {
-			return nil
-		}
-		return err
-	}
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !nc.IsClosed() {
-		select {
-		case <-ctx.Done():
-			nc.Close()
-			return fmt.Errorf("drain: %w", ctx.Err())
-		case <-tick.C:
-		}
-	}
-	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
+	"github.com/supportdesk/supportdesk/pkg/lifecycle"
 	"github.com/supportdesk/supportdesk/pkg/telemetry"
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
 	"github.com/supportdesk/supportdesk/services/audit/internal/consumer"
@@ -39,12 +40,13 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdo
 		return fmt.Errorf("configuration: %w", err)
 	}
 	logger := telemetry.NewLogger(stdout, cfg.LogLevel, cfg.ServiceName)
+	parts := lifecycle.New(logger, shutdownTimeout)
 
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer stopPart(&err, logger, st.name, st.close)
+	defer parts.Stop(&err, st.name, st.close)
 
 	nc, js, err := bus.Connect(cfg.NATSURL, cfg.ServiceName+"-replay")
 	if err != nil {

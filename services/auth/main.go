@@ -20,6 +20,7 @@ import (
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/config"
+	"github.com/supportdesk/supportdesk/pkg/lifecycle"
 	"github.com/supportdesk/supportdesk/pkg/outbox"
 	"github.com/supportdesk/supportdesk/pkg/pgdb"
 	"github.com/supportdesk/supportdesk/pkg/telemetry"
@@ -50,7 +51,7 @@ const usage = `usage: auth [serve]
 The auth service: users, credentials, tokens and roles. serve migrates the schema first.
 Configuration comes from the environment (see .env.example).`
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {
 	switch {
 	case config.WantsHelp(args):
 		fmt.Fprintln(stdout, usage)
@@ -69,23 +70,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	logger := telemetry.NewLogger(stdout, cfg.LogLevel, cfg.ServiceName)
 	logger.InfoContext(ctx, "starting", "addr", cfg.Addr, "nats", cfg.NATSURL, "debug", cfg.Debug)
+	// Each part's stop is deferred as it starts: they stop in reverse.
+	parts := lifecycle.New(logger, 10*time.Second)
 	shutdownTracing, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: cfg.ServiceName, Endpoint: cfg.OTLPEndpoint})
 	if err != nil {
 		return err
 	}
-	defer shutdownWithin(shutdownTracing, 5*time.Second)
+	defer parts.Stop(&err, "telemetry", shutdownTracing)
 
 	pool, err := postgres.Migrations.Open(ctx, cfg.DatabaseURL.Reveal())
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	defer parts.Stop(&err, "postgres", lifecycle.Quiet(pool.Close))
 
 	nc, js, err := bus.Open(ctx, cfg.NATSURL, cfg.ServiceName, cfg.EventsRetention)
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
+	defer parts.Stop(&err, "nats", func(ctx context.Context) error { return bus.Drain(ctx, nc) })
 
 	store := postgres.NewStore(pool)
 	tokens := token.NewManager([]byte(cfg.SecretKey.Reveal()), cfg.TokenTTL)
@@ -101,7 +104,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	defer shutdownWithin(owners.Stop, 10*time.Second)
+	defer parts.Stop(&err, "consumer", owners.Stop)
 
 	reg := prometheus.NewRegistry()
 	engine := web.NewEngine(cfg.ServiceName, logger, reg)
@@ -118,15 +121,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	g.Go(func() error { return relay.Run(gctx) })
 	g.Go(func() error { return web.Serve(gctx, cfg.Addr, engine, 10*time.Second, logger) })
 	err = g.Wait()
-	logger.InfoContext(ctx, "stopped", "err", err)
+	logger.InfoContext(ctx, "shutting down", "err", err)
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
 	return err
-}
-
-func shutdownWithin(f func(context.Context) error, d time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	_ = f(ctx)
 }

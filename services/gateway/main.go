@@ -18,6 +18,7 @@ import (
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/config"
+	"github.com/supportdesk/supportdesk/pkg/lifecycle"
 	"github.com/supportdesk/supportdesk/pkg/telemetry"
 	"github.com/supportdesk/supportdesk/pkg/token"
 	"github.com/supportdesk/supportdesk/pkg/web"
@@ -48,7 +49,7 @@ const usage = `usage: gateway [serve]
 The gateway: verifies access tokens and routes the public API to the services.
 Configuration comes from the environment (see .env.example).`
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {
 	switch {
 	case config.WantsHelp(args):
 		fmt.Fprintln(stdout, usage)
@@ -62,21 +63,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	logger := telemetry.NewLogger(stdout, cfg.LogLevel, cfg.ServiceName)
 	logger.InfoContext(ctx, "starting", "addr", cfg.Addr, "nats", cfg.NATSURL, "debug", cfg.Debug)
+	// Each part's stop is deferred as it starts: they stop in reverse.
+	parts := lifecycle.New(logger, 10*time.Second)
 	shutdownTracing, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: cfg.ServiceName, Endpoint: cfg.OTLPEndpoint})
 	if err != nil {
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = shutdownTracing(sctx)
-	}()
+	defer parts.Stop(&err, "telemetry", shutdownTracing)
 
 	nc, js, err := bus.Open(ctx, cfg.NATSURL, cfg.ServiceName, cfg.EventsRetention)
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
+	defer parts.Stop(&err, "nats", func(ctx context.Context) error { return bus.Drain(ctx, nc) })
 	revoked := revoke.NewList(cfg.TokenTTL)
 	if err := revoke.Follow(ctx, js, bus.StreamName, revoked, logger); err != nil {
 		return err
@@ -98,13 +97,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := recorder.Close(cctx); err != nil {
-			logger.Warn("api events not flushed", "err", err)
-		}
-	}()
+	defer parts.Stop(&err, "api events", recorder.Close)
 	engine.Use(recorder.Middleware(), guard.SecurityHeaders(), guard.CORS(cfg.AllowedOrigins),
 		guard.PerClient(cfg.ClientPerMinute).Handler(), guard.BodyLimit(cfg.MaxBodyBytes))
 	engine.Use(edge.Middleware()...)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/config"
+	"github.com/supportdesk/supportdesk/pkg/lifecycle"
 	"github.com/supportdesk/supportdesk/pkg/outbox"
 	"github.com/supportdesk/supportdesk/pkg/pgdb"
 	"github.com/supportdesk/supportdesk/pkg/telemetry"
@@ -51,7 +52,7 @@ const usage = `usage: tickets [serve]
 The tickets service: support requests, comments, reports and the export. serve migrates the schema first.
 Configuration comes from the environment (see .env.example).`
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {
 	switch {
 	case config.WantsHelp(args):
 		fmt.Fprintln(stdout, usage)
@@ -70,23 +71,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	logger := telemetry.NewLogger(stdout, cfg.LogLevel, cfg.ServiceName)
 	logger.InfoContext(ctx, "starting", "addr", cfg.Addr, "nats", cfg.NATSURL, "debug", cfg.Debug)
+	// Each part's stop is deferred as it starts: they stop in reverse.
+	parts := lifecycle.New(logger, 10*time.Second)
 	shutdownTracing, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: cfg.ServiceName, Endpoint: cfg.OTLPEndpoint})
 	if err != nil {
 		return err
 	}
-	defer shutdownWithin(shutdownTracing, 5*time.Second)
+	defer parts.Stop(&err, "telemetry", shutdownTracing)
 
 	pool, err := postgres.Migrations.Open(ctx, cfg.DatabaseURL.Reveal())
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	defer parts.Stop(&err, "postgres", lifecycle.Quiet(pool.Close))
 
 	nc, js, err := bus.Open(ctx, cfg.NATSURL, cfg.ServiceName, cfg.EventsRetention)
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
+	defer parts.Stop(&err, "nats", func(ctx context.Context) error { return bus.Drain(ctx, nc) })
 
 	store := postgres.NewStore(pool)
 	tickets := ticket.NewService(store)
@@ -97,7 +100,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	defer shutdownWithin(directory.Stop, 10*time.Second)
+	defer parts.Stop(&err, "consumer", directory.Stop)
 
 	reg := prometheus.NewRegistry()
 	engine := web.NewEngine(cfg.ServiceName, logger, reg)
@@ -115,15 +118,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	g.Go(func() error { return relay.Run(gctx) })
 	g.Go(func() error { return web.Serve(gctx, cfg.Addr, engine, 10*time.Second, logger) })
 	err = g.Wait()
-	logger.InfoContext(ctx, "stopped", "err", err)
+	logger.InfoContext(ctx, "shutting down", "err", err)
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
 	return err
-}
-
-func shutdownWithin(f func(context.Context) error, d time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	_ = f(ctx)
 }

@@ -1,0 +1,58 @@
+package lifecycle_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/supportdesk/supportdesk/pkg/lifecycle"
+)
+
+// run stops three parts as a service's defers do, the second failing and
+// the third hanging past the timeout.
+func run(parts lifecycle.Parts, order *[]string) (err error) {
+	defer parts.Stop(&err, "first", func(context.Context) error { *order = append(*order, "first"); return nil })
+	defer parts.Stop(&err, "second", func(context.Context) error {
+		*order = append(*order, "second")
+		return errors.New("refused")
+	})
+	defer parts.Stop(&err, "third", func(ctx context.Context) error {
+		*order = append(*order, "third")
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	return errors.New("serve failed")
+}
+
+func TestStopInReverseWithTimeouts(t *testing.T) {
+	var logs bytes.Buffer
+	parts := lifecycle.New(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), 50*time.Millisecond)
+	var order []string
+	start := time.Now()
+	err := run(parts, &order)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("stopping took %v: the hanging part was not cut at its timeout", took)
+	}
+	if strings.Join(order, ",") != "third,second,first" {
+		t.Errorf("stopped %v, want the reverse of the start", order)
+	}
+	for _, want := range []string{"serve failed", "stop second: refused", "stop third: context deadline exceeded"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not report %q", err, want)
+		}
+	}
+	if !strings.Contains(logs.String(), "part=first") || !strings.Contains(logs.String(), "shutdown failed") {
+		t.Errorf("logs: %s", logs.String())
+	}
+}
+
+func TestQuiet(t *testing.T) {
+	called := false
+	if err := lifecycle.Quiet(func() { called = true })(context.Background()); err != nil || !called {
+		t.Errorf("Quiet = %v, called %v", err, called)
+	}
+}
