@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/supportdesk/supportdesk/pkg/access"
+	"github.com/supportdesk/supportdesk/pkg/fault"
 	"github.com/supportdesk/supportdesk/pkg/problem"
 	"github.com/supportdesk/supportdesk/pkg/token"
 )
@@ -24,8 +25,7 @@ func BearerToken(r *http.Request) string {
 
 // Unauthenticated answers 401 with a Bearer challenge.
 func Unauthenticated(c *gin.Context, detail string) {
-	c.Header("WWW-Authenticate", `Bearer`)
-	problem.Write(c.Writer, c.Request, problem.New(http.StatusUnauthorized, "unauthenticated", detail))
+	problem.WriteError(c.Writer, c.Request, nil, fault.New(fault.Unauthenticated, "unauthenticated", detail))
 	c.Abort()
 }
 

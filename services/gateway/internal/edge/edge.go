@@ -19,13 +19,13 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
+	"github.com/supportdesk/supportdesk/pkg/fault"
 	"github.com/supportdesk/supportdesk/pkg/problem"
 	"github.com/supportdesk/supportdesk/pkg/token"
 	"github.com/supportdesk/supportdesk/pkg/web"
@@ -147,7 +147,7 @@ func bodyFailed(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		problem.Write(w, r, problem.New(http.StatusRequestTimeout, "body_timeout", "The request body did not arrive in time"))
 	default:
 		logger.DebugContext(r.Context(), "request body cut off", "err", err)
-		problem.Write(w, r, problem.New(http.StatusBadRequest, "body_incomplete", "The request body could not be read to its end"))
+		problem.WriteError(w, r, nil, fault.New(fault.Invalid, "body_incomplete", "The request body could not be read to its end"))
 	}
 }
 
@@ -202,18 +202,16 @@ func (g *Gateway) upstreamFailed(w http.ResponseWriter, r *http.Request, name ro
 		g.logger.DebugContext(r.Context(), "client went away", "upstream", name, "err", err)
 		w.WriteHeader(problem.StatusClientClosed)
 	case isOpen(err):
-		w.Header().Set("Retry-After", strconv.Itoa(int(breakerOpenFor/time.Second)))
-		problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "upstream_unavailable",
-			fmt.Sprintf("The %s service is failing; requests to it are refused for a few seconds; try again shortly", name)))
+		problem.WriteError(w, r, nil, &fault.Error{Kind: fault.Unavailable, Code: "upstream_unavailable", RetryAfter: breakerOpenFor,
+			Detail: fmt.Sprintf("The %s service is failing; requests to it are refused for a few seconds; try again shortly", name)})
 	case errors.As(err, &netErr) && netErr.Timeout(), errors.Is(err, context.DeadlineExceeded):
 		g.logger.WarnContext(r.Context(), "upstream timed out", "upstream", name, "err", err)
 		problem.Write(w, r, problem.New(http.StatusGatewayTimeout, "upstream_timeout",
 			fmt.Sprintf("The %s service did not answer in time; try again shortly", name)))
 	default:
 		g.logger.ErrorContext(r.Context(), "upstream failed", "upstream", name, "err", err)
-		w.Header().Set("Retry-After", "1")
-		problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "upstream_unavailable",
-			fmt.Sprintf("The %s service is unavailable; try again shortly", name)))
+		problem.WriteError(w, r, nil, &fault.Error{Kind: fault.Unavailable, Code: "upstream_unavailable", RetryAfter: time.Second,
+			Detail: fmt.Sprintf("The %s service is unavailable; try again shortly", name)})
 	}
 }
 

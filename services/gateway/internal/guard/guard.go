@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/supportdesk/supportdesk/pkg/fault"
 	"github.com/supportdesk/supportdesk/pkg/problem"
 	"github.com/supportdesk/supportdesk/pkg/ratelimit"
 	"github.com/supportdesk/supportdesk/pkg/web"
@@ -71,8 +72,8 @@ func (l *RateLimit) Handler() gin.HandlerFunc {
 		if !d.Allowed {
 			c.Set(refusedKey, true)
 			h.Set("Retry-After", seconds(d.RetryAfter))
-			problem.Write(c.Writer, c.Request, problem.New(http.StatusTooManyRequests, "rate_limited",
-				fmt.Sprintf("Too many requests from this %s; retry in %s s", l.scope, seconds(d.RetryAfter))))
+			problem.WriteError(c.Writer, c.Request, nil, fault.Newf(fault.TooMany, "rate_limited",
+				"Too many requests from this %s; retry in %s s", l.scope, seconds(d.RetryAfter)))
 			c.Abort()
 			return
 		}
@@ -136,7 +137,7 @@ func CORS(origins []string) gin.HandlerFunc {
 		preflight := c.Request.Method == http.MethodOptions && c.GetHeader("Access-Control-Request-Method") != ""
 		if !allowed[origin] {
 			if preflight {
-				problem.Write(c.Writer, c.Request, problem.New(http.StatusForbidden, "origin_not_allowed", "Origin "+origin+" is not allowed"))
+				problem.WriteError(c.Writer, c.Request, nil, fault.New(fault.Forbidden, "origin_not_allowed", "Origin "+origin+" is not allowed"))
 				c.Abort()
 				return
 			}
