@@ -193,10 +193,15 @@ func Healthy(nc *nats.Conn) error {
 // Drain lets NATS deliver what is pending and closes the connection, or
 // closes it at once when ctx ends first. nats.Conn.Drain only starts the
 // drain, so its end is awaited here.
+//
+// A connection that is closed, or reconnecting because the server is gone,
+// has nothing it could still deliver: it is closed and that is no failure.
+// What must not be lost is held elsewhere (an outbox, the gateway's API
+// event queue, which reports what it could not flush).
 func Drain(ctx context.Context, nc *nats.Conn) error {
 	if err := nc.Drain(); err != nil {
 		nc.Close()
-		if errors.Is(err, nats.ErrConnectionClosed) {
+		if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionReconnecting) {
 			return nil
 		}
 		return err

@@ -418,3 +418,32 @@ func TestConsumeBatchWorkers(t *testing.T) {
 		}
 	}
 }
+
+// TestDrain: a connection drains and closes; one whose server is gone is
+// closed without an error, since it has nothing it could still deliver.
+func TestDrain(t *testing.T) {
+	srv := natstest.StartServer(t, t.TempDir())
+	up, _, err := bus.Connect(srv.ClientURL(), "drain-up")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Drain(context.Background(), up); err != nil || !up.IsClosed() {
+		t.Errorf("drain = %v, closed %v", err, up.IsClosed())
+	}
+
+	orphan, _, err := bus.Connect(srv.ClientURL(), "drain-orphan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	deadline := time.Now().Add(5 * time.Second)
+	for !orphan.IsReconnecting() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := bus.Drain(ctx, orphan); err != nil || !orphan.IsClosed() {
+		t.Errorf("drain with the server gone = %v, closed %v; want nil and closed", err, orphan.IsClosed())
+	}
+}
