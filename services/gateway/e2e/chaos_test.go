@@ -147,6 +147,15 @@ func TestChaos(t *testing.T) {
 		}
 	}
 	t.Log("\n" + chaosTable(rows))
+
+	// The services stop while their infrastructure still runs, as in an
+	// orderly shutdown, and each must stop cleanly after all it went
+	// through. (The test's cleanups stop the last NATS server first.)
+	for _, svc := range []string{"gateway", "audit", "tickets", "auth"} {
+		if err := s.stop(svc); err != nil {
+			t.Errorf("%s did not stop cleanly after the faults: %v", svc, err)
+		}
+	}
 }
 
 // chaos is the state of the chaos suite.
