@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -156,4 +157,19 @@ func CheckSecretKey(key Secret, debug bool) error {
 // configuration.
 func WantsHelp(args []string) bool {
 	return len(args) > 0 && slices.Contains([]string{"-h", "-help", "--help", "help"}, args[0])
+}
+
+// CheckArgs handles a service binary's arguments before anything starts:
+// it prints usage to out for help (done), accepts none, "serve" alone, or
+// one of commands with its own arguments, and refuses anything else with
+// the usage.
+func CheckArgs(args []string, usage string, out io.Writer, commands ...string) (done bool, err error) {
+	switch {
+	case WantsHelp(args):
+		fmt.Fprintln(out, usage)
+		return true, nil
+	case len(args) == 0, len(args) == 1 && args[0] == "serve", slices.Contains(commands, args[0]):
+		return false, nil
+	}
+	return false, fmt.Errorf("unexpected arguments %q; %s", args, usage)
 }

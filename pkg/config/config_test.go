@@ -114,3 +114,20 @@ func TestCommon(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckArgs(t *testing.T) {
+	for _, c := range []struct {
+		args      []string
+		done, bad bool
+	}{
+		{nil, false, false}, {[]string{"serve"}, false, false}, {[]string{"migrate", "up"}, false, false},
+		{[]string{"--help"}, true, false}, {[]string{"-h"}, true, false},
+		{[]string{"serve", "now"}, false, true}, {[]string{"--port=1"}, false, true},
+	} {
+		var out strings.Builder
+		done, err := config.CheckArgs(c.args, "usage: x", &out, "migrate")
+		if done != c.done || (err != nil) != c.bad || done != (out.String() == "usage: x\n") {
+			t.Errorf("CheckArgs(%q) = %v, %v, printed %q", c.args, done, err, out.String())
+		}
+	}
+}

@@ -52,13 +52,8 @@ The auth service: users, credentials, tokens and roles. serve migrates the schem
 Configuration comes from the environment (see .env.example).`
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {
-	switch {
-	case config.WantsHelp(args):
-		fmt.Fprintln(stdout, usage)
-		return nil
-	case len(args) == 1 && args[0] == "serve", len(args) == 0, args[0] == "migrate":
-	default:
-		return fmt.Errorf("unexpected arguments %q; %s", args, usage)
+	if done, err := config.CheckArgs(args, usage, stdout, "migrate"); done || err != nil {
+		return err
 	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {

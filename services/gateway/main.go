@@ -50,12 +50,8 @@ The gateway: verifies access tokens and routes the public API to the services.
 Configuration comes from the environment (see .env.example).`
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {
-	switch {
-	case config.WantsHelp(args):
-		fmt.Fprintln(stdout, usage)
-		return nil
-	case len(args) > 1 || len(args) == 1 && args[0] != "serve":
-		return fmt.Errorf("unexpected arguments %q; %s", args, usage)
+	if done, err := config.CheckArgs(args, usage, stdout); done || err != nil {
+		return err
 	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
