@@ -23,10 +23,14 @@ const (
 	Unauthenticated             // no or bad credentials (401)
 	Forbidden                   // authenticated but not allowed (403)
 	NotFound                    // the resource does not exist or is hidden (404)
+	NotAllowed                  // the resource does not support the method (405)
+	TooSlow                     // the request did not arrive in time (408)
 	Conflict                    // the state forbids the change (409)
 	Precondition                // a conditional request failed (412)
+	TooLarge                    // the request body is over the limit (413)
 	TooMany                     // rate limited (429)
 	Unavailable                 // a dependency is down (503)
+	Timeout                     // a dependency did not answer in time (504)
 )
 
 // FieldError names one invalid field of a request.

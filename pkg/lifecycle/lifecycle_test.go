@@ -14,13 +14,14 @@ import (
 
 // run stops three parts as a service's defers do, the second failing and
 // the third hanging past the timeout.
-func run(parts lifecycle.Parts, order *[]string) (err error) {
-	defer parts.Stop(&err, "first", func(context.Context) error { *order = append(*order, "first"); return nil })
-	defer parts.Stop(&err, "second", func(context.Context) error {
+func run(parts *lifecycle.Parts, order *[]string) (err error) {
+	defer parts.Stop(&err)
+	parts.Add("first", func(context.Context) error { *order = append(*order, "first"); return nil })
+	parts.Add("second", func(context.Context) error {
 		*order = append(*order, "second")
 		return errors.New("refused")
 	})
-	defer parts.Stop(&err, "third", func(ctx context.Context) error {
+	parts.Add("third", func(ctx context.Context) error {
 		*order = append(*order, "third")
 		<-ctx.Done()
 		return ctx.Err()
@@ -47,6 +48,11 @@ func TestStopInReverseWithTimeouts(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "part=first") || !strings.Contains(logs.String(), "shutdown failed") {
 		t.Errorf("logs: %s", logs.String())
+	}
+	var again error
+	parts.Stop(&again)
+	if again != nil || len(order) != 3 {
+		t.Errorf("a second Stop stopped parts again: %v, %v", again, order)
 	}
 }
 

@@ -45,10 +45,14 @@ var statusOf = map[fault.Kind]int{
 	fault.Unauthenticated: http.StatusUnauthorized,
 	fault.Forbidden:       http.StatusForbidden,
 	fault.NotFound:        http.StatusNotFound,
+	fault.NotAllowed:      http.StatusMethodNotAllowed,
+	fault.TooSlow:         http.StatusRequestTimeout,
 	fault.Conflict:        http.StatusConflict,
 	fault.Precondition:    http.StatusPreconditionFailed,
+	fault.TooLarge:        http.StatusRequestEntityTooLarge,
 	fault.TooMany:         http.StatusTooManyRequests,
 	fault.Unavailable:     http.StatusServiceUnavailable,
+	fault.Timeout:         http.StatusGatewayTimeout,
 }
 
 // RetryAfter returns the Retry-After of err, if it carries one.
@@ -99,26 +103,26 @@ func Write(w http.ResponseWriter, r *http.Request, p Problem) {
 	_, _ = w.Write(body)
 }
 
-// WriteError logs err when it is internal and sends its problem.
+// WriteError logs err when it is internal and sends its problem. A nil
+// logger logs to slog.Default().
 //
 // An error of no kind that says a dependency is unreachable (see
 // fault.Unreachable), such as the database being restarted, answers 503
 // with Retry-After and is logged as a warning: the request may succeed
 // when retried.
 func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client hung up: nothing is wrong but the wait, and nobody
 		// reads the answer. Recorded as nginx's 499.
-		if logger != nil {
-			logger.DebugContext(r.Context(), "client went away", "path", r.URL.Path, "err", err)
-		}
+		logger.DebugContext(r.Context(), "client went away", "path", r.URL.Path, "err", err)
 		w.WriteHeader(StatusClientClosed)
 		return
 	}
 	if fault.KindOf(err) == fault.Internal && fault.Unreachable(err) {
-		if logger != nil {
-			logger.WarnContext(r.Context(), "dependency unavailable", "path", r.URL.Path, "err", err)
-		}
+		logger.WarnContext(r.Context(), "dependency unavailable", "path", r.URL.Path, "err", err)
 		err = &fault.Error{Kind: fault.Unavailable, Code: "dependency_unavailable",
 			Detail: "A service this request needs is unavailable; try again shortly", RetryAfter: time.Second, Err: err}
 	}
@@ -126,7 +130,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	if d, ok := RetryAfter(err); ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
 	}
-	if p.Status >= 500 && p.Status != http.StatusServiceUnavailable {
+	if p.Status == http.StatusInternalServerError {
 		logger.ErrorContext(r.Context(), "request failed", "err", err, "path", r.URL.Path)
 	}
 	Write(w, r, p)

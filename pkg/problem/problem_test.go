@@ -109,3 +109,19 @@ func TestWriteErrorOfAClientThatLeft(t *testing.T) {
 		t.Errorf("status %d, log %q; want 500 logged", rec.Code, logs.String())
 	}
 }
+
+func TestEveryKindHasItsStatus(t *testing.T) {
+	want := map[fault.Kind]int{
+		fault.Invalid: 400, fault.Unauthenticated: 401, fault.Forbidden: 403, fault.NotFound: 404,
+		fault.NotAllowed: 405, fault.TooSlow: 408, fault.Conflict: 409, fault.Precondition: 412,
+		fault.TooLarge: 413, fault.Validation: 422, fault.TooMany: 429, fault.Unavailable: 503, fault.Timeout: 504,
+	}
+	for kind, status := range want {
+		rec := httptest.NewRecorder()
+		// A nil logger is allowed: it logs to slog.Default().
+		problem.WriteError(rec, httptest.NewRequest(http.MethodGet, "/x", nil), nil, fault.New(kind, "c", "d"))
+		if rec.Code != status {
+			t.Errorf("kind %d answered %d, want %d", kind, rec.Code, status)
+		}
+	}
+}

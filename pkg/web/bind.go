@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"reflect"
 	"slices"
@@ -242,4 +243,14 @@ func jsonKind(goKind string) string {
 		return "array"
 	}
 	return "number"
+}
+
+// Bind is BindJSON for a handler: when the body does not bind, it answers
+// the problem (logged to logger) and returns false.
+func Bind(c *gin.Context, logger *slog.Logger, v any) bool {
+	if err := BindJSON(c, v); err != nil {
+		Error(c, logger, err)
+		return false
+	}
+	return true
 }

@@ -60,3 +60,39 @@ func NewPage[T any](items []T, total int64, p Page) PageOf[T] {
 	}
 	return PageOf[T]{Items: items, Total: total, Page: p.Number, Size: p.Size, Pages: (total + int64(p.Size) - 1) / int64(p.Size)}
 }
+
+// CursorPage is the contract's list envelope for a list that is read by
+// cursor as well as by page number (tickets, logs). A page by number is
+// counted: total is exact up to a bound, past it that bound with
+// total_capped true (pages is then a lower bound too). A page reached by
+// cursor is not counted: its total and pages are null. next_cursor, null
+// on the last page, leads to the page after.
+type CursorPage[T any] struct {
+	Items       []T     `json:"items"`
+	Total       *int64  `json:"total"`
+	TotalCapped bool    `json:"total_capped"`
+	Page        int     `json:"page"`
+	Size        int     `json:"size"`
+	Pages       *int64  `json:"pages"`
+	NextCursor  *string `json:"next_cursor"`
+}
+
+// NewCursorPage wraps the items of page p, not counted; next is the cursor
+// of the page after, "" on the last page.
+func NewCursorPage[T any](items []T, p Page, next string) CursorPage[T] {
+	if items == nil {
+		items = []T{}
+	}
+	out := CursorPage[T]{Items: items, Page: p.Number, Size: p.Size}
+	if next != "" {
+		out.NextCursor = &next
+	}
+	return out
+}
+
+// Count sets the total of the list, a lower bound when capped, and the
+// number of pages it makes.
+func (l *CursorPage[T]) Count(total int64, capped bool) {
+	pages := (total + int64(l.Size) - 1) / int64(l.Size)
+	l.Total, l.Pages, l.TotalCapped = &total, &pages, capped
+}

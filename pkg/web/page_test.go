@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/json"
 	"net/http/httptest"
 	"testing"
 
@@ -51,5 +52,19 @@ func TestNewPage(t *testing.T) {
 		if p.Pages != tt.pages || p.Items == nil {
 			t.Errorf("total %d size %d: pages %d items %v, want pages %d and an empty list", tt.total, tt.size, p.Pages, p.Items, tt.pages)
 		}
+	}
+}
+
+func TestCursorPage(t *testing.T) {
+	byCursor := web.NewCursorPage([]int(nil), web.Page{Number: 1, Size: 10}, "")
+	body, _ := json.Marshal(byCursor)
+	if want := `{"items":[],"total":null,"total_capped":false,"page":1,"size":10,"pages":null,"next_cursor":null}`; string(body) != want {
+		t.Errorf("uncounted last page = %s, want %s", body, want)
+	}
+	counted := web.NewCursorPage([]int{1, 2}, web.Page{Number: 1, Size: 2}, "abc")
+	counted.Count(10_000, true)
+	body, _ = json.Marshal(counted)
+	if want := `{"items":[1,2],"total":10000,"total_capped":true,"page":1,"size":2,"pages":5000,"next_cursor":"abc"}`; string(body) != want {
+		t.Errorf("counted page = %s, want %s", body, want)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
 
+	"github.com/supportdesk/supportdesk/pkg/fault"
 	"github.com/supportdesk/supportdesk/pkg/problem"
 )
 
@@ -40,10 +41,10 @@ func NewEngine(service string, logger *slog.Logger, reg *prometheus.Registry) *g
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	e.Use(otelgin.Middleware(service), metrics(reg), recovery(logger))
 	e.NoRoute(func(c *gin.Context) {
-		problem.Write(c.Writer, c.Request, problem.New(http.StatusNotFound, "not_found", "No route matches "+c.Request.URL.Path))
+		problem.WriteError(c.Writer, c.Request, logger, fault.New(fault.NotFound, "not_found", "No route matches "+c.Request.URL.Path))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		problem.Write(c.Writer, c.Request, problem.New(http.StatusMethodNotAllowed, "method_not_allowed",
+		problem.WriteError(c.Writer, c.Request, logger, fault.New(fault.NotAllowed, "method_not_allowed",
 			"Method "+c.Request.Method+" is not allowed on "+c.Request.URL.Path))
 	})
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))

@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/supportdesk/supportdesk/pkg/config"
-	"github.com/supportdesk/supportdesk/pkg/lifecycle"
-	"github.com/supportdesk/supportdesk/pkg/telemetry"
 	"github.com/supportdesk/supportdesk/services/audit/internal/mongostore"
 )
 
@@ -27,34 +24,25 @@ func importLog(ctx context.Context, args []string, getenv func(string) string, s
 	fs.SetOutput(stdout)
 	from := fs.String("from", "", "the MongoDB URL of the store to copy, e.g. mongodb://127.0.0.1:27018/")
 	database := fs.String("database", "app_logs", "the database of that store")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("import: %w; %s", err, usage)
+	if done, err := parseFlags(fs, args); done || err != nil {
+		return err
 	}
-	if *from == "" || fs.NArg() > 0 {
-		return fmt.Errorf("import: --from is required and nothing else; %s", usage)
+	if *from == "" {
+		return fmt.Errorf("import: --from is required; %s", usage)
 	}
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
-	logger := telemetry.NewLogger(stdout, cfg.LogLevel, cfg.ServiceName)
-	parts := lifecycle.New(logger, shutdownTimeout)
-	dst, err := openStore(ctx, cfg)
+	t, err := openTool(ctx, getenv, stdout)
 	if err != nil {
 		return err
 	}
-	defer parts.Stop(&err, dst.name, dst.close)
+	defer t.Stop(&err)
 
-	srcCfg := cfg
+	srcCfg := t.cfg
 	srcCfg.MongoURL, srcCfg.MongoDatabase = config.Secret(*from), *database
 	client, err := connectMongo(ctx, srcCfg)
 	if err != nil {
 		return err
 	}
-	defer parts.Stop(&err, "source mongodb", client.Disconnect)
+	t.Add("source mongodb", client.Disconnect)
 	src := mongostore.New(client.Database(*database))
 
 	var read, stored int
@@ -70,7 +58,7 @@ func importLog(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		// Every imported entry is late: the summaries of its minute and
 		// hour, if any, predate it.
-		saved, err := dst.SaveBatch(ctx, entries, importedAt)
+		saved, err := t.store.SaveBatch(ctx, entries, importedAt)
 		if err != nil {
 			return fmt.Errorf("import: %w", err)
 		}

@@ -35,7 +35,11 @@ func TestRouterIsReadOnly(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	tm := token.NewManager([]byte(testSecret), time.Minute)
 	svc := audit.NewService(nil, time.Now) // routes only: never called
-	e := newRouter(logger, prometheus.NewRegistry(), svc, tm, api.Limits{Concurrent: 1, Timeout: time.Second}, map[string]web.Check{})
+	// The engine as serve builds it (service.Engine): metrics, health and
+	// the log queries.
+	e := web.NewEngine("audit", logger, prometheus.NewRegistry())
+	web.HealthRoutes(e, map[string]web.Check{})
+	api.Routes(e, svc, tm, api.Limits{Concurrent: 1, Timeout: time.Second}, logger)
 	routes := e.Routes()
 	logRoutes := 0
 	for _, r := range routes {

@@ -4,22 +4,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
-
-	"github.com/gin-gonic/gin"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/config"
-	"github.com/supportdesk/supportdesk/pkg/lifecycle"
-	"github.com/supportdesk/supportdesk/pkg/telemetry"
+	"github.com/supportdesk/supportdesk/pkg/service"
 	"github.com/supportdesk/supportdesk/pkg/token"
 	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/audit/internal/api"
@@ -28,9 +20,7 @@ import (
 )
 
 const (
-	serviceName     = "audit"
-	startTimeout    = 30 * time.Second // for each dependency at start-up
-	shutdownTimeout = 10 * time.Second // for each part at shutdown
+	startTimeout = 30 * time.Second // for each dependency at start-up
 	// mongoSelectTimeout bounds how long an operation waits for a reachable
 	// server, so that a query answers 503 and a message is retried promptly
 	// while MongoDB is down. serverSelectionTimeoutMS in MONGODB_URL
@@ -38,18 +28,7 @@ const (
 	mongoSelectTimeout = 10 * time.Second
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
-	stop()
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		err = nil // stopped while starting: a clean stop
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "audit:", err)
-		os.Exit(1)
-	}
-}
+func main() { service.Main("audit", run) }
 
 const usage = `usage: audit [serve]
        audit replay --since=<RFC 3339 time or duration like 72h>
@@ -90,32 +69,29 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	logger := telemetry.NewLogger(stdout, cfg.LogLevel, cfg.ServiceName)
-	logger.InfoContext(ctx, "starting", "config", cfg)
-	parts := lifecycle.New(logger, shutdownTimeout)
-
-	shutdownTelemetry, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: cfg.ServiceName, Endpoint: cfg.OTLPEndpoint})
+	svc, err := service.Start(ctx, cfg.Common, stdout, "config", cfg)
 	if err != nil {
 		return err
 	}
-	defer parts.Stop(&err, "telemetry", shutdownTelemetry)
+	defer svc.Stop(&err)
+	logger := svc.Logger
 
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer parts.Stop(&err, st.name, st.close)
+	svc.Add(st.name, st.close)
 	stopPurge, err := startRetention(ctx, cfg, st, logger)
 	if err != nil {
 		return err
 	}
-	defer parts.Stop(&err, "retention purge", stopPurge)
+	svc.Add("retention purge", stopPurge)
 
 	nc, js, err := bus.Connect(cfg.NATSURL, cfg.ServiceName)
 	if err != nil {
 		return err
 	}
-	defer parts.Stop(&err, "nats", func(ctx context.Context) error { return bus.Drain(ctx, nc) })
+	svc.Add("nats", func(ctx context.Context) error { return bus.Drain(ctx, nc) })
 	if err := withTimeout(ctx, func(ctx context.Context) error {
 		_, err := bus.EnsureStream(ctx, js, cfg.Stream())
 		return err
@@ -123,33 +99,21 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 		return err
 	}
 
-	svc := audit.NewService(st, time.Now)
-	cons, err := bus.ConsumeBatch(ctx, js, consumer.Config(cfg.BatchSize), consumer.Handler(svc), consumer.DeadLetter(svc), logger)
+	logs := audit.NewService(st, time.Now)
+	cons, err := bus.ConsumeBatch(ctx, js, consumer.Config(cfg.BatchSize), consumer.Handler(logs), consumer.DeadLetter(logs), logger)
 	if err != nil {
 		return err
 	}
-	defer parts.Stop(&err, "consumer", cons.Stop)
+	svc.Add("consumer", cons.Stop)
 
 	tm := token.NewManager([]byte(cfg.SecretKey.Reveal()), cfg.TokenTTL)
-	reg := prometheus.NewRegistry()
-	cons.RegisterMetrics(reg)
-	limits := api.Limits{Concurrent: cfg.MaxQueries, Timeout: cfg.QueryTimeout}
-	engine := newRouter(logger, reg, svc, tm, limits, map[string]web.Check{
+	cons.RegisterMetrics(svc.Registry)
+	engine := svc.Engine(map[string]web.Check{
 		st.name: st.check,
 		"nats":  func(context.Context) error { return bus.Healthy(nc) },
 	})
-	err = web.Serve(ctx, cfg.Addr, engine, shutdownTimeout, logger)
-	logger.InfoContext(ctx, "shutting down", "err", err)
-	return err
-}
-
-// newRouter is the service's HTTP router: health, metrics and the log
-// queries.
-func newRouter(logger *slog.Logger, reg *prometheus.Registry, svc api.Service, tm *token.Manager, limits api.Limits, checks map[string]web.Check) *gin.Engine {
-	engine := web.NewEngine(serviceName, logger, reg)
-	web.HealthRoutes(engine, checks)
-	api.Routes(engine, svc, tm, limits, logger)
-	return engine
+	api.Routes(engine, logs, tm, api.Limits{Concurrent: cfg.MaxQueries, Timeout: cfg.QueryTimeout}, logger)
+	return svc.Serve(ctx, cfg.Addr, engine)
 }
 
 // startRetention sets up the removal of entries past AUDIT_RETENTION_DAYS:

@@ -129,8 +129,8 @@ func testEnv(tb testing.TB, natsURL, mongoURL string) map[string]string {
 
 const testSecret = "e2e-0123456789abcdef0123456789abcdef0123456789abcdef"
 
-// service is a run of the audit service in the test's process.
-type service struct {
+// running is a run of the audit service in the test's process.
+type running struct {
 	base   string
 	logs   *syncBuffer
 	cancel context.CancelFunc
@@ -139,10 +139,10 @@ type service struct {
 
 // startService runs the service with env until the test ends, and waits
 // until it is ready.
-func startService(tb testing.TB, env map[string]string) *service {
+func startService(tb testing.TB, env map[string]string) *running {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &service{base: "http://" + env["AUDIT_ADDR"], logs: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	s := &running{base: "http://" + env["AUDIT_ADDR"], logs: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	tb.Cleanup(func() {
 		cancel()
 		select {
@@ -174,7 +174,7 @@ func startService(tb testing.TB, env map[string]string) *service {
 }
 
 // stop stops the service and checks that it shut down cleanly.
-func (s *service) stop(tb testing.TB) {
+func (s *running) stop(tb testing.TB) {
 	tb.Helper()
 	s.cancel()
 	select {

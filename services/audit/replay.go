@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/lifecycle"
-	"github.com/supportdesk/supportdesk/pkg/telemetry"
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
 	"github.com/supportdesk/supportdesk/services/audit/internal/consumer"
 )
@@ -22,40 +20,27 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	sinceFlag := fs.String("since", "", "replay events from this time on: an RFC 3339 time, or a duration before now like 72h")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("replay: %w; %s", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("replay: unexpected arguments %q; %s", fs.Args(), usage)
+	if done, err := parseFlags(fs, args); done || err != nil {
+		return err
 	}
 	since, err := parseSince(*sinceFlag, time.Now())
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
-	logger := telemetry.NewLogger(stdout, cfg.LogLevel, cfg.ServiceName)
-	parts := lifecycle.New(logger, shutdownTimeout)
-
-	st, err := openStore(ctx, cfg)
+	t, err := openTool(ctx, getenv, stdout)
 	if err != nil {
 		return err
 	}
-	defer parts.Stop(&err, st.name, st.close)
+	defer t.Stop(&err)
 
-	nc, js, err := bus.Connect(cfg.NATSURL, cfg.ServiceName+"-replay")
+	nc, js, err := bus.Connect(t.cfg.NATSURL, t.cfg.ServiceName+"-replay")
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
+	t.Add("nats", lifecycle.Quiet(nc.Close))
 
-	logger.InfoContext(ctx, "replay", "since", since.Format(time.RFC3339Nano), "stream", bus.StreamName)
-	res, err := consumer.Replay(ctx, js, bus.StreamName, since, audit.NewService(st, time.Now))
+	t.logger.InfoContext(ctx, "replay", "since", since.Format(time.RFC3339Nano), "stream", bus.StreamName)
+	res, err := consumer.Replay(ctx, js, bus.StreamName, since, audit.NewService(t.store, time.Now))
 	fmt.Fprintf(stdout, "replay since %s: %d read, %d stored, %d already stored, %d invalid\n",
 		since.UTC().Format(time.RFC3339), res.Read, res.Stored, res.Existing, res.Invalid)
 	return err

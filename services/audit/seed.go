@@ -42,13 +42,10 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stdout
 	seedValue := fs.Uint64("seed", 1, "the random seed")
 	at := fs.String("at", "", "the RFC 3339 time the entries end at (default now)")
 	publish := fs.Bool("publish", false, "publish the events on the stream (NATS_URL) instead of storing them")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("seed: %w; %s", err, usage)
+	if done, err := parseFlags(fs, args); done || err != nil {
+		return err
 	}
-	if *n < 1 || *users < 1 || *span <= 0 || fs.NArg() > 0 {
+	if *n < 1 || *users < 1 || *span <= 0 {
 		return fmt.Errorf("seed: --events, --users and --span must be positive; %s", usage)
 	}
 	end := time.Now().UTC()

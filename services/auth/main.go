@@ -7,23 +7,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/config"
-	"github.com/supportdesk/supportdesk/pkg/lifecycle"
 	"github.com/supportdesk/supportdesk/pkg/outbox"
 	"github.com/supportdesk/supportdesk/pkg/pgdb"
-	"github.com/supportdesk/supportdesk/pkg/telemetry"
+	"github.com/supportdesk/supportdesk/pkg/service"
 	"github.com/supportdesk/supportdesk/pkg/token"
 	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/auth/internal/api"
@@ -31,18 +22,7 @@ import (
 	"github.com/supportdesk/supportdesk/services/auth/internal/user"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		err = nil // stopped while starting: a clean stop
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "auth:", err)
-		os.Exit(1)
-	}
-}
+func main() { service.Main("auth", run) }
 
 const usage = `usage: auth [serve]
        auth ` + pgdb.MigrateUsage + `
@@ -63,27 +43,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return postgres.Migrations.Command(cfg.DatabaseURL.Reveal(), args[1:], stdout)
 	}
 
-	logger := telemetry.NewLogger(stdout, cfg.LogLevel, cfg.ServiceName)
-	logger.InfoContext(ctx, "starting", "addr", cfg.Addr, "nats", cfg.NATSURL, "debug", cfg.Debug)
-	// Each part's stop is deferred as it starts: they stop in reverse.
-	parts := lifecycle.New(logger, 10*time.Second)
-	shutdownTracing, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: cfg.ServiceName, Endpoint: cfg.OTLPEndpoint})
+	svc, err := service.Start(ctx, cfg.Common, stdout, "addr", cfg.Addr)
 	if err != nil {
 		return err
 	}
-	defer parts.Stop(&err, "telemetry", shutdownTracing)
-
-	pool, err := postgres.Migrations.Open(ctx, cfg.DatabaseURL.Reveal())
+	defer svc.Stop(&err)
+	logger := svc.Logger
+	pool, err := svc.Postgres(ctx, cfg.DatabaseURL, postgres.Migrations)
 	if err != nil {
 		return err
 	}
-	defer parts.Stop(&err, "postgres", lifecycle.Quiet(pool.Close))
-
-	nc, js, err := bus.Open(ctx, cfg.NATSURL, cfg.ServiceName, cfg.EventsRetention)
+	nc, js, err := svc.NATS(ctx)
 	if err != nil {
 		return err
 	}
-	defer parts.Stop(&err, "nats", func(ctx context.Context) error { return bus.Drain(ctx, nc) })
 
 	store := postgres.NewStore(pool)
 	tokens := token.NewManager([]byte(cfg.SecretKey.Reveal()), cfg.TokenTTL)
@@ -99,26 +72,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	defer parts.Stop(&err, "consumer", owners.Stop)
+	svc.Add("consumer", owners.Stop)
 
-	reg := prometheus.NewRegistry()
-	engine := web.NewEngine(cfg.ServiceName, logger, reg)
-	web.HealthRoutes(engine, map[string]web.Check{
+	engine := svc.Engine(map[string]web.Check{
 		"postgres": store.Ping,
 		"nats":     func(context.Context) error { return bus.Healthy(nc) },
 	})
 	api.New(users, tokens, logger).Routes(engine)
 
 	relay := outbox.NewRelay(postgres.Outbox, pool, bus.NewPublisher(js), outbox.RelayConfig{}, logger)
-	relay.RegisterMetrics(reg)
-	owners.RegisterMetrics(reg)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return relay.Run(gctx) })
-	g.Go(func() error { return web.Serve(gctx, cfg.Addr, engine, 10*time.Second, logger) })
-	err = g.Wait()
-	logger.InfoContext(ctx, "shutting down", "err", err)
-	if errors.Is(err, context.Canceled) {
-		err = nil
-	}
-	return err
+	relay.RegisterMetrics(svc.Registry)
+	owners.RegisterMetrics(svc.Registry)
+	return svc.Serve(ctx, cfg.Addr, engine, relay.Run)
 }

@@ -5,21 +5,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/gin-gonic/gin"
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/config"
-	"github.com/supportdesk/supportdesk/pkg/lifecycle"
-	"github.com/supportdesk/supportdesk/pkg/telemetry"
+	"github.com/supportdesk/supportdesk/pkg/service"
 	"github.com/supportdesk/supportdesk/pkg/token"
 	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/apilog"
@@ -30,18 +25,7 @@ import (
 	"github.com/supportdesk/supportdesk/services/gateway/internal/route"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		err = nil // stopped while starting: a clean stop
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "gateway:", err)
-		os.Exit(1)
-	}
-}
+func main() { service.Main("gateway", run) }
 
 const usage = `usage: gateway [serve]
        gateway --help
@@ -57,21 +41,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	logger := telemetry.NewLogger(stdout, cfg.LogLevel, cfg.ServiceName)
-	logger.InfoContext(ctx, "starting", "addr", cfg.Addr, "nats", cfg.NATSURL, "debug", cfg.Debug)
-	// Each part's stop is deferred as it starts: they stop in reverse.
-	parts := lifecycle.New(logger, 10*time.Second)
-	shutdownTracing, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: cfg.ServiceName, Endpoint: cfg.OTLPEndpoint})
+	svc, err := service.Start(ctx, cfg.Common, stdout, "addr", cfg.Addr)
 	if err != nil {
 		return err
 	}
-	defer parts.Stop(&err, "telemetry", shutdownTracing)
-
-	nc, js, err := bus.Open(ctx, cfg.NATSURL, cfg.ServiceName, cfg.EventsRetention)
+	defer svc.Stop(&err)
+	logger := svc.Logger
+	nc, js, err := svc.NATS(ctx)
 	if err != nil {
 		return err
 	}
-	defer parts.Stop(&err, "nats", func(ctx context.Context) error { return bus.Drain(ctx, nc) })
 	revoked := revoke.NewList(cfg.TokenTTL)
 	if err := revoke.Follow(ctx, js, bus.StreamName, revoked, logger); err != nil {
 		return err
@@ -82,21 +61,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	transport.ResponseHeaderTimeout = cfg.UpstreamTimeout
 	tokens := token.NewManager([]byte(cfg.SecretKey.Reveal()), cfg.TokenTTL)
 
-	reg := prometheus.NewRegistry()
-	engine := web.NewEngine(cfg.ServiceName, logger, reg)
+	recorder, err := apilog.New(nc, apilog.DefaultSettings(cfg.APIEventBuffer), svc.Registry, logger)
+	if err != nil {
+		return err
+	}
+	svc.Add("api events", recorder.Close)
+	middleware := append([]gin.HandlerFunc{recorder.Middleware(), guard.SecurityHeaders(), guard.CORS(cfg.AllowedOrigins),
+		guard.PerClient(cfg.ClientPerMinute).Handler(), guard.BodyLimit(cfg.MaxBodyBytes)}, edge.Middleware()...)
+	engine := svc.Engine(map[string]web.Check{"nats": func(context.Context) error { return bus.Healthy(nc) }}, middleware...)
 	// The client's address is the peer's: no proxy in front is trusted to
 	// tell another one.
 	if err := engine.SetTrustedProxies(nil); err != nil {
 		return err
 	}
-	recorder, err := apilog.New(nc, apilog.DefaultSettings(cfg.APIEventBuffer), reg, logger)
-	if err != nil {
-		return err
-	}
-	defer parts.Stop(&err, "api events", recorder.Close)
-	engine.Use(recorder.Middleware(), guard.SecurityHeaders(), guard.CORS(cfg.AllowedOrigins),
-		guard.PerClient(cfg.ClientPerMinute).Handler(), guard.BodyLimit(cfg.MaxBodyBytes))
-	engine.Use(edge.Middleware()...)
 	gw := edge.New(tokens, cfg.Upstreams, transport, revoked, logger,
 		edge.WithUserLimit(guard.PerUser(cfg.UserPerMinute).Handler()))
 	if err := gw.Routes(engine, route.Table()); err != nil {
@@ -108,6 +85,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := docs.Routes(engine); err != nil {
 		return err
 	}
-	web.HealthRoutes(engine, map[string]web.Check{"nats": func(context.Context) error { return bus.Healthy(nc) }})
-	return web.Serve(ctx, cfg.Addr, engine, 10*time.Second, logger)
+	return svc.Serve(ctx, cfg.Addr, engine)
 }

@@ -50,34 +50,36 @@ func Routes(r gin.IRouter, svc Service, tm *token.Manager, limits Limits, logger
 	get("/stats", web.Require(access.ViewLogs, access.ViewStatistics), h.stats)
 }
 
-// logPage is the contract's list envelope, with the keyset cursor and the
-// bound on counts. A page by number is counted: total is exact up to
-// audit.CountLimit, and past it total is that bound and total_capped is
-// true (so pages is a lower bound too). A page reached by cursor is not
-// counted: its total and pages are null.
-type logPage[T any] struct {
-	Items       []T     `json:"items"`
-	Total       *int64  `json:"total"`
-	TotalCapped bool    `json:"total_capped"`
-	Page        int     `json:"page"`
-	Size        int     `json:"size"`
-	Pages       *int64  `json:"pages"`
-	NextCursor  *string `json:"next_cursor"`
+// list answers a log query with filter f: 422 naming every parameter that
+// did not parse or that validate finds out of bounds, else the page run
+// returns, each entry made an item.
+func list[F, T any](c *gin.Context, logger *slog.Logger, q *query, f F, validate func(F, audit.Page) []fault.FieldError,
+	run func(context.Context, F, audit.Page) (audit.Result, error), item func(audit.Entry) T) {
+	if err := q.failed(func() []fault.FieldError { return validate(f, q.page) }); err != nil {
+		web.Error(c, logger, err)
+		return
+	}
+	res, err := run(c.Request.Context(), f, q.page)
+	if err != nil {
+		web.Error(c, logger, err)
+		return
+	}
+	page(c, res, q.page, item)
 }
 
-// page answers a list query with one page of items.
+// page answers a list query with one page of items (web.CursorPage).
 func page[T any](c *gin.Context, res audit.Result, p audit.Page, item func(audit.Entry) T) {
-	out := logPage[T]{Items: make([]T, len(res.Entries)), TotalCapped: res.Capped, Page: p.Number, Size: p.Size}
+	items := make([]T, len(res.Entries))
 	for i, e := range res.Entries {
-		out.Items[i] = item(e)
+		items[i] = item(e)
 	}
-	if res.Counted {
-		total, pages := res.Total, (res.Total+int64(p.Size)-1)/int64(p.Size)
-		out.Total, out.Pages = &total, &pages
-	}
+	next := ""
 	if res.Next != nil {
-		next := res.Next.String()
-		out.NextCursor = &next
+		next = res.Next.String()
+	}
+	out := web.NewCursorPage(items, web.Page{Number: p.Number, Size: p.Size}, next)
+	if res.Counted {
+		out.Count(res.Total, res.Capped)
 	}
 	c.JSON(http.StatusOK, out)
 }

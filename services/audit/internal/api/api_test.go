@@ -25,6 +25,9 @@ import (
 )
 
 // fakeService answers with a fixed result and records what it was asked.
+// Like the real service, it refuses a query out of bounds (with the
+// domain's validation) and then records nothing: asked tells whether a
+// query would have run.
 type fakeService struct {
 	filters      []audit.Filter
 	callFilters  []audit.CallFilter
@@ -37,24 +40,36 @@ type fakeService struct {
 }
 
 func (s *fakeService) RequestActions(_ context.Context, f audit.Filter, p audit.Page) (audit.Result, error) {
+	if fields := audit.Validate(f, p); len(fields) > 0 {
+		return audit.Result{}, fault.Fields(fields...)
+	}
 	s.filters = append(s.filters, f)
 	s.pages = append(s.pages, p)
 	return s.res, s.err
 }
 
 func (s *fakeService) APILogs(_ context.Context, f audit.CallFilter, p audit.Page) (audit.Result, error) {
+	if fields := audit.ValidateCalls(f, p); len(fields) > 0 {
+		return audit.Result{}, fault.Fields(fields...)
+	}
 	s.callFilters = append(s.callFilters, f)
 	s.pages = append(s.pages, p)
 	return s.res, s.err
 }
 
 func (s *fakeService) Events(_ context.Context, f audit.EventFilter, p audit.Page) (audit.Result, error) {
+	if fields := audit.ValidateEvents(f, p); len(fields) > 0 {
+		return audit.Result{}, fault.Fields(fields...)
+	}
 	s.eventFilters = append(s.eventFilters, f)
 	s.pages = append(s.pages, p)
 	return s.res, s.err
 }
 
 func (s *fakeService) Stats(_ context.Context, hours int) (audit.Stats, error) {
+	if fields := audit.ValidateHours(hours); len(fields) > 0 {
+		return audit.Stats{}, fault.Fields(fields...)
+	}
 	s.hours = append(s.hours, hours)
 	return s.stats, s.err
 }

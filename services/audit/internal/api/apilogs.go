@@ -6,7 +6,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
 )
 
@@ -55,14 +54,5 @@ func (h *handler) apiLogs(c *gin.Context) {
 	f.StatusCode = q.integer("status_code", 0)
 	f.UserID = q.id("user_id")
 	f.HoursAgo = q.integer("hours_ago", f.HoursAgo)
-	if err := q.err(audit.ValidateCalls(f, q.page)); err != nil {
-		web.Error(c, h.logger, err)
-		return
-	}
-	res, err := h.svc.APILogs(c.Request.Context(), f, q.page)
-	if err != nil {
-		web.Error(c, h.logger, err)
-		return
-	}
-	page(c, res, q.page, toAPILog)
+	list(c, h.logger, q, f, audit.ValidateCalls, h.svc.APILogs, toAPILog)
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
 )
 
@@ -48,14 +47,5 @@ func (h *handler) events(c *gin.Context) {
 		Since:   q.time("since"),
 		Until:   q.time("until"),
 	}
-	if err := q.err(audit.ValidateEvents(f, q.page)); err != nil {
-		web.Error(c, h.logger, err)
-		return
-	}
-	res, err := h.svc.Events(c.Request.Context(), f, q.page)
-	if err != nil {
-		web.Error(c, h.logger, err)
-		return
-	}
-	page(c, res, q.page, toEvent)
+	list(c, h.logger, q, f, audit.ValidateEvents, h.svc.Events, toEvent)
 }

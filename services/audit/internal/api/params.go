@@ -37,14 +37,16 @@ func newQuery(c *gin.Context) *query {
 	return q
 }
 
-// err returns one validation fault naming every parameter that did not
-// parse and every one the domain finds out of bounds, or nil.
-func (q *query) err(invalid []fault.FieldError) error {
-	fields := append(q.fields, invalid...)
-	if len(fields) == 0 {
+// failed returns the validation fault of a query with a parameter that did
+// not parse, or nil. The fault names those parameters and every other one
+// that domain (the domain's validation of the query) finds out of bounds,
+// so that one answer lists every mistake; a query whose parameters all
+// parse is validated by the service alone.
+func (q *query) failed(domain func() []fault.FieldError) error {
+	if len(q.fields) == 0 {
 		return nil
 	}
-	return fault.Fields(fields...)
+	return fault.Fields(append(q.fields, domain()...)...)
 }
 
 func (q *query) integer(name string, def int) int {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
 )
 
@@ -72,16 +71,5 @@ func (h *handler) requestActions(c *gin.Context) {
 	f.UserID = q.id("user_id")
 	f.Action = c.Query("action")
 	f.HoursAgo = q.integer("hours_ago", f.HoursAgo)
-	// A parameter that did not parse kept its (valid) default, so Validate
-	// reports only the others.
-	if err := q.err(audit.Validate(f, q.page)); err != nil {
-		web.Error(c, h.logger, err)
-		return
-	}
-	res, err := h.svc.RequestActions(c.Request.Context(), f, q.page)
-	if err != nil {
-		web.Error(c, h.logger, err)
-		return
-	}
-	page(c, res, q.page, toRequestAction)
+	list(c, h.logger, q, f, audit.Validate, h.svc.RequestActions, toRequestAction)
 }

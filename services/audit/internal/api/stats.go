@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/supportdesk/supportdesk/pkg/fault"
 	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
 )
@@ -27,7 +28,7 @@ type stats struct {
 func (h *handler) stats(c *gin.Context) {
 	q := &query{c: c} // not a list: no paging
 	hours := q.integer("hours_ago", audit.DefaultHoursAgo)
-	if err := q.err(audit.ValidateHours(hours)); err != nil {
+	if err := q.failed(func() []fault.FieldError { return audit.ValidateHours(hours) }); err != nil {
 		web.Error(c, h.logger, err)
 		return
 	}

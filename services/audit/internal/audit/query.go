@@ -221,8 +221,6 @@ func validMethod(m string) bool {
 	return false
 }
 
-func fieldsError(fields []fault.FieldError) error { return fault.Fields(fields...) }
-
 // Log names the part of the store a query lists.
 type Log int
 

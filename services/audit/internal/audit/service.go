@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/supportdesk/supportdesk/pkg/events"
+	"github.com/supportdesk/supportdesk/pkg/fault"
 )
 
 // Store keeps entries and dead letters. It only ever adds entries: nothing
@@ -158,48 +159,40 @@ func (s *Service) list(ctx context.Context, q Query, p Page) (Result, error) {
 // reads included, newest first. Invalid parameters fail with a
 // fault.Validation error naming each bad field.
 func (s *Service) RequestActions(ctx context.Context, f Filter, p Page) (Result, error) {
-	if fields := Validate(f, p); len(fields) > 0 {
-		return Result{}, fieldsError(fields)
-	}
 	q := Query{Log: ActionEntries, RequestID: f.RequestID, Action: f.Action, ActorID: userActor(f.UserID),
 		Since: periodStart(s.now(), f.HoursAgo)}
-	res, err := s.list(ctx, q, p)
-	if err != nil {
-		return Result{}, fmt.Errorf("request actions: %w", err)
-	}
-	return res, nil
+	return s.listValid(ctx, "request actions", Validate(f, p), q, p)
 }
 
 // APILogs returns page p of the API calls that f selects, newest first.
 // Invalid parameters fail as in RequestActions.
 func (s *Service) APILogs(ctx context.Context, f CallFilter, p Page) (Result, error) {
-	if fields := ValidateCalls(f, p); len(fields) > 0 {
-		return Result{}, fieldsError(fields)
-	}
 	q := Query{Log: CallEntries, Method: f.Method, StatusCode: f.StatusCode, ActorID: userActor(f.UserID),
 		Since: periodStart(s.now(), f.HoursAgo)}
-	res, err := s.list(ctx, q, p)
-	if err != nil {
-		return Result{}, fmt.Errorf("api logs: %w", err)
-	}
-	return res, nil
+	return s.listValid(ctx, "api logs", ValidateCalls(f, p), q, p)
 }
 
 // Events returns page p of the events that f selects, newest first. The API
 // calls, which have a log of their own, are left out unless f asks for
 // their type. Invalid parameters fail as in RequestActions.
 func (s *Service) Events(ctx context.Context, f EventFilter, p Page) (Result, error) {
-	if fields := ValidateEvents(f, p); len(fields) > 0 {
-		return Result{}, fieldsError(fields)
-	}
 	q := Query{Log: NotCallEntries, Type: f.Type, Subject: f.Subject, ActorID: f.ActorID,
 		Since: f.Since.UTC(), Until: f.Until.UTC()}
 	if q.Type != "" {
 		q.Log = AllEntries
 	}
+	return s.listValid(ctx, "events", ValidateEvents(f, p), q, p)
+}
+
+// listValid runs q for page p of the log named what, unless invalid names
+// parameters out of bounds.
+func (s *Service) listValid(ctx context.Context, what string, invalid []fault.FieldError, q Query, p Page) (Result, error) {
+	if len(invalid) > 0 {
+		return Result{}, fault.Fields(invalid...)
+	}
 	res, err := s.list(ctx, q, p)
 	if err != nil {
-		return Result{}, fmt.Errorf("events: %w", err)
+		return Result{}, fmt.Errorf("%s: %w", what, err)
 	}
 	return res, nil
 }
@@ -216,8 +209,8 @@ func userActor(id int64) string {
 // Stats summarises the last hoursAgo hours of the log. An invalid period
 // fails as in RequestActions.
 func (s *Service) Stats(ctx context.Context, hoursAgo int) (Stats, error) {
-	if fields := ValidateHours(hoursAgo); len(fields) > 0 {
-		return Stats{}, fieldsError(fields)
+	if invalid := ValidateHours(hoursAgo); len(invalid) > 0 {
+		return Stats{}, fault.Fields(invalid...)
 	}
 	now := s.now().UTC()
 	sum, err := s.summarize(ctx, periodStart(now, hoursAgo), now)

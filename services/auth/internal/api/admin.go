@@ -27,8 +27,7 @@ type credentials struct {
 func (h *Handler) registerAs(role access.Role) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var req credentials
-		if err := web.BindJSON(c, &req); err != nil {
-			web.Error(c, h.logger, err)
+		if !web.Bind(c, h.logger, &req) {
 			return
 		}
 		if req.Password == "" {
@@ -92,8 +91,7 @@ func (h *Handler) changeRole(c *gin.Context) {
 		return
 	}
 	var req roleRequest
-	if err := web.BindJSON(c, &req); err != nil {
-		web.Error(c, h.logger, err)
+	if !web.Bind(c, h.logger, &req) {
 		return
 	}
 	if req.Role == nil {

@@ -70,27 +70,33 @@ func (h *Handler) Routes(e *gin.Engine) {
 	admin.PUT("/admin/users/:id/role", web.Require(access.ManageUsers), h.changeRole)
 }
 
+// profileJSON is the personal data of a user, as the contract's user
+// object and the registration carry it.
+type profileJSON struct {
+	INN        *string `json:"inn"`
+	Phone      *string `json:"phone"`
+	FirstName  *string `json:"first_name"`
+	LastName   *string `json:"last_name"`
+	FatherName *string `json:"father_name"`
+	BirthDate  *string `json:"birth_date"` // YYYY-MM-DD
+}
+
 // userJSON is the contract's user object; it never carries a hash.
 type userJSON struct {
-	ID         int64     `json:"id"`
-	DisplayID  string    `json:"display_id"`
-	Email      string    `json:"email"`
-	Role       string    `json:"role"`
-	INN        *string   `json:"inn"`
-	Phone      *string   `json:"phone"`
-	FirstName  *string   `json:"first_name"`
-	LastName   *string   `json:"last_name"`
-	FatherName *string   `json:"father_name"`
-	BirthDate  *string   `json:"birth_date"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	ID        int64  `json:"id"`
+	DisplayID string `json:"display_id"`
+	Email     string `json:"email"`
+	Role      string `json:"role"`
+	profileJSON
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 func toJSON(u user.User) userJSON {
 	out := userJSON{
 		ID: u.ID, DisplayID: u.DisplayID(), Email: u.Email, Role: string(u.Role),
-		INN: u.INN, Phone: u.Phone, FirstName: u.FirstName, LastName: u.LastName, FatherName: u.FatherName,
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		profileJSON: profileJSON{INN: u.INN, Phone: u.Phone, FirstName: u.FirstName, LastName: u.LastName, FatherName: u.FatherName},
+		CreatedAt:   u.CreatedAt, UpdatedAt: u.UpdatedAt,
 	}
 	if u.BirthDate != nil {
 		d := u.BirthDate.Format(time.DateOnly)
@@ -100,20 +106,14 @@ func toJSON(u user.User) userJSON {
 }
 
 type registerRequest struct {
-	Email      string  `json:"email"`
-	Password   string  `json:"password"`
-	INN        *string `json:"inn"`
-	Phone      *string `json:"phone"`
-	FirstName  *string `json:"first_name"`
-	LastName   *string `json:"last_name"`
-	FatherName *string `json:"father_name"`
-	BirthDate  *string `json:"birth_date"`
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	profileJSON
 }
 
 func (h *Handler) register(c *gin.Context) {
 	var req registerRequest
-	if err := web.BindJSON(c, &req); err != nil {
-		web.Error(c, h.logger, err)
+	if !web.Bind(c, h.logger, &req) {
 		return
 	}
 	if req.Password == "" {
@@ -122,8 +122,7 @@ func (h *Handler) register(c *gin.Context) {
 	}
 	u, err := h.users.Register(c.Request.Context(), user.Registration{
 		Email: req.Email, Password: req.Password,
-		Profile: user.Profile{INN: req.INN, Phone: req.Phone, FirstName: req.FirstName, LastName: req.LastName,
-			FatherName: req.FatherName, BirthDate: req.BirthDate},
+		Profile: user.Profile(req.profileJSON),
 	}, access.RoleUser, events.Actor{})
 	if err != nil {
 		web.Error(c, h.logger, err)
@@ -164,8 +163,7 @@ type loginResponse struct {
 
 func (h *Handler) login(c *gin.Context) {
 	var req loginRequest
-	if err := web.BindJSON(c, &req); err != nil {
-		web.Error(c, h.logger, err)
+	if !web.Bind(c, h.logger, &req) {
 		return
 	}
 	s, err := h.users.Login(c.Request.Context(), req.Email, req.Password, clientIP(c.Request))

@@ -21,8 +21,7 @@ type refreshRequest struct {
 func (h *Handler) refresh(c *gin.Context) {
 	var req refreshRequest
 	if c.Request.ContentLength != 0 {
-		if err := web.BindJSON(c, &req); err != nil {
-			web.Error(c, h.logger, err)
+		if !web.Bind(c, h.logger, &req) {
 			return
 		}
 	}
@@ -40,8 +39,7 @@ func (h *Handler) refresh(c *gin.Context) {
 func (h *Handler) logout(c *gin.Context) {
 	var req refreshRequest
 	if c.Request.ContentLength != 0 {
-		if err := web.BindJSON(c, &req); err != nil {
-			web.Error(c, h.logger, err)
+		if !web.Bind(c, h.logger, &req) {
 			return
 		}
 	}
@@ -73,8 +71,7 @@ func (h *Handler) verifyToken(c *gin.Context) {
 // (clear it) differs from a member left out (keep it).
 func (h *Handler) updateProfile(c *gin.Context) {
 	var raw map[string]json.RawMessage
-	if err := web.BindJSON(c, &raw); err != nil {
-		web.Error(c, h.logger, err)
+	if !web.Bind(c, h.logger, &raw) {
 		return
 	}
 	var patch user.ProfilePatch
@@ -116,8 +113,7 @@ type changePasswordRequest struct {
 
 func (h *Handler) changePassword(c *gin.Context) {
 	var req changePasswordRequest
-	if err := web.BindJSON(c, &req); err != nil {
-		web.Error(c, h.logger, err)
+	if !web.Bind(c, h.logger, &req) {
 		return
 	}
 	if err := h.users.ChangePassword(c.Request.Context(), web.Claims(c), req.CurrentPassword, req.NewPassword); err != nil {

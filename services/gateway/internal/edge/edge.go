@@ -140,14 +140,14 @@ func bodyFailed(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	var netErr net.Error
 	switch {
 	case errors.As(err, new(*http.MaxBytesError)):
-		problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, "body_too_large", "The request body is too large"))
+		problem.WriteError(w, r, logger, fault.New(fault.TooLarge, "body_too_large", "The request body is too large"))
 	case errors.As(err, &netErr) && netErr.Timeout():
 		logger.DebugContext(r.Context(), "request body too slow", "err", err)
 		w.Header().Set("Connection", "close")
-		problem.Write(w, r, problem.New(http.StatusRequestTimeout, "body_timeout", "The request body did not arrive in time"))
+		problem.WriteError(w, r, logger, fault.New(fault.TooSlow, "body_timeout", "The request body did not arrive in time"))
 	default:
 		logger.DebugContext(r.Context(), "request body cut off", "err", err)
-		problem.WriteError(w, r, nil, fault.New(fault.Invalid, "body_incomplete", "The request body could not be read to its end"))
+		problem.WriteError(w, r, logger, fault.New(fault.Invalid, "body_incomplete", "The request body could not be read to its end"))
 	}
 }
 
@@ -202,15 +202,15 @@ func (g *Gateway) upstreamFailed(w http.ResponseWriter, r *http.Request, name ro
 		g.logger.DebugContext(r.Context(), "client went away", "upstream", name, "err", err)
 		w.WriteHeader(problem.StatusClientClosed)
 	case isOpen(err):
-		problem.WriteError(w, r, nil, &fault.Error{Kind: fault.Unavailable, Code: "upstream_unavailable", RetryAfter: breakerOpenFor,
+		problem.WriteError(w, r, g.logger, &fault.Error{Kind: fault.Unavailable, Code: "upstream_unavailable", RetryAfter: breakerOpenFor,
 			Detail: fmt.Sprintf("The %s service is failing; requests to it are refused for a few seconds; try again shortly", name)})
 	case errors.As(err, &netErr) && netErr.Timeout(), errors.Is(err, context.DeadlineExceeded):
 		g.logger.WarnContext(r.Context(), "upstream timed out", "upstream", name, "err", err)
-		problem.Write(w, r, problem.New(http.StatusGatewayTimeout, "upstream_timeout",
-			fmt.Sprintf("The %s service did not answer in time; try again shortly", name)))
+		problem.WriteError(w, r, g.logger, fault.Newf(fault.Timeout, "upstream_timeout",
+			"The %s service did not answer in time; try again shortly", name))
 	default:
 		g.logger.ErrorContext(r.Context(), "upstream failed", "upstream", name, "err", err)
-		problem.WriteError(w, r, nil, &fault.Error{Kind: fault.Unavailable, Code: "upstream_unavailable", RetryAfter: time.Second,
+		problem.WriteError(w, r, g.logger, &fault.Error{Kind: fault.Unavailable, Code: "upstream_unavailable", RetryAfter: time.Second,
 			Detail: fmt.Sprintf("The %s service is unavailable; try again shortly", name)})
 	}
 }

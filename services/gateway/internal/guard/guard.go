@@ -87,8 +87,8 @@ func (l *RateLimit) Handler() gin.HandlerFunc {
 func BodyLimit(max int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.ContentLength > max {
-			problem.Write(c.Writer, c.Request, problem.New(http.StatusRequestEntityTooLarge, "body_too_large",
-				fmt.Sprintf("The request body exceeds %d bytes", max)))
+			problem.WriteError(c.Writer, c.Request, nil, fault.Newf(fault.TooLarge, "body_too_large",
+				"The request body exceeds %d bytes", max))
 			c.Abort()
 			return
 		}

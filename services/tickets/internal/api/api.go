@@ -91,29 +91,38 @@ func toUserJSON(u ticket.User) userJSON {
 	}
 }
 
+// ticketFields are the fields of a ticket that both the contract's ticket
+// object and its list item carry.
+type ticketFields struct {
+	ID        int64     `json:"id"`
+	DisplayID string    `json:"display_id"`
+	Title     *string   `json:"title"`
+	Text      string    `json:"text"`
+	Status    string    `json:"status"`
+	Priority  string    `json:"priority"`
+	Category  *string   `json:"category"`
+	Version   int       `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func toTicketFields(v ticket.View) ticketFields {
+	return ticketFields{
+		ID: v.ID, DisplayID: v.DisplayID(), Title: v.Title, Text: v.Text, Status: string(v.Status),
+		Priority: string(v.Priority), Category: v.Category, Version: v.Version, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
+	}
+}
+
 // ticketJSON is the contract's ticket object.
 type ticketJSON struct {
-	ID           int64     `json:"id"`
-	DisplayID    string    `json:"display_id"`
-	Title        *string   `json:"title"`
-	Text         string    `json:"text"`
-	Status       string    `json:"status"`
-	Priority     string    `json:"priority"`
-	Category     *string   `json:"category"`
+	ticketFields
 	StaffComment *string   `json:"staff_comment"`
-	Version      int       `json:"version"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
 	Owner        userJSON  `json:"owner"`
 	StaffMember  *userJSON `json:"staff_member"`
 }
 
 func toTicketJSON(v ticket.View) ticketJSON {
-	out := ticketJSON{
-		ID: v.ID, DisplayID: v.DisplayID(), Title: v.Title, Text: v.Text, Status: string(v.Status),
-		Priority: string(v.Priority), Category: v.Category, StaffComment: v.StaffComment, Version: v.Version,
-		CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, Owner: toUserJSON(v.Owner),
-	}
+	out := ticketJSON{ticketFields: toTicketFields(v), StaffComment: v.StaffComment, Owner: toUserJSON(v.Owner)}
 	if v.Staff != nil {
 		s := toUserJSON(*v.Staff)
 		out.StaffMember = &s
@@ -123,44 +132,17 @@ func toTicketJSON(v ticket.View) ticketJSON {
 
 // listItemJSON is the contract's list item.
 type listItemJSON struct {
-	ID               int64     `json:"id"`
-	DisplayID        string    `json:"display_id"`
-	Title            *string   `json:"title"`
-	Text             string    `json:"text"`
-	Status           string    `json:"status"`
-	Priority         string    `json:"priority"`
-	Category         *string   `json:"category"`
-	Version          int       `json:"version"`
-	CreatedAt        time.Time `json:"created_at"`
-	UpdatedAt        time.Time `json:"updated_at"`
-	OwnerEmail       string    `json:"owner_email"`
-	StaffMemberEmail *string   `json:"staff_member_email"`
+	ticketFields
+	OwnerEmail       string  `json:"owner_email"`
+	StaffMemberEmail *string `json:"staff_member_email"`
 }
 
 func toListItem(v ticket.View) listItemJSON {
-	item := listItemJSON{
-		ID: v.ID, DisplayID: v.DisplayID(), Title: v.Title, Text: v.Text, Status: string(v.Status),
-		Priority: string(v.Priority), Category: v.Category, Version: v.Version, CreatedAt: v.CreatedAt,
-		UpdatedAt: v.UpdatedAt, OwnerEmail: v.Owner.Email,
-	}
+	item := listItemJSON{ticketFields: toTicketFields(v), OwnerEmail: v.Owner.Email}
 	if v.Staff != nil {
 		item.StaffMemberEmail = &v.Staff.Email
 	}
 	return item
-}
-
-// listJSON is the contract's list envelope with the keyset cursor. A page
-// reached by cursor has no total and no page count (null). Past
-// ticket.CountLimit matching tickets, total is that bound and total_capped
-// is true (pages is then a lower bound too).
-type listJSON struct {
-	Items       []listItemJSON `json:"items"`
-	Total       *int64         `json:"total"`
-	TotalCapped bool           `json:"total_capped"`
-	Page        int            `json:"page"`
-	Size        int            `json:"size"`
-	Pages       *int64         `json:"pages"`
-	NextCursor  *string        `json:"next_cursor"`
 }
 
 // reply sends a ticket with its ETag.
@@ -212,17 +194,13 @@ func (h *Handler) list(list lister) gin.HandlerFunc {
 		for i, v := range views {
 			items[i] = toListItem(v)
 		}
-		out := listJSON{Items: items, Page: p.Number, Size: p.Size}
-		if total > ticket.CountLimit {
-			total, out.TotalCapped = ticket.CountLimit, true
-		}
-		if total >= 0 {
-			page := web.NewPage(items, total, web.Page{Number: p.Number, Size: p.Size})
-			out.Total, out.Pages = &page.Total, &page.Pages
-		}
+		nextCursor := ""
 		if next != nil {
-			s := next.String()
-			out.NextCursor = &s
+			nextCursor = next.String()
+		}
+		out := web.NewCursorPage(items, web.Page{Number: p.Number, Size: p.Size}, nextCursor)
+		if total >= 0 {
+			out.Count(min(total, ticket.CountLimit), total > ticket.CountLimit)
 		}
 		c.JSON(http.StatusOK, out)
 	}

@@ -57,8 +57,7 @@ type createRequest struct {
 
 func (h *Handler) create(c *gin.Context) {
 	var req createRequest
-	if err := web.BindJSON(c, &req); err != nil {
-		h.fail(c, err)
+	if !web.Bind(c, h.logger, &req) {
 		return
 	}
 	canonical, _ := json.Marshal(req)
@@ -86,8 +85,7 @@ func (h *Handler) update(c *gin.Context) {
 		return
 	}
 	var raw map[string]json.RawMessage
-	if err := web.BindJSON(c, &raw); err != nil {
-		h.fail(c, err)
+	if !web.Bind(c, h.logger, &raw) {
 		return
 	}
 	var p ticket.Patch
@@ -132,8 +130,7 @@ func (h *Handler) changeStatus(c *gin.Context) {
 		return
 	}
 	var req statusRequest
-	if err := web.BindJSON(c, &req); err != nil {
-		h.fail(c, err)
+	if !web.Bind(c, h.logger, &req) {
 		return
 	}
 	if req.Status == nil {
@@ -162,8 +159,7 @@ func (h *Handler) assign(c *gin.Context) {
 	var req struct {
 		StaffID any `json:"staff_id"`
 	}
-	if err := web.BindJSON(c, &req); err != nil {
-		h.fail(c, err)
+	if !web.Bind(c, h.logger, &req) {
 		return
 	}
 	staffID, err := staffIDOf(req.StaffID)

@@ -54,8 +54,7 @@ func (h *Handler) addComment(c *gin.Context) {
 		return
 	}
 	var req commentRequest
-	if err := web.BindJSON(c, &req); err != nil {
-		h.fail(c, err)
+	if !web.Bind(c, h.logger, &req) {
 		return
 	}
 	if req.Body == nil {

@@ -1,0 +1,138 @@
+// Package service is the frame of every service binary: its main, the
+// start of what the services share (the logger, tracing, PostgreSQL, NATS
+// and the HTTP engine), each registered to stop in the reverse order, and
+// serving until a signal. A service's main.go is then the list of its own
+// parts:
+//
+//	svc, err := service.Start(ctx, cfg.Common, stdout, "addr", cfg.Addr)
+//	if err != nil {
+//		return err
+//	}
+//	defer svc.Stop(&err)
+//	pool, err := svc.Postgres(ctx, cfg.DatabaseURL, postgres.Migrations)
+//	...
+//	return svc.Serve(ctx, cfg.Addr, engine, relay.Run)
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/supportdesk/supportdesk/pkg/bus"
+	"github.com/supportdesk/supportdesk/pkg/config"
+	"github.com/supportdesk/supportdesk/pkg/lifecycle"
+	"github.com/supportdesk/supportdesk/pkg/pgdb"
+	"github.com/supportdesk/supportdesk/pkg/telemetry"
+	"github.com/supportdesk/supportdesk/pkg/web"
+)
+
+// StopTimeout is how long each part gets to stop, and the HTTP server to
+// finish the requests in flight.
+const StopTimeout = 10 * time.Second
+
+// Run is a command: its arguments (without the program name), the
+// environment and where its output and logs go.
+type Run func(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error
+
+// Main runs run on the process's arguments, environment and standard
+// output, with a context that ends on SIGINT or SIGTERM, and exits 1 with
+// the error, prefixed by name. A signal while starting is a clean stop.
+func Main(name string, run Run) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
+	stop()
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(1)
+	}
+}
+
+// Service is one running service's shared parts. Its Parts stop what was
+// started, the last first.
+type Service struct {
+	*lifecycle.Parts
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	cfg      config.Common
+}
+
+// Start logs, with attrs, that the service cfg configures is starting,
+// and sets up its tracing. The caller defers Stop at once: it stops
+// every part started through the Service or added to it.
+func Start(ctx context.Context, cfg config.Common, stdout io.Writer, attrs ...any) (*Service, error) {
+	logger := telemetry.NewLogger(stdout, cfg.LogLevel, cfg.ServiceName)
+	logger.InfoContext(ctx, "starting", append([]any{"nats", cfg.NATSURL, "debug", cfg.Debug}, attrs...)...)
+	s := &Service{Parts: lifecycle.New(logger, StopTimeout), Logger: logger, Registry: prometheus.NewRegistry(), cfg: cfg}
+	shutdown, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: cfg.ServiceName, Endpoint: cfg.OTLPEndpoint})
+	if err != nil {
+		return nil, err
+	}
+	s.Add("telemetry", shutdown)
+	return s, nil
+}
+
+// Postgres brings the schema of m up to date and opens a pool on it.
+func (s *Service) Postgres(ctx context.Context, url config.Secret, m pgdb.Migrations) (*pgxpool.Pool, error) {
+	pool, err := m.Open(ctx, url.Reveal())
+	if err != nil {
+		return nil, err
+	}
+	s.Add("postgres", lifecycle.Quiet(pool.Close))
+	return pool, nil
+}
+
+// NATS connects to NATS and ensures the events stream; the connection is
+// drained at stop.
+func (s *Service) NATS(ctx context.Context) (*nats.Conn, jetstream.JetStream, error) {
+	nc, js, err := bus.Open(ctx, s.cfg.NATSURL, s.cfg.ServiceName, s.cfg.EventsRetention)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.Add("nats", func(ctx context.Context) error { return bus.Drain(ctx, nc) })
+	return nc, js, nil
+}
+
+// Engine returns the service's HTTP engine: request metrics in Registry,
+// served at /metrics, then middleware for every route registered after
+// it, the health routes over checks among them.
+func (s *Service) Engine(checks map[string]web.Check, middleware ...gin.HandlerFunc) *gin.Engine {
+	engine := web.NewEngine(s.cfg.ServiceName, s.Logger, s.Registry)
+	engine.Use(middleware...)
+	web.HealthRoutes(engine, checks)
+	return engine
+}
+
+// Serve serves h on addr and runs each job until ctx ends, which is a
+// clean stop (nil), or one of them fails, which stops the others and is
+// returned.
+func (s *Service) Serve(ctx context.Context, addr string, h http.Handler, jobs ...func(context.Context) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, job := range jobs {
+		g.Go(func() error { return job(gctx) })
+	}
+	g.Go(func() error { return web.Serve(gctx, addr, h, StopTimeout, s.Logger) })
+	err := g.Wait()
+	s.Logger.InfoContext(ctx, "shutting down", "err", err)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
