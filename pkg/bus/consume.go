@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -394,7 +393,7 @@ func (p *processor) terminate(ctx context.Context, span trace.Span, msg jetstrea
 			time.Sleep(backoff(uint64(try)+3, p.cfg.MaxDelay)) // 0.8 s, 1.6 s, 3.2 s at most
 		}
 	}
-	if err := msg.TermWithReason(truncate(reason.Error(), 200)); err != nil {
+	if err := msg.TermWithReason(events.Truncate(reason.Error(), 200)); err != nil {
 		p.logger.WarnContext(ctx, "term failed", "subject", msg.Subject(), "err", err)
 	}
 }
@@ -406,17 +405,6 @@ func backoff(delivered uint64, max time.Duration) time.Duration {
 		d *= 2
 	}
 	return min(d, max)
-}
-
-// truncate cuts s to at most n bytes without splitting a character.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // Applier adapts a function that applies an event to local state into a

@@ -50,44 +50,32 @@ func (r *Reader) Required(key string) string {
 
 // Int returns key as an integer, or def.
 func (r *Reader) Int(key string, def int) int {
-	v, ok := r.lookup(key)
-	if !ok {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s: %q is not an integer", key, v))
-		return def
-	}
-	return n
+	return parse(r, key, def, "an integer", strconv.Atoi)
 }
 
 // Bool returns key as a boolean (true/false/1/0, any case), or def.
 func (r *Reader) Bool(key string, def bool) bool {
-	v, ok := r.lookup(key)
-	if !ok {
-		return def
-	}
-	b, err := strconv.ParseBool(strings.ToLower(v))
-	if err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s: %q is not a boolean", key, v))
-		return def
-	}
-	return b
+	return parse(r, key, def, "a boolean", func(v string) (bool, error) { return strconv.ParseBool(strings.ToLower(v)) })
 }
 
 // Duration returns key as a Go duration ("30s", "5m"), or def.
 func (r *Reader) Duration(key string, def time.Duration) time.Duration {
+	return parse(r, key, def, "a duration", time.ParseDuration)
+}
+
+// parse returns key read by read, or def when it is unset; a value read
+// cannot take is recorded as not being what.
+func parse[T any](r *Reader, key string, def T, what string, read func(string) (T, error)) T {
 	v, ok := r.lookup(key)
 	if !ok {
 		return def
 	}
-	d, err := time.ParseDuration(v)
+	out, err := read(v)
 	if err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s: %q is not a duration", key, v))
+		r.errs = append(r.errs, fmt.Errorf("%s: %q is not %s", key, v, what))
 		return def
 	}
-	return d
+	return out
 }
 
 // Check records err, if not nil, as a configuration problem.

@@ -30,13 +30,8 @@ func (h *Handler) registerAs(role access.Role) gin.HandlerFunc {
 		if !web.Bind(c, h.logger, &req) {
 			return
 		}
-		if req.Password == "" {
-			web.Error(c, h.logger, fault.Fields(fault.FieldError{Field: "password", Message: "is required"}))
-			return
-		}
-		u, err := h.users.Register(c.Request.Context(), user.Registration{Email: req.Email, Password: req.Password}, role, actorOf(c))
-		if err != nil {
-			web.Error(c, h.logger, err)
+		u, ok := h.create(c, user.Registration{Email: req.Email, Password: req.Password}, role, actorOf(c))
+		if !ok {
 			return
 		}
 		c.JSON(http.StatusCreated, toJSON(u))

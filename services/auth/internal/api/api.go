@@ -116,20 +116,26 @@ func (h *Handler) register(c *gin.Context) {
 	if !web.Bind(c, h.logger, &req) {
 		return
 	}
-	if req.Password == "" {
-		web.Error(c, h.logger, fault.Fields(fault.FieldError{Field: "password", Message: "is required"}))
-		return
+	reg := user.Registration{Email: req.Email, Password: req.Password, Profile: user.Profile(req.profileJSON)}
+	if u, ok := h.create(c, reg, access.RoleUser, events.Actor{}); ok {
+		c.Header("Location", "/admin/users/"+strconv.FormatInt(u.ID, 10))
+		c.JSON(http.StatusCreated, toJSON(u))
 	}
-	u, err := h.users.Register(c.Request.Context(), user.Registration{
-		Email: req.Email, Password: req.Password,
-		Profile: user.Profile(req.profileJSON),
-	}, access.RoleUser, events.Actor{})
+}
+
+// create registers reg with role on behalf of actor; false when it
+// answered an error.
+func (h *Handler) create(c *gin.Context, reg user.Registration, role access.Role, actor events.Actor) (user.User, bool) {
+	if reg.Password == "" {
+		web.Error(c, h.logger, fault.Fields(fault.FieldError{Field: "password", Message: "is required"}))
+		return user.User{}, false
+	}
+	u, err := h.users.Register(c.Request.Context(), reg, role, actor)
 	if err != nil {
 		web.Error(c, h.logger, err)
-		return
+		return user.User{}, false
 	}
-	c.Header("Location", "/admin/users/"+strconv.FormatInt(u.ID, 10))
-	c.JSON(http.StatusCreated, toJSON(u))
+	return u, true
 }
 
 type loginRequest struct {

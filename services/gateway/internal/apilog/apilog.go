@@ -28,7 +28,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/nats-io/nats.go"
@@ -179,11 +178,11 @@ func (r *Recorder) record(c *gin.Context, took time.Duration) {
 	data := events.APIRequest{
 		Method:      c.Request.Method,
 		Route:       route,
-		Path:        cut(c.Request.URL.Path, maxPath), // never the query string: it may carry tokens
+		Path:        events.Truncate(c.Request.URL.Path, maxPath), // never the query string: it may carry tokens
 		StatusCode:  c.Writer.Status(),
 		ProcessTime: took.Seconds(),
 		IPAddress:   c.ClientIP(),
-		UserAgent:   cut(c.Request.UserAgent(), maxUserAgent),
+		UserAgent:   events.Truncate(c.Request.UserAgent(), maxUserAgent),
 		UserID:      userID,
 		Role:        actor.Role,
 		RequestID:   c.Writer.Header().Get("X-Request-Id"),
@@ -362,15 +361,4 @@ func (r *Recorder) giveUp(ctx context.Context, unsent int) error {
 		r.drop(ctx, "closed before NATS acknowledged")
 	}
 	return fmt.Errorf("%d api events not acknowledged: %w", left, ctx.Err())
-}
-
-// cut shortens s to at most n bytes without splitting a character.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

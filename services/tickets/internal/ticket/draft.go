@@ -93,22 +93,20 @@ func (p Patch) apply(t *Ticket) error {
 			next.Text = text
 		}
 	}
-	if p.Title.Set {
-		next.Title = nil
-		if p.Title.Value != nil {
-			v, fe := checkOptional("title", *p.Title.Value, MaxTitleLen)
+	// An optional text set to null or blank is cleared.
+	optional := func(field string, set Field, maxLen int, dst **string) {
+		if !set.Set {
+			return
+		}
+		*dst = nil
+		if set.Value != nil {
+			v, fe := checkOptional(field, *set.Value, maxLen)
 			add(fe)
-			next.Title = v
+			*dst = v
 		}
 	}
-	if p.Category.Set {
-		next.Category = nil
-		if p.Category.Value != nil {
-			v, fe := checkOptional("category", *p.Category.Value, MaxCategoryLen)
-			add(fe)
-			next.Category = v
-		}
-	}
+	optional("title", p.Title, MaxTitleLen, &next.Title)
+	optional("category", p.Category, MaxCategoryLen, &next.Category)
 	if p.Priority.Set {
 		if p.Priority.Value == nil {
 			next.Priority = PriorityNormal
