@@ -17,6 +17,11 @@ type Common struct {
 	TokenTTL     time.Duration // ACCESS_TOKEN_EXPIRE_MINUTES
 	NATSURL      string        // NATS_URL
 	OTLPEndpoint string        // OTEL_EXPORTER_OTLP_ENDPOINT; empty: no export
+	// AdminAddr is the internal listener of the profiler and the metrics
+	// (<SERVICE>_ADMIN_ADDR, e.g. TICKETS_ADMIN_ADDR; empty: none). It must
+	// never be reachable from outside: bind it to loopback or a private
+	// interface.
+	AdminAddr string
 	// EventsRetention is the max age of the event stream
 	// (EVENTS_RETENTION_DAYS, default 30; 0 keeps every event). Every
 	// service ensures the stream at start-up, so all must agree on it.
@@ -32,6 +37,7 @@ func (r *Reader) Common(service string) Common {
 		TokenTTL:     time.Duration(r.Int("ACCESS_TOKEN_EXPIRE_MINUTES", 30)) * time.Minute,
 		NATSURL:      r.String("NATS_URL", "nats://127.0.0.1:4222"),
 		OTLPEndpoint: strings.TrimSuffix(r.String("OTEL_EXPORTER_OTLP_ENDPOINT", ""), "/"),
+		AdminAddr:    r.String(strings.ToUpper(service)+"_ADMIN_ADDR", ""),
 	}
 	days := r.Int("EVENTS_RETENTION_DAYS", 30)
 	if days < 0 || days > 10_000 {

@@ -21,6 +21,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -31,6 +32,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
@@ -122,9 +124,13 @@ func (s *Service) Engine(checks map[string]web.Check, middleware ...gin.HandlerF
 
 // Serve serves h on addr and runs each job until ctx ends, which is a
 // clean stop (nil), or one of them fails, which stops the others and is
-// returned.
+// returned. With an admin address configured, it serves the profiler and
+// the metrics there too (see Admin).
 func (s *Service) Serve(ctx context.Context, addr string, h http.Handler, jobs ...func(context.Context) error) error {
 	g, gctx := errgroup.WithContext(ctx)
+	if s.cfg.AdminAddr != "" {
+		g.Go(func() error { return web.Serve(gctx, s.cfg.AdminAddr, Admin(s.Registry), StopTimeout, s.Logger) })
+	}
 	for _, job := range jobs {
 		g.Go(func() error { return job(gctx) })
 	}
@@ -135,4 +141,18 @@ func (s *Service) Serve(ctx context.Context, addr string, h http.Handler, jobs .
 		return nil
 	}
 	return err
+}
+
+// Admin is the handler of the internal admin listener: the Go profiler
+// under /debug/pprof/ and the metrics of reg at /metrics. It is never
+// mounted on a public port.
+func Admin(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
 }
