@@ -110,12 +110,12 @@ func openLoop(rate int, d time.Duration, next vegeta.Targeter) []*vegeta.Result 
 }
 
 // latencies summarises results: their latencies and how many did not get
-// the status want.
+// the status want (any 2xx for 0).
 func latencies(results []*vegeta.Result, want uint16) ([]time.Duration, int) {
 	var ls []time.Duration
 	bad := 0
 	for _, r := range results {
-		if r.Code != want {
+		if r.Code != want && (want != 0 || r.Code < 200 || r.Code > 299) {
 			bad++
 			continue
 		}

@@ -35,7 +35,7 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	scenarios := fs.String("scenarios", "S3,S9,S4,S8", "the scenarios to run, in order")
+	scenarios := fs.String("scenarios", "S5,S1,S2,S6,S7,S3,S9,S4,S8", "the scenarios to run, in order")
 	out := fs.String("out", "bench/results", "where to write the results: OUT.json and OUT.md")
 	pg := fs.String("pg", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "the PostgreSQL server, as a superuser")
 	s3For := fs.Duration("s3-duration", 5*time.Minute, "how long S3 creates tickets")
@@ -44,6 +44,7 @@ func run(ctx context.Context, args []string) error {
 	s8Events := fs.Int("s8-events", 1_000_000, "events S8 seeds")
 	s8Requests := fs.Int("s8-requests", 30, "requests per S8 query and round, over 1.5 s, and per baseline")
 	keepLogs := fs.String("logs", "", "a folder to copy the services' logs to at the end")
+	profiles := fs.String("profiles", "", "a folder for CPU profiles of the services taken during S1, S2 and S5")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -63,6 +64,22 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	st.profiles = *profiles
+	time.Sleep(5 * time.Second) // settled after start-up
+	st.idleRSS = map[string]float64{}
+	for _, name := range services {
+		if st.idleRSS[name], err = st.rss(name); err != nil {
+			return err
+		}
+	}
+	logf("idle RSS MiB: %v", st.idleRSS)
+	ticketScenario := func(run func(context.Context, *stack, *fixture) (Scenario, error)) (Scenario, error) {
+		f, err := st.fixture(ctx)
+		if err != nil {
+			return Scenario{}, err
+		}
+		return run(ctx, st, f)
+	}
 	for _, name := range strings.Split(*scenarios, ",") {
 		// Each scenario on a quiet machine: the databases of the one
 		// before gone, PostgreSQL checkpointed.
@@ -74,6 +91,16 @@ func run(ctx context.Context, args []string) error {
 		logf("%s: starting", name)
 		var sc Scenario
 		switch strings.TrimSpace(name) {
+		case "S1":
+			sc, err = ticketScenario(s1Create)
+		case "S2":
+			sc, err = ticketScenario(s2ReadMix)
+		case "S5":
+			sc, err = ticketScenario(s5Hop)
+		case "S6":
+			sc, err = ticketScenario(s6Footprint)
+		case "S7":
+			sc, err = ticketScenario(s7Export)
 		case "S3":
 			sc, err = s3Lag(ctx, st, *s3For)
 		case "S4":

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -37,6 +38,54 @@ type stack struct {
 	procs    map[string]*exec.Cmd
 	dbs      []string // databases to drop at the end
 	keepLogs string   // a folder to copy the services' logs to at the end
+
+	// What the ticket scenarios share and hand on to S6.
+	fix     *fixture
+	idleRSS map[string]float64 // each service's memory before any load, MiB
+	s1Peak  map[string]float64 // each service's peak memory in S1's last search
+	s2Rate  float64            // S2's sustained rate
+
+	profiles string // a folder for CPU profiles taken during the scenarios; "" takes none
+}
+
+// profile takes a CPU profile of a service for d, in the background, into
+// the profiles folder as file; wait returns when it is written.
+func (s *stack) profile(name string, d time.Duration, file string) (wait func()) {
+	if s.profiles == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		u := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.env[strings.ToUpper(name)+"_ADMIN_ADDR"], int(d.Seconds()))
+		resp, err := http.Get(u)
+		if err != nil {
+			logf("profile %s: %v", name, err)
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(s.profiles, file), b, 0o644)
+		}
+		if err != nil {
+			logf("profile %s: %v", name, err)
+		}
+	}()
+	return func() { <-done }
+}
+
+// fixture returns the ticket scenarios' users and tickets, seeding them the
+// first time.
+func (s *stack) fixture(ctx context.Context) (*fixture, error) {
+	if s.fix == nil {
+		f, err := newFixture(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		s.fix = f
+	}
+	return s.fix, nil
 }
 
 // newStack builds the services and starts the system.
@@ -93,7 +142,16 @@ func newStack(ctx context.Context, root, adminURL string) (*stack, error) {
 	for _, name := range services {
 		s.env[strings.ToUpper(name)+"_ADDR"] = "127.0.0.1:" + s.ports[name]
 		s.env[strings.ToUpper(name)+"_URL"] = "http://127.0.0.1:" + s.ports[name]
+		// The profiler, for looking into a run (go tool pprof
+		// http://ADDR/debug/pprof/profile?seconds=10).
+		admin, err := freePort()
+		if err != nil {
+			return s, err
+		}
+		s.env[strings.ToUpper(name)+"_ADMIN_ADDR"] = "127.0.0.1:" + admin
 	}
+	logf("admin listeners (pprof): gateway %s, auth %s, tickets %s, audit %s", s.env["GATEWAY_ADMIN_ADDR"],
+		s.env["AUTH_ADMIN_ADDR"], s.env["TICKETS_ADMIN_ADDR"], s.env["AUDIT_ADMIN_ADDR"])
 	for _, name := range services {
 		if err := s.start(ctx, name); err != nil {
 			return s, err

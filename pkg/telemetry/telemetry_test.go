@@ -68,3 +68,24 @@ func TestParseLevel(t *testing.T) {
 		t.Errorf("ParseLevel(warn) = %v, %v", l, err)
 	}
 }
+
+func TestWithoutEndpointIdsButNoRecording(t *testing.T) {
+	shutdown, err := telemetry.Setup(context.Background(), telemetry.Config{ServiceName: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = shutdown(context.Background()) }()
+	ctx, span := otel.Tracer("t").Start(context.Background(), "work")
+	defer span.End()
+	if !span.SpanContext().IsValid() {
+		t.Fatal("no trace id without an endpoint: logs and problem documents need one")
+	}
+	if span.IsRecording() {
+		t.Error("a span is recorded though nothing receives it")
+	}
+	carrier := propagation.MapCarrier{}
+	otel.GetTextMapPropagator().Inject(ctx, carrier)
+	if !strings.HasPrefix(carrier.Get("traceparent"), "00-"+span.SpanContext().TraceID().String()) {
+		t.Errorf("traceparent = %q", carrier.Get("traceparent"))
+	}
+}

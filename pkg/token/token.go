@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -51,7 +52,18 @@ type Manager struct {
 	ttl    time.Duration
 	now    func() time.Time
 	parser *jwt.Parser
+
+	// verified holds the claims of tokens that verified lately, by the
+	// token's text, until each expires: a client sends one token with
+	// many requests, and checking it again (base64, HMAC, JSON) was most
+	// of the gateway's own work per request. At verifiedMax entries it
+	// is emptied and fills again with the tokens in use.
+	mu       sync.RWMutex
+	verified map[string]Claims
 }
+
+// verifiedMax bounds the tokens a Manager remembers (about 0.5 KiB each).
+const verifiedMax = 10_000
 
 // notTokenRune reports whether r cannot be part of a compact JWT: three
 // base64url segments and two dots. The base64 decoder would skip line
@@ -116,7 +128,34 @@ const leeway = 5 * time.Second
 // (so that it can be revoked), a lifetime no longer than the configured
 // one, and no critical header extension (the system understands none, so
 // RFC 7515 says to refuse any).
+//
+// A token verified before is answered from memory until it expires: what
+// Verify checks cannot change for the same text but the time.
 func (m *Manager) Verify(raw string) (Claims, error) {
+	m.mu.RLock()
+	c, ok := m.verified[raw]
+	m.mu.RUnlock()
+	if ok && time.Now().Before(c.ExpiresAt.Add(leeway)) {
+		return c, nil
+	}
+	c, err := m.verify(raw)
+	if err != nil {
+		return Claims{}, err
+	}
+	m.mu.Lock()
+	if len(m.verified) >= verifiedMax {
+		clear(m.verified)
+	}
+	if m.verified == nil {
+		m.verified = make(map[string]Claims)
+	}
+	m.verified[raw] = c
+	m.mu.Unlock()
+	return c, nil
+}
+
+// verify is Verify without the memory.
+func (m *Manager) verify(raw string) (Claims, error) {
 	if i := strings.IndexFunc(raw, notTokenRune); i >= 0 {
 		return Claims{}, fmt.Errorf("%w: %q is not a base64url character", ErrInvalid, raw[i])
 	}

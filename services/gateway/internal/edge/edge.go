@@ -20,10 +20,12 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/supportdesk/supportdesk/pkg/fault"
 	"github.com/supportdesk/supportdesk/pkg/problem"
@@ -66,7 +68,7 @@ func New(tokens *token.Manager, upstreams map[route.Upstream]*url.URL, transport
 	g := &Gateway{
 		tokens:    tokens,
 		upstreams: upstreams,
-		transport: otelhttp.NewTransport(transport),
+		transport: transport,
 		revoker:   revoker,
 		logger:    logger,
 		breakers:  map[route.Upstream]*breakerTransport{},
@@ -178,8 +180,13 @@ func (g *Gateway) proxy(name route.Upstream, target *url.URL) *httputil.ReverseP
 			pr.SetXForwarded()
 			pr.Out.Host = target.Host
 			stripIdentity(pr.Out.Header)
+			// The upstream's span is a child of the gateway's: one span
+			// per hop (a client span of its own added nothing an operator
+			// reads, and cost a sixth of the hop).
+			otel.GetTextMapPropagator().Inject(pr.In.Context(), propagation.HeaderCarrier(pr.Out.Header))
 		},
-		Transport: transport,
+		Transport:  transport,
+		BufferPool: copyBuffers,
 		ModifyResponse: func(resp *http.Response) error {
 			resp.Header.Del("Server") // no version banner
 			if own, ok := resp.Request.Context().Value(ownHeadersKey{}).(http.Header); ok {
@@ -192,6 +199,17 @@ func (g *Gateway) proxy(name route.Upstream, target *url.URL) *httputil.ReverseP
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { g.upstreamFailed(w, r, name, err) },
 	}
 }
+
+// copyBuffers are the proxies' buffers for copying answers: without a
+// pool each answer took a new 32 KiB buffer, half of what the gateway
+// allocated.
+var copyBuffers = &bufferPool{sync.Pool{New: func() any { return new([32 << 10]byte) }}}
+
+// bufferPool adapts a sync.Pool of arrays to httputil.BufferPool.
+type bufferPool struct{ pool sync.Pool }
+
+func (p *bufferPool) Get() []byte  { return p.pool.Get().(*[32 << 10]byte)[:] }
+func (p *bufferPool) Put(b []byte) { p.pool.Put((*[32 << 10]byte)(b)) }
 
 // upstreamFailed answers a request the upstream did not answer.
 func (g *Gateway) upstreamFailed(w http.ResponseWriter, r *http.Request, name route.Upstream, err error) {

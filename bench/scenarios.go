@@ -1,0 +1,452 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// rounds is how many times each scenario measures itself and its baseline,
+// interleaved; the figures are the medians.
+const rounds = 3
+
+// creates is a targeter of ticket creations through the gateway by the
+// fixture's users in turn.
+func creates(f *fixture, gw string) func() vegeta.Targeter {
+	var i atomic.Int64
+	return func() vegeta.Targeter {
+		return func(t *vegeta.Target) error {
+			n := i.Add(1)
+			u := f.users[n%int64(len(f.users))]
+			t.Method, t.URL = "POST", gw+"/user_request/"
+			t.Body = fmt.Appendf(nil, `{"text":"Printer on floor %d jams"}`, n%12)
+			t.Header = bearer(u.token)
+			return nil
+		}
+	}
+}
+
+// s1Create: the highest rate of ticket creations through the gateway with
+// p99 ≤ 50 ms and < 0.1 % errors, the event pipeline running, against
+// pgbench running the same transaction on the same PostgreSQL.
+func s1Create(ctx context.Context, st *stack, f *fixture) (Scenario, error) {
+	base, err := baselineDB(ctx, st)
+	if err != nil {
+		return Scenario{}, err
+	}
+	steps := []int{100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1200, 1400, 1600, 1800, 2000, 2500, 3000, 4000}
+	next := creates(f, st.gateway())
+	openLoop(100, 10*time.Second, next()) // warm-up: connections, pools, plans
+	var rates, dbRates []float64
+	var searches []string
+	var peak, cores map[string]float64
+	coresAt := 0
+	for r := range rounds {
+		tps, err := pgbench(ctx, base, 32, 15*time.Second, "create")
+		if err != nil {
+			return Scenario{}, err
+		}
+		dbRates = append(dbRates, tps)
+		time.Sleep(5 * time.Second)
+		stopRSS := st.peakRSS(services...)
+		rate, search := sustainedRate(steps, 8*time.Second, 50*time.Millisecond, 201, next)
+		peak = stopRSS()
+		if r == 0 {
+			// Where the machine goes at the rate just past the sustained
+			// one: cores by process, and profiles.
+			over := rate + rate/4
+			for _, name := range services {
+				defer st.profile(name, 9*time.Second, fmt.Sprintf("s1-%s-%d.pprof", name, over))()
+			}
+			cpu := st.cpuSeconds()
+			openLoop(over, 10*time.Second, next())
+			cores = cpuShare(cpu, st.cpuSeconds(), 10*time.Second)
+			coresAt = over
+			time.Sleep(5 * time.Second)
+		}
+		rates = append(rates, float64(rate))
+		searches = append(searches, strings.Join(search, "; "))
+		logf("S1 round %d: pgbench %.0f tx/s, gateway %d creates/s", r+1, tps, rate)
+		time.Sleep(10 * time.Second) // the audit consumer catches up
+	}
+	st.s1Peak = peak
+	value, baseline := median(rates), median(dbRates)
+	return Scenario{
+		Title: "ticket creation through the gateway: highest rate with p99 ≤ 50 ms and < 0.1 % errors, event pipeline running",
+		Value: value, Unit: "creates/s", Baseline: baseline, BaselineOf: "pgbench, 32 clients: the same ticket + outbox transaction (R_db)",
+		Ratio: value / baseline, Target: "≥ 0.35 × R_db", Met: value >= 0.35*baseline,
+		Details: map[string]any{
+			"rounds (creates/s)":                  rates,
+			"rounds (pgbench tx/s)":               dbRates,
+			"rate searches (8 s a step)":          searches,
+			"peak RSS MiB during the last search": peak,
+			fmt.Sprintf("cores used by each process at %d/s (round 1)", coresAt): cores,
+		},
+	}, nil
+}
+
+// readMix is a targeter of the S2 mix by the fixture's users: 80 % one of
+// their tickets, 15 % a list page of 50 of theirs, 5 % a create.
+func readMix(f *fixture, gw string) func() vegeta.Targeter {
+	return func() vegeta.Targeter {
+		r := rand.New(rand.NewPCG(1, 2))
+		return func(t *vegeta.Target) error {
+			u, id := f.pick(r)
+			t.Header, t.Body = bearer(u.token), nil
+			switch x := r.IntN(100); {
+			case x < 80:
+				t.Method, t.URL = "GET", fmt.Sprintf("%s/user_request/%d", gw, id)
+			case x < 95:
+				t.Method, t.URL = "GET", gw+"/user_request/my?size=50"
+			default:
+				t.Method, t.URL = "POST", gw+"/user_request/"
+				t.Body = []byte(`{"text":"Printer on floor 3 jams"}`)
+			}
+			return nil
+		}
+	}
+}
+
+// s2ReadMix: the highest rate of the read mix with p99 ≤ 30 ms, against
+// pgbench running the same statements in the same mix.
+func s2ReadMix(ctx context.Context, st *stack, f *fixture) (Scenario, error) {
+	base, err := baselineDB(ctx, st)
+	if err != nil {
+		return Scenario{}, err
+	}
+	steps := []int{200, 300, 400, 500, 600, 800, 1000, 1250, 1500, 2000, 2500, 3000, 4000, 5000, 6000}
+	next := readMix(f, st.gateway())
+	openLoop(200, 10*time.Second, next())
+	var rates, dbRates []float64
+	var searches []string
+	for r := range rounds {
+		tps, err := pgbench(ctx, base, 32, 15*time.Second, "get@80", "list@15", "create@5")
+		if err != nil {
+			return Scenario{}, err
+		}
+		dbRates = append(dbRates, tps)
+		time.Sleep(5 * time.Second)
+		var waits []func()
+		if r == 0 {
+			for _, name := range services {
+				waits = append(waits, st.profile(name, 30*time.Second, "s2-"+name+".pprof"))
+			}
+		}
+		rate, search := sustainedRate(steps, 8*time.Second, 30*time.Millisecond, 0, next)
+		for _, wait := range waits {
+			wait()
+		}
+		rates = append(rates, float64(rate))
+		searches = append(searches, strings.Join(search, "; "))
+		logf("S2 round %d: pgbench %.0f tx/s, gateway %d requests/s", r+1, tps, rate)
+		time.Sleep(5 * time.Second)
+	}
+	st.s2Rate = median(rates)
+	value, baseline := median(rates), median(dbRates)
+	return Scenario{
+		Title: "read mix through the gateway (80 % one ticket, 15 % a list page of 50, 5 % create): highest rate with p99 ≤ 30 ms",
+		Value: value, Unit: "requests/s", Baseline: baseline, BaselineOf: "pgbench, 32 clients: the same statements in the same mix",
+		Ratio: value / baseline, Target: "≥ 0.4 × baseline", Met: value >= 0.4*baseline,
+		Details: map[string]any{
+			"rounds (requests/s)":        rates,
+			"rounds (pgbench tx/s)":      dbRates,
+			"rate searches (8 s a step)": searches,
+		},
+	}, nil
+}
+
+// bareProxy serves a plain httputil.ReverseProxy to target on a free
+// loopback port, with the gateway's connection pool size; stop ends it.
+func bareProxy(target string) (addr string, stop func(), err error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return "", nil, err
+	}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 64
+	proxy.Transport = transport
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+}
+
+// getTicket returns a closed-loop step that reads one ticket of a random
+// fixture user from base.
+func getTicket(f *fixture, base string) func(w, i int) error {
+	rs := make([]*rand.Rand, 64)
+	for w := range rs {
+		rs[w] = rand.New(rand.NewPCG(uint64(w), 7))
+	}
+	return func(w, _ int) error {
+		u, id := f.pick(rs[w])
+		req, err := http.NewRequest("GET", fmt.Sprintf("%s/user_request/%d", base, id), nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+u.token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET ticket %d = %d", id, resp.StatusCode)
+		}
+		return nil
+	}
+}
+
+// getTickets is an open-loop targeter of the same reads.
+func getTickets(f *fixture, base string) vegeta.Targeter {
+	r := rand.New(rand.NewPCG(3, 4))
+	return func(t *vegeta.Target) error {
+		u, id := f.pick(r)
+		t.Method, t.URL, t.Header = "GET", fmt.Sprintf("%s/user_request/%d", base, id), bearer(u.token)
+		return nil
+	}
+}
+
+// s5Hop: what the gateway's hop costs on reading one ticket, against a bare
+// reverse proxy in front of the same service and the service direct.
+func s5Hop(_ context.Context, st *stack, f *fixture) (Scenario, error) {
+	direct := st.serviceURL("tickets")
+	bare, stop, err := bareProxy(direct)
+	if err != nil {
+		return Scenario{}, err
+	}
+	defer stop()
+	const workers, d = 32, 10 * time.Second
+	targets := []struct{ name, base string }{{"direct", direct}, {"bare proxy", bare}, {"gateway", st.gateway()}}
+	rates := map[string][]float64{}
+	p50 := map[string][]float64{}
+	cores := map[string]map[string]float64{}                       // CPU by process in round 1
+	closedLoop(workers, 5*time.Second, getTicket(f, st.gateway())) // warm-up
+	for r := range rounds {
+		for _, t := range targets {
+			wait := func() {}
+			if r == 0 && t.name == "gateway" {
+				wait = st.profile("gateway", d-time.Second, "s5-gateway.pprof")
+			}
+			cpu := st.cpuSeconds()
+			ok, failed := closedLoop(workers, d, getTicket(f, t.base))
+			if r == 0 {
+				cores[t.name] = cpuShare(cpu, st.cpuSeconds(), d)
+			}
+			wait()
+			if failed > 0 {
+				return Scenario{}, fmt.Errorf("S5 %s: %d reads failed", t.name, failed)
+			}
+			rates[t.name] = append(rates[t.name], float64(ok)/d.Seconds())
+			time.Sleep(2 * time.Second)
+		}
+		// Latency at a light fixed rate, where nothing queues.
+		for _, t := range []string{"direct", "gateway"} {
+			base := map[string]string{"direct": direct, "gateway": st.gateway()}[t]
+			ls, bad := latencies(openLoop(200, 5*time.Second, getTickets(f, base)), 200)
+			if bad > 0 {
+				return Scenario{}, fmt.Errorf("S5 %s at 200/s: %d reads failed", t, bad)
+			}
+			p50[t] = append(p50[t], ms(percentile(ls, 50)))
+		}
+		logf("S5 round %d: direct %.0f/s, bare proxy %.0f/s, gateway %.0f/s; p50 at 200/s direct %.2f ms, gateway %.2f ms", r+1,
+			rates["direct"][r], rates["bare proxy"][r], rates["gateway"][r], p50["direct"][r], p50["gateway"][r])
+	}
+	value, baseline := median(rates["gateway"]), median(rates["bare proxy"])
+	added := median(p50["gateway"]) - median(p50["direct"])
+	return Scenario{
+		Title: "the gateway hop on reading one ticket (32 connections, closed loop)",
+		Value: value, Unit: "reads/s", Baseline: baseline, BaselineOf: "a bare httputil.ReverseProxy in front of the same tickets service",
+		Ratio: value / baseline, Target: "≥ 0.85 × the bare proxy; ≤ 1 ms p50 added over direct",
+		Met: value >= 0.85*baseline && added <= 1,
+		Details: map[string]any{
+			"rounds (reads/s)":                    rates,
+			"direct (reads/s, median)":            median(rates["direct"]),
+			"p50 at 200/s (ms), rounds":           p50,
+			"p50 added over direct (ms, median)":  added,
+			"cores used by each process, round 1": cores,
+		},
+	}, nil
+}
+
+// s6Footprint: each service's memory idle and at S1's peak, and what 20
+// logins a second (each a memory-hard password hash) do to the read mix's
+// p99.
+func s6Footprint(ctx context.Context, st *stack, f *fixture) (Scenario, error) {
+	rate := int(st.s2Rate * 0.7)
+	if rate == 0 {
+		rate = 300
+	}
+	next := readMix(f, st.gateway())
+	email, err := loginUser(st)
+	if err != nil {
+		return Scenario{}, err
+	}
+	logins := func() vegeta.Targeter {
+		return func(t *vegeta.Target) error {
+			t.Method, t.URL = "POST", st.gateway()+"/auth/login"
+			t.Body = fmt.Appendf(nil, `{"email":%q,"password":%q}`, email, benchPassword)
+			t.Header = http.Header{"Content-Type": {"application/json"}}
+			return nil
+		}
+	}
+	var without, with []float64
+	for r := range rounds {
+		ls, bad := latencies(openLoop(rate, 15*time.Second, next()), 0)
+		if bad > 0 {
+			return Scenario{}, fmt.Errorf("S6: %d of the read mix failed without logins", bad)
+		}
+		without = append(without, ms(percentile(ls, 99)))
+		time.Sleep(3 * time.Second)
+		loginDone := make(chan []*vegeta.Result)
+		go func() { loginDone <- openLoop(20, 15*time.Second, logins()) }()
+		ls, bad = latencies(openLoop(rate, 15*time.Second, next()), 0)
+		_, loginBad := latencies(<-loginDone, 200)
+		if bad > 0 || loginBad > 0 {
+			return Scenario{}, fmt.Errorf("S6: %d of the read mix and %d logins failed", bad, loginBad)
+		}
+		with = append(with, ms(percentile(ls, 99)))
+		logf("S6 round %d at %d/s: p99 %.1f ms without logins, %.1f ms with 20 logins/s", r+1, rate, without[r], with[r])
+		time.Sleep(3 * time.Second)
+	}
+	idleOK := true
+	for _, v := range st.idleRSS {
+		idleOK = idleOK && v <= 40
+	}
+	value, baseline := median(with), median(without)
+	_ = ctx
+	return Scenario{
+		Title: fmt.Sprintf("footprint: memory idle and at S1's peak; read-mix p99 at %d/s while 20 logins/s run", rate),
+		Value: value, Unit: "ms p99", Baseline: baseline, BaselineOf: "the same read mix without logins",
+		Ratio: value / baseline, Target: "idle RSS ≤ 40 MiB each; p99 ≤ 1.5 × without logins",
+		Met: idleOK && value <= 1.5*baseline,
+		Details: map[string]any{
+			"idle RSS MiB":               st.idleRSS,
+			"RSS MiB at S1 peak":         st.s1Peak,
+			"rounds p99 ms without":      without,
+			"rounds p99 ms with logins":  with,
+			"read-mix rate (0.7 × S2's)": rate,
+		},
+	}, nil
+}
+
+// loginUser registers a user for the login load and returns its email.
+func loginUser(st *stack) (string, error) {
+	email := fmt.Sprintf("logins-%d@bench.example", time.Now().UnixNano())
+	return email, call("POST", st.gateway()+"/auth/register", "", map[string]string{"email": email, "password": benchPassword}, nil, 201)
+}
+
+// exportTickets is the S7 size.
+const exportTickets = 1_000_000
+
+// lineCounter counts the lines written through it.
+type lineCounter struct{ lines, bytes int64 }
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	for _, b := range p {
+		if b == '\n' {
+			c.lines++
+		}
+	}
+	c.bytes += int64(len(p))
+	return len(p), nil
+}
+
+// s7Export: the CSV export of a million tickets through the gateway,
+// against psql's COPY of the same rows, and the tickets service's memory.
+func s7Export(ctx context.Context, st *stack, f *fixture) (Scenario, error) {
+	pool, err := pgxpool.New(ctx, st.dbURL)
+	if err != nil {
+		return Scenario{}, err
+	}
+	defer pool.Close()
+	var have int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM tickets.requests`).Scan(&have); err != nil {
+		return Scenario{}, err
+	}
+	if have < exportTickets {
+		owners := make([]int64, len(f.users))
+		for i, u := range f.users {
+			owners[i] = u.id
+		}
+		var staff int64
+		if err := pool.QueryRow(ctx, `SELECT id FROM tickets.users WHERE role = 'staff' ORDER BY id LIMIT 1`).Scan(&staff); err != nil {
+			return Scenario{}, err
+		}
+		if err := insertTickets(ctx, pool, owners, staff, exportTickets-have); err != nil {
+			return Scenario{}, err
+		}
+		have = exportTickets
+	}
+	const copyQuery = `COPY (SELECT r.id, coalesce(r.title, ''), r.text, r.status, r.priority, coalesce(r.category, ''),
+ coalesce(r.staff_comment, ''), r.created_at, r.updated_at, coalesce(o.email, ''), coalesce(o.first_name, ''),
+ coalesce(o.last_name, ''), coalesce(o.father_name, ''), coalesce(o.inn, ''), coalesce(o.phone, ''), coalesce(s.email, '')
+ FROM tickets.requests r LEFT JOIN tickets.users o ON o.id = r.owner_id LEFT JOIN tickets.users s ON s.id = r.staff_id
+ ORDER BY r.created_at DESC, r.id DESC) TO STDOUT WITH CSV`
+	var rates, copyRates, peaks []float64
+	for r := range rounds {
+		var out lineCounter
+		cmd := exec.CommandContext(ctx, "psql", "-X", "-q", "-c", copyQuery, st.dbURL)
+		cmd.Stdout = &out
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			return Scenario{}, fmt.Errorf("psql COPY: %w", err)
+		}
+		copyRates = append(copyRates, float64(out.lines)/time.Since(start).Seconds())
+
+		stopRSS := st.peakRSS("tickets")
+		req, err := http.NewRequestWithContext(ctx, "GET", st.gateway()+"/admin/requests/export", nil)
+		if err != nil {
+			return Scenario{}, err
+		}
+		req.Header.Set("Authorization", "Bearer "+f.admin)
+		start = time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			stopRSS()
+			return Scenario{}, err
+		}
+		var got lineCounter
+		_, err = io.Copy(&got, resp.Body)
+		resp.Body.Close()
+		took := time.Since(start)
+		peak := stopRSS()["tickets"]
+		if err != nil || resp.StatusCode != http.StatusOK || got.lines < int64(have) {
+			return Scenario{}, fmt.Errorf("export: status %d, %d lines of %d tickets: %v", resp.StatusCode, got.lines, have, err)
+		}
+		rates = append(rates, float64(got.lines-1)/took.Seconds()) // less the header
+		peaks = append(peaks, peak)
+		logf("S7 round %d: COPY %.0f rows/s, export %.0f rows/s, tickets peak RSS %.0f MiB", r+1, copyRates[r], rates[r], peak)
+	}
+	value, baseline := median(rates), median(copyRates)
+	peak := slices.Max(peaks)
+	return Scenario{
+		Title: fmt.Sprintf("CSV export of %d tickets through the gateway", have),
+		Value: value, Unit: "rows/s", Baseline: baseline, BaselineOf: "psql COPY (SELECT …) TO STDOUT of the same rows",
+		Ratio: value / baseline, Target: "≥ 0.5 × COPY, tickets' peak RSS < 100 MiB",
+		Met: value >= 0.5*baseline && peak < 100,
+		Details: map[string]any{
+			"rounds (rows/s)":              rates,
+			"rounds COPY (rows/s)":         copyRates,
+			"tickets peak RSS MiB, rounds": peaks,
+		},
+	}, nil
+}
