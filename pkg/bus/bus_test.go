@@ -76,6 +76,40 @@ func TestPublishDeduplicatesByEventID(t *testing.T) {
 	}
 }
 
+func TestPublishBatch(t *testing.T) {
+	ctx, js, s := setup(t)
+	p := bus.NewPublisher(js)
+	evs := []events.Event{newEvent(t, ctx, "REQ000001"), newEvent(t, ctx, "REQ000002"), newEvent(t, ctx, "REQ000003")}
+	evs = append(evs, evs[0]) // a retried event is stored once
+	if n, err := p.PublishBatch(ctx, evs); n != 4 || err != nil {
+		t.Fatalf("PublishBatch = %d, %v; want all 4", n, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 3 {
+		t.Errorf("stream holds %d messages, want 3", info.State.Msgs)
+	}
+	for i, want := range []string{"REQ000001", "REQ000002", "REQ000003"} {
+		msg, err := s.GetMsg(ctx, uint64(i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(msg.Data), want) {
+			t.Errorf("message %d is not %s's: the batch's order is lost", i+1, want)
+		}
+	}
+
+	// An event the stream does not take stops the count there.
+	outside := newEvent(t, ctx, "REQ000004")
+	outside.Type = "elsewhere.thing.happened.v1"
+	n, err := p.PublishBatch(ctx, []events.Event{newEvent(t, ctx, "REQ000005"), outside, newEvent(t, ctx, "REQ000006")})
+	if n != 1 || err == nil {
+		t.Errorf("PublishBatch with an unroutable event = %d, %v; want 1 and its error", n, err)
+	}
+}
+
 type recorder struct {
 	mu      sync.Mutex
 	calls   map[string]int
@@ -225,6 +259,16 @@ func TestApplierTerminatesInvalidEvents(t *testing.T) {
 	transient := bus.Applier(func(context.Context, events.Event) error { return errors.New("db down") })
 	if err := transient(context.Background(), events.Event{}); err == nil || bus.IsPermanent(err) {
 		t.Errorf("plain error = %v, want a retryable error", err)
+	}
+}
+
+func TestBatchApplierTerminatesOnlyInvalidEvents(t *testing.T) {
+	apply := bus.BatchApplier(func(context.Context, []events.Event) []error {
+		return []error{nil, fault.New(fault.Invalid, "bad", "never applies"), errors.New("db down")}
+	})
+	errs := apply(context.Background(), make([]events.Event, 3))
+	if errs[0] != nil || !bus.IsPermanent(errs[1]) || errs[2] == nil || bus.IsPermanent(errs[2]) {
+		t.Errorf("outcomes = %v, want ok, permanent, retryable", errs)
 	}
 }
 

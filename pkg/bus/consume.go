@@ -420,6 +420,20 @@ func Applier(apply func(context.Context, events.Event) error) Handler {
 	}
 }
 
+// BatchApplier is Applier for a batch handler: an event that fails with a
+// fault.Invalid error is dead-lettered; any other failure is retried.
+func BatchApplier(apply BatchHandler) BatchHandler {
+	return func(ctx context.Context, evs []events.Event) []error {
+		errs := apply(ctx, evs)
+		for i, err := range errs {
+			if fault.Is(err, fault.Invalid) {
+				errs[i] = Permanent(err)
+			}
+		}
+		return errs
+	}
+}
+
 // LogDeadLetter returns a DeadLetter that only logs the terminated message,
 // for consumers of events the audit service keeps anyway.
 func LogDeadLetter(logger *slog.Logger) DeadLetter {

@@ -170,6 +170,42 @@ func TestRelayPublishesCommittedEventsOnlyInOrder(t *testing.T) {
 	}
 }
 
+// TestRelayPublishesBatchesInOrder runs the relay with the bus's own
+// publisher, which sends a claimed batch at once and waits for the acks.
+func TestRelayPublishesBatchesInOrder(t *testing.T) {
+	pool, _ := pgtest.New(t, migrations)
+	nc, js, err := bus.Connect(natstest.Start(t), "outbox-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stream, err := bus.EnsureStream(ctx, js, bus.DefaultStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range 120 {
+		want = append(want, insert(t, pool, i, true).ID)
+	}
+	relay := outbox.NewRelay(box, pool, bus.NewPublisher(js), outbox.RelayConfig{BatchSize: 50}, quiet())
+	go func() { _ = relay.Run(ctx) }()
+	waitFor(t, "empty outbox", func() bool {
+		n, err := relay.Backlog(ctx)
+		return err == nil && n == 0
+	})
+	for i, id := range want {
+		msg, err := stream.GetMsg(ctx, uint64(i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg.Header.Get("Nats-Msg-Id") != id {
+			t.Fatalf("message %d is event %s, want %s: commit order lost", i+1, msg.Header.Get("Nats-Msg-Id"), id)
+		}
+	}
+}
+
 func TestRelayPollsWithoutNotification(t *testing.T) {
 	pool, _ := pgtest.New(t, migrations)
 	ctx, cancel := context.WithCancel(context.Background())

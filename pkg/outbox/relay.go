@@ -19,6 +19,13 @@ type Publisher interface {
 	Publish(ctx context.Context, ev events.Event) error
 }
 
+// BatchPublisher is a Publisher that can send a batch of events at once
+// (bus.Publisher can): it returns how many from the start of evs are
+// published, and the error that stopped the next.
+type BatchPublisher interface {
+	PublishBatch(ctx context.Context, evs []events.Event) (int, error)
+}
+
 // RelayConfig tunes a Relay; zero values take the defaults.
 type RelayConfig struct {
 	BatchSize    int           // rows claimed per transaction; default 100
@@ -134,13 +141,28 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 
 	var done []int64
 	var pubErr error
-	for _, c := range claimed {
-		if err := r.pub.Publish(c.ev.Context(ctx), c.ev); err != nil {
-			r.failed.Inc()
-			pubErr = err
-			break
+	if batch, ok := r.pub.(BatchPublisher); ok {
+		evs := make([]events.Event, len(claimed))
+		for i, c := range claimed {
+			evs[i] = c.ev
 		}
-		done = append(done, c.seq)
+		var n int
+		n, pubErr = batch.PublishBatch(ctx, evs)
+		if pubErr != nil {
+			r.failed.Inc()
+		}
+		for _, c := range claimed[:n] {
+			done = append(done, c.seq)
+		}
+	} else {
+		for _, c := range claimed {
+			if err := r.pub.Publish(c.ev.Context(ctx), c.ev); err != nil {
+				r.failed.Inc()
+				pubErr = err
+				break
+			}
+			done = append(done, c.seq)
+		}
 	}
 	if len(done) > 0 {
 		if _, err := tx.Exec(ctx, "DELETE FROM "+r.outbox.Table+" WHERE seq = ANY($1)", done); err != nil {

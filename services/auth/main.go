@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime/debug"
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/config"
@@ -67,8 +68,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := users.Bootstrap(ctx, cfg.Seeds); err != nil {
 		return err
 	}
-	owners, err := bus.Consume(ctx, js, bus.ConsumerConfig{Durable: "auth-ticket-owners", FilterSubject: "support.ticket.>"},
-		bus.Applier(user.NewTicketOwners(store).Apply), bus.LogDeadLetter(logger), logger)
+	// Hashing the seed accounts' passwords took ~20 MiB each (argon2id):
+	// give it back rather than idle on it until the scavenger does.
+	debug.FreeOSMemory()
+	owners, err := bus.ConsumeBatch(ctx, js, bus.ConsumerConfig{Durable: "auth-ticket-owners", FilterSubject: "support.ticket.>", BatchSize: 200},
+		bus.BatchApplier(user.NewTicketOwners(store).ApplyBatch), bus.LogDeadLetter(logger), logger)
 	if err != nil {
 		return err
 	}

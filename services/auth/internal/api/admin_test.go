@@ -7,6 +7,7 @@ import (
 
 	"github.com/supportdesk/supportdesk/pkg/access"
 	"github.com/supportdesk/supportdesk/pkg/events"
+	"github.com/supportdesk/supportdesk/pkg/fault"
 	"github.com/supportdesk/supportdesk/pkg/pgtest"
 	"github.com/supportdesk/supportdesk/services/auth/internal/postgres"
 	"github.com/supportdesk/supportdesk/services/auth/internal/user"
@@ -74,6 +75,20 @@ func TestUserManagement(t *testing.T) {
 	deleted, _ := events.New(context.Background(), events.SourceTickets, events.TypeTicketDeleted, "REQ000010", events.Actor{}, map[string]any{"before": ticket, "after": nil})
 	if err := owners.Apply(context.Background(), deleted); err != nil {
 		t.Fatal(err)
+	}
+	// One batch, in order: a ticket created and deleted leaves no ref; an
+	// unreadable event fails alone.
+	t11, t12 := events.Ticket{ID: 11, OwnerID: 1}, events.Ticket{ID: 12, OwnerID: 1}
+	c11, _ := events.New(context.Background(), events.SourceTickets, events.TypeTicketCreated, "REQ000011", events.Actor{}, events.TicketCreated{After: t11})
+	d11, _ := events.New(context.Background(), events.SourceTickets, events.TypeTicketDeleted, "REQ000011", events.Actor{}, map[string]any{"before": t11, "after": nil})
+	c12, _ := events.New(context.Background(), events.SourceTickets, events.TypeTicketCreated, "REQ000012", events.Actor{}, events.TicketCreated{After: t12})
+	bad, _ := events.New(context.Background(), events.SourceTickets, events.TypeTicketCreated, "REQ000013", events.Actor{}, map[string]any{"after": nil})
+	errs := owners.ApplyBatch(context.Background(), []events.Event{c11, d11, bad, c12})
+	if errs[0] != nil || errs[1] != nil || !fault.Is(errs[2], fault.Invalid) || errs[3] != nil {
+		t.Errorf("batch outcomes = %v", errs)
+	}
+	if n := pgtest.Count(t, e.pool, `SELECT count(*) FROM auth.ticket_refs WHERE ticket_id IN (11, 12)`); n != 1 {
+		t.Errorf("%d refs of tickets 11 and 12 after the batch, want 1 (12)", n)
 	}
 	if status, m := e.do(t, "DELETE", "/admin/users/USR000002", "", admin); status != 200 || m["message"] != "User deleted successfully" {
 		t.Errorf("delete = %d %v", status, m)

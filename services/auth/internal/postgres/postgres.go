@@ -339,19 +339,26 @@ func (s *Store) Delete(ctx context.Context, id int64, role access.Role, evs func
 	})
 }
 
-// PutTicketRef implements user.Store.
-func (s *Store) PutTicketRef(ctx context.Context, ticketID, ownerID int64) error {
-	const q = `INSERT INTO auth.ticket_refs (ticket_id, owner_id) VALUES ($1, $2) ON CONFLICT (ticket_id) DO NOTHING`
-	if _, err := s.pool.Exec(ctx, q, ticketID, ownerID); err != nil {
-		return fmt.Errorf("put ticket ref %d: %w", ticketID, err)
+// ApplyTicketRefs implements user.Store.
+func (s *Store) ApplyTicketRefs(ctx context.Context, puts []user.TicketRef, drops []int64) error {
+	tickets, owners := make([]int64, len(puts)), make([]int64, len(puts))
+	for i, r := range puts {
+		tickets[i], owners[i] = r.TicketID, r.OwnerID
 	}
-	return nil
-}
-
-// DropTicketRef implements user.Store.
-func (s *Store) DropTicketRef(ctx context.Context, ticketID int64) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM auth.ticket_refs WHERE ticket_id = $1`, ticketID); err != nil {
-		return fmt.Errorf("drop ticket ref %d: %w", ticketID, err)
+	const put = `INSERT INTO auth.ticket_refs (ticket_id, owner_id) SELECT * FROM unnest($1::bigint[], $2::bigint[])
+ON CONFLICT (ticket_id) DO NOTHING`
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		batch := &pgx.Batch{}
+		if len(puts) > 0 {
+			batch.Queue(put, tickets, owners)
+		}
+		if len(drops) > 0 {
+			batch.Queue(`DELETE FROM auth.ticket_refs WHERE ticket_id = ANY($1)`, drops)
+		}
+		return tx.SendBatch(ctx, batch).Close()
+	})
+	if err != nil {
+		return fmt.Errorf("apply %d ticket refs and %d removals: %w", len(puts), len(drops), err)
 	}
 	return nil
 }

@@ -53,31 +53,79 @@ type TicketOwners struct {
 // NewTicketOwners returns a TicketOwners over store.
 func NewTicketOwners(store Store) *TicketOwners { return &TicketOwners{store: store} }
 
+// TicketRef says that a ticket belongs to a user.
+type TicketRef struct {
+	TicketID, OwnerID int64
+}
+
 // Apply records a ticket's creation or deletion; other events are ignored.
 // It is idempotent. A payload it cannot read is an Invalid fault.
 func (o *TicketOwners) Apply(ctx context.Context, ev events.Event) error {
+	return o.ApplyBatch(ctx, []events.Event{ev})[0]
+}
+
+// ApplyBatch is Apply for a batch of events, in order, with one write for
+// the batch; it returns each event's outcome. A store failure is every
+// applicable event's outcome (the batch is retried); an unreadable event
+// fails alone.
+func (o *TicketOwners) ApplyBatch(ctx context.Context, evs []events.Event) []error {
+	errs := make([]error, len(evs))
+	var puts []TicketRef
+	var drops []int64
+	var applied []int // the events the write is for
+	for i, ev := range evs {
+		put, drop, err := ticketRef(ev)
+		switch {
+		case err != nil:
+			errs[i] = err
+			continue
+		case put != nil:
+			puts = append(puts, *put)
+		case drop != 0:
+			drops = append(drops, drop)
+		default:
+			continue
+		}
+		applied = append(applied, i)
+	}
+	if len(applied) == 0 {
+		return errs
+	}
+	// Ticket ids are never reused: putting before dropping is the events'
+	// order for any one ticket.
+	if err := o.store.ApplyTicketRefs(ctx, puts, drops); err != nil {
+		for _, i := range applied {
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
+// ticketRef reads what a ticket event means for ticket ownership: a ref to
+// put, a ticket id to drop, or nothing.
+func ticketRef(ev events.Event) (*TicketRef, int64, error) {
 	switch ev.Type {
 	case events.TypeTicketCreated, events.TypeTicketDeleted:
 	default:
-		return nil
+		return nil, 0, nil
 	}
 	var data struct {
 		Before *events.Ticket `json:"before"`
 		After  *events.Ticket `json:"after"`
 	}
 	if err := ev.DecodeData(&data); err != nil {
-		return &fault.Error{Kind: fault.Invalid, Code: "invalid_event", Detail: "undecodable ticket event", Err: err}
+		return nil, 0, &fault.Error{Kind: fault.Invalid, Code: "invalid_event", Detail: "undecodable ticket event", Err: err}
 	}
 	if ev.Type == events.TypeTicketCreated {
 		if data.After == nil || data.After.ID <= 0 || data.After.OwnerID <= 0 {
-			return fault.Newf(fault.Invalid, "invalid_event", "ticket event %s has no ticket", ev.ID)
+			return nil, 0, fault.Newf(fault.Invalid, "invalid_event", "ticket event %s has no ticket", ev.ID)
 		}
-		return o.store.PutTicketRef(ctx, data.After.ID, data.After.OwnerID)
+		return &TicketRef{TicketID: data.After.ID, OwnerID: data.After.OwnerID}, 0, nil
 	}
 	if data.Before == nil || data.Before.ID <= 0 {
-		return fault.Newf(fault.Invalid, "invalid_event", "ticket event %s has no ticket", ev.ID)
+		return nil, 0, fault.Newf(fault.Invalid, "invalid_event", "ticket event %s has no ticket", ev.ID)
 	}
-	return o.store.DropTicketRef(ctx, data.Before.ID)
+	return nil, data.Before.ID, nil
 }
 
 // ChangeRole gives a user another role. Their sessions end: tokens carry

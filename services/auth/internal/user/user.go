@@ -100,9 +100,10 @@ type Store interface {
 	// returns; NotFound if there is no such user of that role, Conflict if a
 	// user still owns tickets.
 	Delete(ctx context.Context, id int64, role access.Role, events func(User) ([]events.Event, error)) error
-	// PutTicketRef and DropTicketRef keep who owns which ticket.
-	PutTicketRef(ctx context.Context, ticketID, ownerID int64) error
-	DropTicketRef(ctx context.Context, ticketID int64) error
+	// ApplyTicketRefs keeps who owns which ticket: it stores puts (a ref
+	// stored already is kept) and then removes the refs of drops, in one
+	// transaction.
+	ApplyTicketRefs(ctx context.Context, puts []TicketRef, drops []int64) error
 }
 
 // ErrRefreshInvalid answers a refresh token that cannot be used.

@@ -78,31 +78,39 @@ func utc(t *time.Time) *time.Time {
 }
 
 // Create implements ticket.Store.
-func (s *Store) Create(ctx context.Context, t ticket.Ticket, idem *ticket.Idempotency, evs func(ticket.Ticket) ([]events.Event, error)) (int64, error) {
+func (s *Store) Create(ctx context.Context, t ticket.Ticket, idem *ticket.Idempotency, evs func(ticket.Ticket) ([]events.Event, error)) (ticket.View, error) {
+	// The insert returns the ticket with its people: no read after it.
 	const q = `
-INSERT INTO tickets.requests (owner_id, staff_id, title, text, status, priority, category)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING ` + ticketColumns
+WITH r AS (
+    INSERT INTO tickets.requests (owner_id, staff_id, title, text, status, priority, category)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+    RETURNING *
+)` + viewColumns + ` FROM r` + viewJoins
 
-	id, _, err := s.idempotent(ctx, idem, func(tx pgx.Tx) (int64, error) {
+	var view ticket.View
+	id, replayed, err := s.idempotent(ctx, idem, func(tx pgx.Tx) (int64, error) {
 		rows, err := tx.Query(ctx, q, t.OwnerID, t.StaffID, t.Title, t.Text, string(t.Status), string(t.Priority), t.Category)
 		if err != nil {
 			return 0, err
 		}
-		row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[ticketRow])
+		row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[viewRow])
 		if err != nil {
 			return 0, err
 		}
-		out, err := evs(toTicket(row))
+		out, err := evs(toTicket(row.ticketRow))
 		if err != nil {
 			return 0, err
 		}
+		view = toView(row)
 		return row.ID, Outbox.Add(ctx, tx, out...)
 	})
 	if err != nil {
-		return 0, fmt.Errorf("insert ticket: %w", err)
+		return ticket.View{}, fmt.Errorf("insert ticket: %w", err)
 	}
-	return id, nil
+	if replayed {
+		return s.Get(ctx, id)
+	}
+	return view, nil
 }
 
 // idempotent runs insert in a transaction that also records idem, unless
@@ -190,17 +198,23 @@ func toView(r viewRow) ticket.View {
 	return v
 }
 
-const viewSelect = `
+// viewColumns and viewJoins read a ticket (as r) with its owner and staff
+// member from the directory.
+const (
+	viewColumns = `
 SELECT r.id, r.owner_id, r.staff_id, r.title, r.text, r.status, r.priority, r.category, r.staff_comment,
        r.version, r.created_at, r.updated_at, r.first_response_at, r.resolved_at,
        o.email AS owner_email, o.role AS owner_role, o.first_name AS owner_first_name,
        o.last_name AS owner_last_name, o.father_name AS owner_father_name, o.active AS owner_active,
        o.inn AS owner_inn, o.phone AS owner_phone,
        s.email AS staff_email, s.role AS staff_role, s.first_name AS staff_first_name,
-       s.last_name AS staff_last_name, s.father_name AS staff_father_name, s.active AS staff_active
-FROM tickets.requests r
+       s.last_name AS staff_last_name, s.father_name AS staff_father_name, s.active AS staff_active`
+	viewJoins = `
 LEFT JOIN tickets.users o ON o.id = r.owner_id
 LEFT JOIN tickets.users s ON s.id = r.staff_id`
+	viewSelect = viewColumns + `
+FROM tickets.requests r` + viewJoins
+)
 
 // Get implements ticket.Store.
 func (s *Store) Get(ctx context.Context, id int64) (ticket.View, error) {

@@ -49,7 +49,7 @@ func (s *Service) Create(ctx context.Context, a Actor, d Draft, idem *Idempotenc
 		return View{}, err
 	}
 	t.OwnerID = a.ID
-	id, err := s.store.Create(ctx, t, idem, func(c Ticket) ([]events.Event, error) {
+	v, err := s.store.Create(ctx, t, idem, func(c Ticket) ([]events.Event, error) {
 		ev, err := events.New(ctx, events.SourceTickets, events.TypeTicketCreated, c.DisplayID(), a.event(),
 			events.TicketCreated{After: c.Snapshot()})
 		return []events.Event{ev}, err
@@ -57,7 +57,7 @@ func (s *Service) Create(ctx context.Context, a Actor, d Draft, idem *Idempotenc
 	if err != nil {
 		return View{}, fmt.Errorf("create ticket: %w", err)
 	}
-	return s.store.Get(ctx, id)
+	return v, nil
 }
 
 // Get returns a ticket the actor may see: users see only their own (any

@@ -130,9 +130,10 @@ type Idempotency struct {
 // commit both in one transaction.
 type Store interface {
 	// Create inserts t with the events that events(created) returns, and
-	// returns its id. With an idempotency key already used for the same
-	// request, it inserts nothing and returns the first request's ticket id.
-	Create(ctx context.Context, t Ticket, idem *Idempotency, events func(Ticket) ([]events.Event, error)) (int64, error)
+	// returns it with its people. With an idempotency key already used for
+	// the same request, it inserts nothing and returns the first request's
+	// ticket as it is now.
+	Create(ctx context.Context, t Ticket, idem *Idempotency, events func(Ticket) ([]events.Event, error)) (View, error)
 	// Get returns the ticket with its people, or a NotFound fault.
 	Get(ctx context.Context, id int64) (View, error)
 	// Update locks the ticket and lets change modify it, then saves it with
