@@ -47,7 +47,7 @@ func s1Create(ctx context.Context, st *stack, f *fixture) (Scenario, error) {
 	if err != nil {
 		return Scenario{}, err
 	}
-	steps := []int{100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1200, 1400, 1600, 1800, 2000, 2500, 3000, 4000}
+	steps := []int{100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1100, 1200, 1300, 1400, 1600, 1800, 2000, 2500, 3000, 4000}
 	next := creates(f, st.gateway())
 	openLoop(100, 10*time.Second, next()) // warm-up: connections, pools, plans
 	var rates, dbRates []float64

@@ -463,6 +463,37 @@ func TestConsumeBatchWorkers(t *testing.T) {
 	}
 }
 
+// TestLingerGathersABatch: events published one by one, a little apart,
+// reach the handler as one batch when the consumer lingers.
+func TestLingerGathersABatch(t *testing.T) {
+	ctx, js, _ := setup(t)
+	sizes := make(chan int, 10)
+	c, err := bus.ConsumeBatch(ctx, js, bus.ConsumerConfig{Durable: "linger", FilterSubject: "support.>", BatchSize: 10, Linger: 2 * time.Second},
+		func(_ context.Context, evs []events.Event) []error {
+			sizes <- len(evs)
+			return make([]error, len(evs))
+		}, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop(context.Background()) })
+	p := bus.NewPublisher(js)
+	for i := range 3 {
+		if err := p.Publish(ctx, newEvent(t, ctx, fmt.Sprint("REQ00000", i))); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	select {
+	case n := <-sizes:
+		if n != 3 {
+			t.Errorf("first batch holds %d events, want the 3 published within the linger", n)
+		}
+	case <-ctx.Done():
+		t.Fatal("no batch")
+	}
+}
+
 // TestDrain: a connection drains and closes; one whose server is gone is
 // closed without an error, since it has nothing it could still deliver.
 func TestDrain(t *testing.T) {

@@ -50,8 +50,13 @@ type ConsumerConfig struct {
 	AckWait       time.Duration // time a handler has before redelivery; 0 means 30s
 	MaxDelay      time.Duration // cap of the nak back-off; 0 means 30s
 	// BatchSize is the most messages handed to a BatchHandler at once; 0
-	// means 1. A batch never waits to fill: it holds what has arrived.
+	// means 1. A batch holds what has arrived, waiting for more at most
+	// Linger after its first message.
 	BatchSize int
+	// Linger is how long a batch short of BatchSize may wait for more
+	// messages: a little latency for far fewer, larger writes when events
+	// arrive one by one at a high rate. 0 hands a batch on at once.
+	Linger time.Duration
 	// Workers is how many batches are handled at once; 0 means 1. More
 	// than one lets a batch be decoded while the previous one is written,
 	// but gives up the stream's order: only for a handler that does not
@@ -245,6 +250,10 @@ func (p *processor) loop(ctx context.Context, intake <-chan jetstream.Msg) {
 	defer close(batches)
 	for msg := range intake {
 		batch := append(make([]jetstream.Msg, 0, p.cfg.BatchSize), msg)
+		var linger <-chan time.Time // nil: never fires, so a batch goes when nothing is waiting
+		if p.cfg.Linger > 0 {
+			linger = time.After(p.cfg.Linger)
+		}
 	gather:
 		for len(batch) < p.cfg.BatchSize {
 			select {
@@ -253,7 +262,19 @@ func (p *processor) loop(ctx context.Context, intake <-chan jetstream.Msg) {
 					break gather
 				}
 				batch = append(batch, m)
+				continue
 			default:
+			}
+			if linger == nil {
+				break
+			}
+			select {
+			case m, ok := <-intake:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, m)
+			case <-linger:
 				break gather
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -203,6 +204,54 @@ func TestRelayPublishesBatchesInOrder(t *testing.T) {
 		if msg.Header.Get("Nats-Msg-Id") != id {
 			t.Fatalf("message %d is event %s, want %s: commit order lost", i+1, msg.Header.Get("Nats-Msg-Id"), id)
 		}
+	}
+}
+
+// batchSizes is a BatchPublisher that publishes nothing and records the
+// size of each batch.
+type batchSizes struct {
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (b *batchSizes) Publish(context.Context, events.Event) error { return nil }
+
+func (b *batchSizes) PublishBatch(_ context.Context, evs []events.Event) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.sizes = append(b.sizes, len(evs))
+	return len(evs), nil
+}
+
+func (b *batchSizes) seen() []int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.sizes)
+}
+
+// TestRelayLingers: rows committed one by one, shortly after one another,
+// go out as one batch when the relay lingers after a notification.
+func TestRelayLingers(t *testing.T) {
+	pool, _ := pgtest.New(t, migrations)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pub := &batchSizes{}
+	relay := outbox.NewRelay(box, pool, pub, outbox.RelayConfig{PollInterval: time.Hour, Linger: 2 * time.Second}, quiet())
+	go func() { _ = relay.Run(ctx) }()
+	time.Sleep(500 * time.Millisecond) // the relay's first, empty drain is done
+	for i := range 3 {
+		insert(t, pool, i, true)
+		time.Sleep(100 * time.Millisecond)
+	}
+	waitFor(t, "the 3 rows published", func() bool {
+		n := 0
+		for _, size := range pub.seen() {
+			n += size
+		}
+		return n == 3
+	})
+	if got := pub.seen(); !slices.Equal(got, []int{3}) {
+		t.Errorf("batches %v, want the 3 rows in one", got)
 	}
 }
 

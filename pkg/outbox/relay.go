@@ -31,6 +31,11 @@ type RelayConfig struct {
 	BatchSize    int           // rows claimed per transaction; default 100
 	PollInterval time.Duration // fallback when no notification arrives; default 2s
 	RetryDelay   time.Duration // pause after a failed publish; default 1s
+	// Linger is how long the relay lets more rows arrive after a
+	// notification before it claims them: at a high rate of single-event
+	// transactions, a few milliseconds make one claim, publish and delete
+	// serve several events. 0 claims at once.
+	Linger time.Duration
 }
 
 // Relay publishes the rows of an outbox in order and deletes each row only
@@ -88,6 +93,13 @@ func (r *Relay) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-wake:
+			if r.cfg.Linger > 0 {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(r.cfg.Linger):
+				}
+			}
 		case <-time.After(delay):
 		}
 	}
@@ -141,7 +153,7 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 
 	var done []int64
 	var pubErr error
-	if batch, ok := r.pub.(BatchPublisher); ok {
+	if batch, ok := r.pub.(BatchPublisher); ok && len(claimed) > 0 {
 		evs := make([]events.Event, len(claimed))
 		for i, c := range claimed {
 			evs[i] = c.ev

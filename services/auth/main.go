@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"time"
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/config"
@@ -71,7 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// Hashing the seed accounts' passwords took ~20 MiB each (argon2id):
 	// give it back rather than idle on it until the scavenger does.
 	debug.FreeOSMemory()
-	owners, err := bus.ConsumeBatch(ctx, js, bus.ConsumerConfig{Durable: "auth-ticket-owners", FilterSubject: "support.ticket.>", BatchSize: 200},
+	owners, err := bus.ConsumeBatch(ctx, js, bus.ConsumerConfig{Durable: "auth-ticket-owners", FilterSubject: "support.ticket.>", BatchSize: 200, Linger: 5 * time.Millisecond},
 		bus.BatchApplier(user.NewTicketOwners(store).ApplyBatch), bus.LogDeadLetter(logger), logger)
 	if err != nil {
 		return err
@@ -84,7 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	})
 	api.New(users, tokens, logger).Routes(engine)
 
-	relay := outbox.NewRelay(postgres.Outbox, pool, bus.NewPublisher(js), outbox.RelayConfig{}, logger)
+	relay := outbox.NewRelay(postgres.Outbox, pool, bus.NewPublisher(js), outbox.RelayConfig{Linger: 3 * time.Millisecond}, logger)
 	relay.RegisterMetrics(svc.Registry)
 	owners.RegisterMetrics(svc.Registry)
 	return svc.Serve(ctx, cfg.Addr, engine, relay.Run)

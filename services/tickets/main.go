@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/config"
@@ -77,7 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	api.New(tickets, tokens, logger).Routes(engine)
 	api.NewReports(ticket.NewReports(store), tokens, logger).Routes(engine)
 
-	relay := outbox.NewRelay(postgres.Outbox, pool, bus.NewPublisher(js), outbox.RelayConfig{}, logger)
+	relay := outbox.NewRelay(postgres.Outbox, pool, bus.NewPublisher(js), outbox.RelayConfig{Linger: 3 * time.Millisecond}, logger)
 	relay.RegisterMetrics(svc.Registry)
 	directory.RegisterMetrics(svc.Registry)
 	return svc.Serve(ctx, cfg.Addr, engine, relay.Run)

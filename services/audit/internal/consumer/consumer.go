@@ -52,6 +52,9 @@ func Config(batch int) bus.ConsumerConfig {
 		AckWait:       AckWait,
 		MaxDelay:      MaxDelay,
 		BatchSize:     batch,
+		// Events come one by one at high rates: a few milliseconds make
+		// one write serve many.
+		Linger: 5 * time.Millisecond,
 		// Two batches at once: one is decoded while the other is written.
 		// The log is keyed by event id, so the order does not matter.
 		Workers: 2,
