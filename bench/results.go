@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -112,6 +113,12 @@ func (r *Results) write(jsonPath, mdPath string) error {
 		for _, k := range keys {
 			fmt.Fprintf(&md, "- %s: %v\n", k, s.Details[k])
 		}
+	}
+	// The history of what was changed for which figure, kept by hand
+	// beside the generated tables.
+	if notes, err := os.ReadFile(filepath.Join(filepath.Dir(mdPath), "notes.md")); err == nil {
+		md.WriteString("\n")
+		md.Write(notes)
 	}
 	return os.WriteFile(mdPath, []byte(md.String()), 0o644)
 }

@@ -389,3 +389,24 @@ func cpuShare(before, after map[string]float64, d time.Duration) map[string]floa
 	}
 	return out
 }
+
+// auditCaughtUp waits until the audit consumer has nothing pending or
+// unacknowledged.
+func (s *stack) auditCaughtUp(ctx context.Context, within time.Duration) error {
+	nc, js, err := s.jetStream()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	deadline := time.Now().Add(within)
+	for {
+		pending, unacked, err := consumerState(ctx, js)
+		if err == nil && pending+unacked == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the audit consumer has %d pending and %d unacknowledged after %v (%v)", pending, unacked, within, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime/debug"
 	"time"
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
@@ -69,9 +68,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := users.Bootstrap(ctx, cfg.Seeds); err != nil {
 		return err
 	}
-	// Hashing the seed accounts' passwords took ~20 MiB each (argon2id):
-	// give it back rather than idle on it until the scavenger does.
-	debug.FreeOSMemory()
 	owners, err := bus.ConsumeBatch(ctx, js, bus.ConsumerConfig{Durable: "auth-ticket-owners", FilterSubject: "support.ticket.>", BatchSize: 200, Linger: 5 * time.Millisecond},
 		bus.BatchApplier(user.NewTicketOwners(store).ApplyBatch), bus.LogDeadLetter(logger), logger)
 	if err != nil {
