@@ -111,7 +111,7 @@ func TestDeadLetter(t *testing.T) {
 func TestConfig(t *testing.T) {
 	want := bus.ConsumerConfig{
 		Durable: "audit", FilterSubject: "support.>",
-		MaxDeliver: 20160, AckWait: 30 * time.Second, MaxDelay: 30 * time.Second, BatchSize: 64, Workers: 2,
+		MaxDeliver: 20160, AckWait: 30 * time.Second, MaxDelay: 30 * time.Second, BatchSize: 64, Linger: 5 * time.Millisecond, Workers: 2,
 	}
 	if diff := cmp.Diff(want, consumer.Config(64)); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
