@@ -2,6 +2,7 @@ package user
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 
@@ -21,5 +22,17 @@ func TestHashSlotsAreBounded(t *testing.T) {
 	<-s.hashing
 	if err := s.withHashSlot(context.Background(), func() { ran = true }); err != nil || !ran {
 		t.Errorf("free slot: ran = %v, err = %v", ran, err)
+	}
+}
+
+// TestHashSlotsAreHalfTheCores: hashing never takes every core from the
+// requests that need a few microseconds each.
+func TestHashSlotsAreHalfTheCores(t *testing.T) {
+	s, err := NewService(nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := max(1, runtime.NumCPU()/2); cap(s.hashing) != want {
+		t.Errorf("%d hashing slots, want %d (half of %d cores)", cap(s.hashing), want, runtime.NumCPU())
 	}
 }

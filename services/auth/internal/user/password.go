@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -22,28 +21,13 @@ const (
 	argonSaltLen = 16
 )
 
-// hashing bounds the password hashes computed at once to half the cores:
-// each takes a core for tens of milliseconds (and 19 MiB), so that a burst
-// of logins queues for its turn instead of taking every core from the
-// requests that need a few microseconds each.
-var hashing = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
-
-// costly runs f, a password hash, when its turn comes.
-func costly[T any](f func() T) T {
-	hashing <- struct{}{}
-	defer func() { <-hashing }()
-	return f()
-}
-
 // HashPassword returns an argon2id hash in PHC string format.
 func HashPassword(password string) (string, error) {
 	salt := make([]byte, argonSaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("salt: %w", err)
 	}
-	key := costly(func() []byte {
-		return argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	})
+	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
@@ -58,7 +42,7 @@ func VerifyPassword(hash, password string) (ok, rehash bool, err error) {
 		ok, err := verifyArgon2id(hash, password)
 		return ok, false, err
 	case strings.HasPrefix(hash, "$2a$"), strings.HasPrefix(hash, "$2b$"), strings.HasPrefix(hash, "$2y$"):
-		err := costly(func() error { return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) })
+		err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(password))
 		if errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
 			return false, false, nil
 		}
@@ -91,6 +75,6 @@ func verifyArgon2id(hash, password string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("argon2id key: %w", err)
 	}
-	got := costly(func() []byte { return argon2.IDKey([]byte(password), salt, passes, memory, threads, uint32(len(want))) })
+	got := argon2.IDKey([]byte(password), salt, passes, memory, threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }

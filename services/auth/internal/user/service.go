@@ -76,7 +76,10 @@ func NewService(store Store, tokens *token.Manager, logger *slog.Logger) (*Servi
 		accounts:       ratelimit.New(AccountBurst, AccountInterval),
 		clients:        ratelimit.New(ClientBurst, ClientInterval),
 		passwordChecks: ratelimit.New(PasswordCheckBurst, PasswordCheckInterval),
-		hashing:        make(chan struct{}, max(2, runtime.NumCPU())),
+		// Half the cores: each hash takes a core for tens of milliseconds
+		// (and 19 MiB), so a burst of logins queues for its turn instead of
+		// taking every core from requests that need microseconds (S6).
+		hashing: make(chan struct{}, max(1, runtime.NumCPU()/2)),
 	}, nil
 }
 
