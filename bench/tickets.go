@@ -75,7 +75,9 @@ func newFixture(ctx context.Context, st *stack) (*fixture, error) {
 				}
 				if err != nil {
 					mu.Lock()
-					firstErr = cmpErr(firstErr, err)
+					if firstErr == nil {
+						firstErr = err
+					}
 					mu.Unlock()
 				}
 			}
@@ -138,13 +140,6 @@ func newFixture(ctx context.Context, st *stack) (*fixture, error) {
 	}
 	logf("fixture: %d users registered and logged in, %d tickets written, in %v", seedUsers, seedTickets, time.Since(start).Round(time.Second))
 	return f, nil
-}
-
-func cmpErr(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
 }
 
 // insertTickets writes n tickets spread evenly over owners, half of them

@@ -128,16 +128,7 @@ func NewPublisher(js jetstream.JetStream) *Publisher { return &Publisher{js: js}
 // context of ctx (or, failing that, the event's traceparent) rides in the
 // message headers.
 func (p *Publisher) Publish(ctx context.Context, ev events.Event) error {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
-		ctx = ev.Context(ctx)
-	}
-	ctx, span := otel.Tracer(tracerName).Start(ctx, "publish "+ev.Topic(),
-		trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(
-			attribute.String("messaging.system", "nats"),
-			attribute.String("messaging.destination.name", ev.Topic()),
-			attribute.String("messaging.message.id", ev.ID),
-		))
+	ctx, span := publishSpan(ctx, ev)
 	defer span.End()
 
 	msg, err := Message(ctx, ev)
@@ -150,6 +141,21 @@ func (p *Publisher) Publish(ctx context.Context, ev events.Event) error {
 		return fmt.Errorf("publish %s %s: %w", ev.Type, ev.ID, err)
 	}
 	return nil
+}
+
+// publishSpan starts the producer span of publishing ev, a child of the
+// trace in ctx or, failing that, of the event's traceparent.
+func publishSpan(ctx context.Context, ev events.Event) (context.Context, trace.Span) {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		ctx = ev.Context(ctx)
+	}
+	return otel.Tracer(tracerName).Start(ctx, "publish "+ev.Topic(),
+		trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "nats"),
+			attribute.String("messaging.destination.name", ev.Topic()),
+			attribute.String("messaging.message.id", ev.ID),
+		))
 }
 
 // PublishBatch is Publish for several events at once: it sends them all
@@ -166,17 +172,8 @@ func (p *Publisher) PublishBatch(ctx context.Context, evs []events.Event) (int, 
 	}
 	out := make([]sent, len(evs))
 	for i, ev := range evs {
-		ectx := ctx
-		if !trace.SpanContextFromContext(ectx).IsValid() {
-			ectx = ev.Context(ectx)
-		}
-		ectx, out[i].span = otel.Tracer(tracerName).Start(ectx, "publish "+ev.Topic(),
-			trace.WithSpanKind(trace.SpanKindProducer),
-			trace.WithAttributes(
-				attribute.String("messaging.system", "nats"),
-				attribute.String("messaging.destination.name", ev.Topic()),
-				attribute.String("messaging.message.id", ev.ID),
-			))
+		var ectx context.Context
+		ectx, out[i].span = publishSpan(ctx, ev)
 		msg, err := Message(ectx, ev)
 		if err == nil {
 			out[i].ack, err = p.js.PublishMsgAsync(msg, jetstream.WithMsgID(ev.ID))

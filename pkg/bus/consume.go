@@ -432,13 +432,16 @@ func backoff(delivered uint64, max time.Duration) time.Duration {
 // Handler: an Invalid fault (the event can never apply) terminates the
 // message; any other error asks for redelivery.
 func Applier(apply func(context.Context, events.Event) error) Handler {
-	return func(ctx context.Context, ev events.Event) error {
-		err := apply(ctx, ev)
-		if fault.Is(err, fault.Invalid) {
-			return Permanent(err)
-		}
-		return err
+	return func(ctx context.Context, ev events.Event) error { return permanentIfInvalid(apply(ctx, ev)) }
+}
+
+// permanentIfInvalid marks a fault.Invalid error as permanent: no
+// redelivery makes an unreadable event readable.
+func permanentIfInvalid(err error) error {
+	if fault.Is(err, fault.Invalid) {
+		return Permanent(err)
 	}
+	return err
 }
 
 // BatchApplier is Applier for a batch handler: an event that fails with a
@@ -447,9 +450,7 @@ func BatchApplier(apply BatchHandler) BatchHandler {
 	return func(ctx context.Context, evs []events.Event) []error {
 		errs := apply(ctx, evs)
 		for i, err := range errs {
-			if fault.Is(err, fault.Invalid) {
-				errs[i] = Permanent(err)
-			}
+			errs[i] = permanentIfInvalid(err)
 		}
 		return errs
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
@@ -113,18 +114,26 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func TestRelayPublishesCommittedEventsOnlyInOrder(t *testing.T) {
-	pool, _ := pgtest.New(t, migrations)
+// eventStream starts a JetStream server of the test's own with the
+// system's event stream.
+func eventStream(t *testing.T) (jetstream.JetStream, jetstream.Stream) {
+	t.Helper()
 	nc, js, err := bus.Connect(natstest.Start(t), "outbox-test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	stream, err := bus.EnsureStream(ctx, js, bus.DefaultStream())
+	stream, err := bus.EnsureStream(context.Background(), js, bus.DefaultStream())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return js, stream
+}
+
+func TestRelayPublishesCommittedEventsOnlyInOrder(t *testing.T) {
+	pool, _ := pgtest.New(t, migrations)
+	js, stream := eventStream(t)
+	ctx, cancel := context.WithCancel(context.Background())
 
 	// The first publish fails: the row must stay and be retried.
 	pub := &flakyPublisher{failures: 1, next: bus.NewPublisher(js)}
@@ -175,17 +184,9 @@ func TestRelayPublishesCommittedEventsOnlyInOrder(t *testing.T) {
 // publisher, which sends a claimed batch at once and waits for the acks.
 func TestRelayPublishesBatchesInOrder(t *testing.T) {
 	pool, _ := pgtest.New(t, migrations)
-	nc, js, err := bus.Connect(natstest.Start(t), "outbox-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	js, stream := eventStream(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stream, err := bus.EnsureStream(ctx, js, bus.DefaultStream())
-	if err != nil {
-		t.Fatal(err)
-	}
 	var want []string
 	for i := range 120 {
 		want = append(want, insert(t, pool, i, true).ID)

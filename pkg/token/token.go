@@ -75,9 +75,10 @@ func notTokenRune(r rune) bool {
 // NewManager returns a Manager signing with key; tokens live for ttl.
 func NewManager(key []byte, ttl time.Duration) *Manager {
 	return &Manager{
-		key: key,
-		ttl: ttl,
-		now: time.Now,
+		key:      key,
+		ttl:      ttl,
+		now:      time.Now,
+		verified: make(map[string]Claims),
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithExpirationRequired(),
@@ -145,9 +146,6 @@ func (m *Manager) Verify(raw string) (Claims, error) {
 	m.mu.Lock()
 	if len(m.verified) >= verifiedMax {
 		clear(m.verified)
-	}
-	if m.verified == nil {
-		m.verified = make(map[string]Claims)
 	}
 	m.verified[raw] = c
 	m.mu.Unlock()

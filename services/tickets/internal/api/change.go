@@ -35,14 +35,21 @@ func ifMatch(c *gin.Context, id int64) (*int, error) {
 	return &v, nil
 }
 
-// idempotency reads the Idempotency-Key header and fingerprints the body.
-func idempotency(c *gin.Context, scope string, body []byte) (*ticket.Idempotency, error) {
+// idempotency reads the Idempotency-Key header and fingerprints the
+// request (req, as decoded).
+func idempotency(c *gin.Context, scope string, req any) (*ticket.Idempotency, error) {
 	key := strings.TrimSpace(c.GetHeader("Idempotency-Key"))
 	if key == "" {
 		return nil, nil
 	}
 	if len(key) > 255 {
 		return nil, fault.Fields(fault.FieldError{Field: "Idempotency-Key", Message: "must be at most 255 characters"})
+	}
+	// The request's canonical form: the same request hashes the same
+	// whatever its spelling. Only a keyed request pays for it.
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
 	}
 	sum := sha256.Sum256(body)
 	return &ticket.Idempotency{ActorID: actor(c).ID, Scope: scope, Key: key, Hash: sum[:]}, nil
@@ -60,8 +67,7 @@ func (h *Handler) create(c *gin.Context) {
 	if !web.Bind(c, h.logger, &req) {
 		return
 	}
-	canonical, _ := json.Marshal(req)
-	idem, err := idempotency(c, "create_request", canonical)
+	idem, err := idempotency(c, "create_request", req)
 	if err != nil {
 		h.fail(c, err)
 		return

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -61,8 +60,7 @@ func (h *Handler) addComment(c *gin.Context) {
 		h.fail(c, fault.Fields(fault.FieldError{Field: "body", Message: "is required"}))
 		return
 	}
-	canonical, _ := json.Marshal(req)
-	idem, err := idempotency(c, "add_comment:"+strconv.FormatInt(id, 10), canonical)
+	idem, err := idempotency(c, "add_comment:"+strconv.FormatInt(id, 10), req)
 	if err != nil {
 		h.fail(c, err)
 		return
