@@ -39,59 +39,106 @@ func creates(f *fixture, gw string) func() vegeta.Targeter {
 	}
 }
 
+// rateSearch is how S1 and S2 measure, rounds times interleaved: pgbench
+// running scripts on a fresh baseline database for 15 s, then the highest
+// rate of next's requests, stepping through steps, whose answers (want, or
+// any 2xx for 0) hold p99 within bound. around, when set, runs before each
+// search and returns what to run after it, given the rate found.
+type rateSearch struct {
+	name    string
+	steps   []int
+	bound   time.Duration
+	want    uint16
+	scripts []string
+	settle  time.Duration // after each round
+	around  func(round int) (after func(rate int))
+}
+
+// searched is what a rateSearch measured, by round.
+type searched struct {
+	rates, dbRates []float64
+	searches       []string
+}
+
+func (rs rateSearch) run(ctx context.Context, st *stack, next func() vegeta.Targeter) (searched, error) {
+	var out searched
+	base, err := baselineDB(ctx, st)
+	if err != nil {
+		return out, err
+	}
+	openLoop(rs.steps[0], 10*time.Second, next()) // warm-up: connections, pools, plans
+	for r := range rounds {
+		tps, err := pgbench(ctx, base, 32, 15*time.Second, rs.scripts...)
+		if err != nil {
+			return out, err
+		}
+		out.dbRates = append(out.dbRates, tps)
+		time.Sleep(5 * time.Second)
+		after := func(int) {}
+		if rs.around != nil {
+			after = rs.around(r)
+		}
+		rate, search := sustainedRate(rs.steps, 8*time.Second, rs.bound, rs.want, next)
+		after(rate)
+		out.rates = append(out.rates, float64(rate))
+		out.searches = append(out.searches, strings.Join(search, "; "))
+		logf("%s round %d: pgbench %.0f tx/s, gateway %d requests/s", rs.name, r+1, tps, rate)
+		time.Sleep(rs.settle)
+	}
+	return out, nil
+}
+
 // s1Create: the highest rate of ticket creations through the gateway with
 // p99 ≤ 50 ms and < 0.1 % errors, the event pipeline running, against
 // pgbench running the same transaction on the same PostgreSQL.
 func s1Create(ctx context.Context, st *stack, f *fixture) (Scenario, error) {
-	base, err := baselineDB(ctx, st)
+	next := creates(f, st.gateway())
+	var peak, cores map[string]float64
+	coresAt := 0
+	res, err := rateSearch{
+		name:    "S1",
+		steps:   []int{100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1100, 1200, 1300, 1400, 1600, 1800, 2000, 2500, 3000, 4000},
+		bound:   50 * time.Millisecond,
+		want:    201,
+		scripts: []string{"create"},
+		settle:  10 * time.Second, // the audit consumer catches up
+		around: func(round int) func(int) {
+			stopRSS := st.peakRSS(services...)
+			return func(rate int) {
+				peak = stopRSS()
+				if round > 0 {
+					return
+				}
+				// Where the machine goes at the rate just past the
+				// sustained one: cores by process, and profiles.
+				coresAt = rate + rate/4
+				var waits []func()
+				for _, name := range services {
+					waits = append(waits, st.profile(name, 9*time.Second, fmt.Sprintf("s1-%s-%d.pprof", name, coresAt)))
+				}
+				cpu := st.cpuSeconds()
+				openLoop(coresAt, 10*time.Second, next())
+				cores = cpuShare(cpu, st.cpuSeconds(), 10*time.Second)
+				for _, wait := range waits {
+					wait()
+				}
+				time.Sleep(5 * time.Second)
+			}
+		},
+	}.run(ctx, st, next)
 	if err != nil {
 		return Scenario{}, err
 	}
-	steps := []int{100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1100, 1200, 1300, 1400, 1600, 1800, 2000, 2500, 3000, 4000}
-	next := creates(f, st.gateway())
-	openLoop(100, 10*time.Second, next()) // warm-up: connections, pools, plans
-	var rates, dbRates []float64
-	var searches []string
-	var peak, cores map[string]float64
-	coresAt := 0
-	for r := range rounds {
-		tps, err := pgbench(ctx, base, 32, 15*time.Second, "create")
-		if err != nil {
-			return Scenario{}, err
-		}
-		dbRates = append(dbRates, tps)
-		time.Sleep(5 * time.Second)
-		stopRSS := st.peakRSS(services...)
-		rate, search := sustainedRate(steps, 8*time.Second, 50*time.Millisecond, 201, next)
-		peak = stopRSS()
-		if r == 0 {
-			// Where the machine goes at the rate just past the sustained
-			// one: cores by process, and profiles.
-			over := rate + rate/4
-			for _, name := range services {
-				defer st.profile(name, 9*time.Second, fmt.Sprintf("s1-%s-%d.pprof", name, over))()
-			}
-			cpu := st.cpuSeconds()
-			openLoop(over, 10*time.Second, next())
-			cores = cpuShare(cpu, st.cpuSeconds(), 10*time.Second)
-			coresAt = over
-			time.Sleep(5 * time.Second)
-		}
-		rates = append(rates, float64(rate))
-		searches = append(searches, strings.Join(search, "; "))
-		logf("S1 round %d: pgbench %.0f tx/s, gateway %d creates/s", r+1, tps, rate)
-		time.Sleep(10 * time.Second) // the audit consumer catches up
-	}
 	st.s1Peak = peak
-	value, baseline := median(rates), median(dbRates)
+	value, baseline := median(res.rates), median(res.dbRates)
 	return Scenario{
 		Title: "ticket creation through the gateway: highest rate with p99 ≤ 50 ms and < 0.1 % errors, event pipeline running",
 		Value: value, Unit: "creates/s", Baseline: baseline, BaselineOf: "pgbench, 32 clients: the same ticket + outbox transaction (R_db)",
 		Ratio: value / baseline, Target: "≥ 0.35 × R_db", Met: value >= 0.35*baseline,
 		Details: map[string]any{
-			"rounds (creates/s)":                  rates,
-			"rounds (pgbench tx/s)":               dbRates,
-			"rate searches (8 s a step)":          searches,
+			"rounds (creates/s)":                  res.rates,
+			"rounds (pgbench tx/s)":               res.dbRates,
+			"rate searches (8 s a step)":          res.searches,
 			"peak RSS MiB during the last search": peak,
 			fmt.Sprintf("cores used by each process at %d/s (round 1)", coresAt): cores,
 		},
@@ -123,47 +170,39 @@ func readMix(f *fixture, gw string) func() vegeta.Targeter {
 // s2ReadMix: the highest rate of the read mix with p99 ≤ 30 ms, against
 // pgbench running the same statements in the same mix.
 func s2ReadMix(ctx context.Context, st *stack, f *fixture) (Scenario, error) {
-	base, err := baselineDB(ctx, st)
+	res, err := rateSearch{
+		name:    "S2",
+		steps:   []int{200, 300, 400, 500, 600, 800, 1000, 1250, 1500, 2000, 2500, 3000, 4000, 5000, 6000},
+		bound:   30 * time.Millisecond,
+		scripts: []string{"get@80", "list@15", "create@5"},
+		settle:  5 * time.Second,
+		around: func(round int) func(int) {
+			var waits []func()
+			if round == 0 {
+				for _, name := range services {
+					waits = append(waits, st.profile(name, 30*time.Second, "s2-"+name+".pprof"))
+				}
+			}
+			return func(int) {
+				for _, wait := range waits {
+					wait()
+				}
+			}
+		},
+	}.run(ctx, st, readMix(f, st.gateway()))
 	if err != nil {
 		return Scenario{}, err
 	}
-	steps := []int{200, 300, 400, 500, 600, 800, 1000, 1250, 1500, 2000, 2500, 3000, 4000, 5000, 6000}
-	next := readMix(f, st.gateway())
-	openLoop(200, 10*time.Second, next())
-	var rates, dbRates []float64
-	var searches []string
-	for r := range rounds {
-		tps, err := pgbench(ctx, base, 32, 15*time.Second, "get@80", "list@15", "create@5")
-		if err != nil {
-			return Scenario{}, err
-		}
-		dbRates = append(dbRates, tps)
-		time.Sleep(5 * time.Second)
-		var waits []func()
-		if r == 0 {
-			for _, name := range services {
-				waits = append(waits, st.profile(name, 30*time.Second, "s2-"+name+".pprof"))
-			}
-		}
-		rate, search := sustainedRate(steps, 8*time.Second, 30*time.Millisecond, 0, next)
-		for _, wait := range waits {
-			wait()
-		}
-		rates = append(rates, float64(rate))
-		searches = append(searches, strings.Join(search, "; "))
-		logf("S2 round %d: pgbench %.0f tx/s, gateway %d requests/s", r+1, tps, rate)
-		time.Sleep(5 * time.Second)
-	}
-	st.s2Rate = median(rates)
-	value, baseline := median(rates), median(dbRates)
+	st.s2Rate = median(res.rates)
+	value, baseline := median(res.rates), median(res.dbRates)
 	return Scenario{
 		Title: "read mix through the gateway (80 % one ticket, 15 % a list page of 50, 5 % create): highest rate with p99 ≤ 30 ms",
 		Value: value, Unit: "requests/s", Baseline: baseline, BaselineOf: "pgbench, 32 clients: the same statements in the same mix",
 		Ratio: value / baseline, Target: "≥ 0.4 × baseline", Met: value >= 0.4*baseline,
 		Details: map[string]any{
-			"rounds (requests/s)":        rates,
-			"rounds (pgbench tx/s)":      dbRates,
-			"rate searches (8 s a step)": searches,
+			"rounds (requests/s)":        res.rates,
+			"rounds (pgbench tx/s)":      res.dbRates,
+			"rate searches (8 s a step)": res.searches,
 		},
 	}, nil
 }
