@@ -222,23 +222,16 @@ func s3Lag(ctx context.Context, st *stack, d time.Duration) (Scenario, error) {
 	// a lag is the time it first saw an event minus the event's time,
 	// which the tickets service set just before its commit. Both ends lean
 	// late, so the figure is an upper bound.
+	seen := map[string]bool{}
+	newest := loadStart // the newest event time seen
 	wg.Go(func() {
-		seen := map[string]bool{}
-		newest := loadStart // the newest event time seen
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-pctx.Done():
-				return
-			case <-tick.C:
-			}
+		every(pctx, 10*time.Millisecond, func() {
 			// Events arrive out of order by a few milliseconds at most;
 			// a second's margin keeps each poll a few hundred rows.
 			rows, err := pool.Query(pctx, `SELECT event_id, time, received_at FROM audit.entries
 				WHERE type = 'support.ticket.created.v1' AND time > $1`, newest.Add(-time.Second))
 			if err != nil {
-				continue
+				return
 			}
 			now := time.Now()
 			for rows.Next() {
@@ -260,23 +253,16 @@ func s3Lag(ctx context.Context, st *stack, d time.Duration) (Scenario, error) {
 				}
 			}
 			rows.Close()
-		}
+		})
 	})
 	wg.Go(func() {
-		tick := time.NewTicker(5 * time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-pctx.Done():
-				return
-			case <-tick.C:
-				if p, u, err := consumerState(pctx, js); err == nil {
-					mu.Lock()
-					pendings = append(pendings, p+u)
-					mu.Unlock()
-				}
+		every(pctx, 5*time.Second, func() {
+			if p, u, err := consumerState(pctx, js); err == nil {
+				mu.Lock()
+				pendings = append(pendings, p+u)
+				mu.Unlock()
 			}
-		}
+		})
 	})
 	results := openLoop(rate, d, creates())
 	time.Sleep(5 * time.Second) // the last events on their way

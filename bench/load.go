@@ -171,3 +171,17 @@ func sustainedRate(rates []int, step, bound time.Duration, want uint16, next fun
 	}
 	return best, log
 }
+
+// every calls f every period until ctx ends.
+func every(ctx context.Context, period time.Duration, f func()) {
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			f()
+		}
+	}
+}

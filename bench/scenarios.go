@@ -88,6 +88,21 @@ func (rs rateSearch) run(ctx context.Context, st *stack, next func() vegeta.Targ
 	return out, nil
 }
 
+// scenario reports the median rate of the rounds against the median
+// pgbench rate; it is met at target times the baseline. details, added to
+// the rounds, may not be nil.
+func (s searched) scenario(title, unit, baselineOf string, target float64, details map[string]any) Scenario {
+	value, baseline := median(s.rates), median(s.dbRates)
+	details["rounds ("+unit+")"] = s.rates
+	details["rounds (pgbench tx/s)"] = s.dbRates
+	details["rate searches (8 s a step)"] = s.searches
+	return Scenario{
+		Title: title, Value: value, Unit: unit, Baseline: baseline, BaselineOf: baselineOf,
+		Ratio: value / baseline, Target: fmt.Sprintf("≥ %g × baseline", target), Met: value >= target*baseline,
+		Details: details,
+	}
+}
+
 // s1Create: the highest rate of ticket creations through the gateway with
 // p99 ≤ 50 ms and < 0.1 % errors, the event pipeline running, against
 // pgbench running the same transaction on the same PostgreSQL.
@@ -130,19 +145,11 @@ func s1Create(ctx context.Context, st *stack, f *fixture) (Scenario, error) {
 		return Scenario{}, err
 	}
 	st.s1Peak = peak
-	value, baseline := median(res.rates), median(res.dbRates)
-	return Scenario{
-		Title: "ticket creation through the gateway: highest rate with p99 ≤ 50 ms and < 0.1 % errors, event pipeline running",
-		Value: value, Unit: "creates/s", Baseline: baseline, BaselineOf: "pgbench, 32 clients: the same ticket + outbox transaction (R_db)",
-		Ratio: value / baseline, Target: "≥ 0.35 × R_db", Met: value >= 0.35*baseline,
-		Details: map[string]any{
-			"rounds (creates/s)":                  res.rates,
-			"rounds (pgbench tx/s)":               res.dbRates,
-			"rate searches (8 s a step)":          res.searches,
-			"peak RSS MiB during the last search": peak,
+	return res.scenario("ticket creation through the gateway: highest rate with p99 ≤ 50 ms and < 0.1 % errors, event pipeline running",
+		"creates/s", "pgbench, 32 clients: the same ticket + outbox transaction (R_db)", 0.35, map[string]any{
+			"peak RSS MiB during the last search":                                peak,
 			fmt.Sprintf("cores used by each process at %d/s (round 1)", coresAt): cores,
-		},
-	}, nil
+		}), nil
 }
 
 // readMix is a targeter of the S2 mix by the fixture's users: 80 % one of
@@ -194,17 +201,8 @@ func s2ReadMix(ctx context.Context, st *stack, f *fixture) (Scenario, error) {
 		return Scenario{}, err
 	}
 	st.s2Rate = median(res.rates)
-	value, baseline := median(res.rates), median(res.dbRates)
-	return Scenario{
-		Title: "read mix through the gateway (80 % one ticket, 15 % a list page of 50, 5 % create): highest rate with p99 ≤ 30 ms",
-		Value: value, Unit: "requests/s", Baseline: baseline, BaselineOf: "pgbench, 32 clients: the same statements in the same mix",
-		Ratio: value / baseline, Target: "≥ 0.4 × baseline", Met: value >= 0.4*baseline,
-		Details: map[string]any{
-			"rounds (requests/s)":        res.rates,
-			"rounds (pgbench tx/s)":      res.dbRates,
-			"rate searches (8 s a step)": res.searches,
-		},
-	}, nil
+	return res.scenario("read mix through the gateway (80 % one ticket, 15 % a list page of 50, 5 % create): highest rate with p99 ≤ 30 ms",
+		"requests/s", "pgbench, 32 clients: the same statements in the same mix", 0.4, map[string]any{}), nil
 }
 
 // bareProxy serves a plain httputil.ReverseProxy to target on a free

@@ -17,6 +17,7 @@ type Common struct {
 	TokenTTL     time.Duration // ACCESS_TOKEN_EXPIRE_MINUTES
 	NATSURL      string        // NATS_URL
 	OTLPEndpoint string        // OTEL_EXPORTER_OTLP_ENDPOINT; empty: no export
+	Addr         string        // <SERVICE>_ADDR, e.g. TICKETS_ADDR: where the API listens
 	// AdminAddr is the internal listener of the profiler and the metrics
 	// (<SERVICE>_ADMIN_ADDR, e.g. TICKETS_ADMIN_ADDR; empty: none). It must
 	// never be reachable from outside: bind it to loopback or a private
@@ -28,8 +29,9 @@ type Common struct {
 	EventsRetention time.Duration
 }
 
-// Common reads the settings every service shares.
-func (r *Reader) Common(service string) Common {
+// Common reads the settings every service shares; addr is the default of
+// the service's API address.
+func (r *Reader) Common(service, addr string) Common {
 	c := Common{
 		ServiceName:  r.String("OTEL_SERVICE_NAME", service),
 		Debug:        r.Bool("DEBUG", false),
@@ -37,6 +39,7 @@ func (r *Reader) Common(service string) Common {
 		TokenTTL:     time.Duration(r.Int("ACCESS_TOKEN_EXPIRE_MINUTES", 30)) * time.Minute,
 		NATSURL:      r.String("NATS_URL", "nats://127.0.0.1:4222"),
 		OTLPEndpoint: strings.TrimSuffix(r.String("OTEL_EXPORTER_OTLP_ENDPOINT", ""), "/"),
+		Addr:         r.String(strings.ToUpper(service)+"_ADDR", addr),
 		AdminAddr:    r.String(strings.ToUpper(service)+"_ADMIN_ADDR", ""),
 	}
 	days := r.Int("EVENTS_RETENTION_DAYS", 30)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/supportdesk/supportdesk/pkg/pgdb"
 	"github.com/supportdesk/supportdesk/pkg/pgtest"
@@ -74,6 +75,27 @@ func TestMigrateCommand(t *testing.T) {
 func TestOpenRejectsUnreachableDatabase(t *testing.T) {
 	if _, err := pgdb.Open(context.Background(), "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"); err == nil {
 		t.Fatal("Open succeeded against a closed port")
+	}
+}
+
+// A pool reads timestamptz values in UTC whatever the process's local zone,
+// so stores scan rows straight into domain types.
+func TestOpenReadsTimesInUTC(t *testing.T) {
+	local := time.Local
+	time.Local = time.FixedZone("UTC+3", 3*3600)
+	defer func() { time.Local = local }()
+
+	pool, err := pgdb.Open(context.Background(), pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var at time.Time
+	if err := pool.QueryRow(context.Background(), `SELECT '2026-11-27 10:00:00+03'::timestamptz`).Scan(&at); err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2026, 11, 27, 7, 0, 0, 0, time.UTC); at.Location() != time.UTC || !at.Equal(want) {
+		t.Errorf("read %v, want %v", at, want)
 	}
 }
 

@@ -4,14 +4,16 @@
 // serving until a signal. A service's main.go is then the list of its own
 // parts:
 //
-//	svc, err := service.Start(ctx, cfg.Common, stdout, "addr", cfg.Addr)
+//	svc, err := service.Start(ctx, cfg.Common, stdout)
 //	if err != nil {
 //		return err
 //	}
 //	defer svc.Stop(&err)
 //	pool, err := svc.Postgres(ctx, cfg.DatabaseURL, postgres.Migrations)
 //	...
-//	return svc.Serve(ctx, cfg.Addr, engine, relay.Run)
+//	return svc.Serve(ctx, engine, svc.Relay(postgres.Outbox, pool, js))
+//
+// Each part it opens (PostgreSQL, NATS) is checked by the readiness route.
 package service
 
 import (
@@ -39,6 +41,7 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/config"
 	"github.com/supportdesk/supportdesk/pkg/lifecycle"
+	"github.com/supportdesk/supportdesk/pkg/outbox"
 	"github.com/supportdesk/supportdesk/pkg/pgdb"
 	"github.com/supportdesk/supportdesk/pkg/telemetry"
 	"github.com/supportdesk/supportdesk/pkg/web"
@@ -75,6 +78,7 @@ type Service struct {
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
 	cfg      config.Common
+	checks   map[string]web.Check // of /health/ready
 }
 
 // Start logs, with attrs, that the service cfg configures is starting,
@@ -89,8 +93,9 @@ func Start(ctx context.Context, cfg config.Common, stdout io.Writer, attrs ...an
 		debug.SetGCPercent(200)
 	}
 	logger := telemetry.NewLogger(stdout, cfg.LogLevel, cfg.ServiceName)
-	logger.InfoContext(ctx, "starting", append([]any{"nats", cfg.NATSURL, "debug", cfg.Debug}, attrs...)...)
-	s := &Service{Parts: lifecycle.New(logger, StopTimeout), Logger: logger, Registry: prometheus.NewRegistry(), cfg: cfg}
+	logger.InfoContext(ctx, "starting", append([]any{"addr", cfg.Addr, "nats", cfg.NATSURL, "debug", cfg.Debug}, attrs...)...)
+	s := &Service{Parts: lifecycle.New(logger, StopTimeout), Logger: logger, Registry: prometheus.NewRegistry(), cfg: cfg,
+		checks: map[string]web.Check{}}
 	shutdown, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: cfg.ServiceName, Endpoint: cfg.OTLPEndpoint})
 	if err != nil {
 		return nil, err
@@ -106,7 +111,16 @@ func (s *Service) Postgres(ctx context.Context, url config.Secret, m pgdb.Migrat
 		return nil, err
 	}
 	s.Add("postgres", lifecycle.Quiet(pool.Close))
+	s.Check("postgres", pool.Ping)
 	return pool, nil
+}
+
+// Relay returns the job that publishes what ob holds in pool on js, its
+// metrics in Registry.
+func (s *Service) Relay(ob outbox.Outbox, pool *pgxpool.Pool, js jetstream.JetStream) func(context.Context) error {
+	relay := outbox.NewRelay(ob, pool, bus.NewPublisher(js), outbox.RelayConfig{Linger: 3 * time.Millisecond}, s.Logger)
+	relay.RegisterMetrics(s.Registry)
+	return relay.Run
 }
 
 // NATS connects to NATS and ensures the events stream; the connection is
@@ -117,24 +131,29 @@ func (s *Service) NATS(ctx context.Context) (*nats.Conn, jetstream.JetStream, er
 		return nil, nil, err
 	}
 	s.Add("nats", func(ctx context.Context) error { return bus.Drain(ctx, nc) })
+	s.Check("nats", func(context.Context) error { return bus.Healthy(nc) })
 	return nc, js, nil
 }
 
+// Check adds check, under name, to what the readiness route checks.
+func (s *Service) Check(name string, check web.Check) { s.checks[name] = check }
+
 // Engine returns the service's HTTP engine: request metrics in Registry,
 // served at /metrics, then middleware for every route registered after
-// it, the health routes over checks among them.
-func (s *Service) Engine(checks map[string]web.Check, middleware ...gin.HandlerFunc) *gin.Engine {
+// it, the health routes among them; readiness checks every part the
+// service opened, and those added by Check before.
+func (s *Service) Engine(middleware ...gin.HandlerFunc) *gin.Engine {
 	engine := web.NewEngine(s.cfg.ServiceName, s.Logger, s.Registry)
 	engine.Use(middleware...)
-	web.HealthRoutes(engine, checks)
+	web.HealthRoutes(engine, s.checks)
 	return engine
 }
 
-// Serve serves h on addr and runs each job until ctx ends, which is a
+// Serve serves h on the service's address and runs each job until ctx ends, which is a
 // clean stop (nil), or one of them fails, which stops the others and is
 // returned. With an admin address configured, it serves the profiler and
 // the metrics there too (see Admin).
-func (s *Service) Serve(ctx context.Context, addr string, h http.Handler, jobs ...func(context.Context) error) error {
+func (s *Service) Serve(ctx context.Context, h http.Handler, jobs ...func(context.Context) error) error {
 	// What starting took (parsing documents, migrating, hashing the seed
 	// accounts' passwords) goes back to the system before serving, rather
 	// than idling in the process until the scavenger returns it.
@@ -146,7 +165,7 @@ func (s *Service) Serve(ctx context.Context, addr string, h http.Handler, jobs .
 	for _, job := range jobs {
 		g.Go(func() error { return job(gctx) })
 	}
-	g.Go(func() error { return web.Serve(gctx, addr, h, StopTimeout, s.Logger) })
+	g.Go(func() error { return web.Serve(gctx, s.cfg.Addr, h, StopTimeout, s.Logger) })
 	err := g.Wait()
 	s.Logger.InfoContext(ctx, "shutting down", "err", err)
 	if errors.Is(err, context.Canceled) {

@@ -13,6 +13,14 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/telemetry"
 )
 
+// flagSet returns the flag set of the one-off command name, which prints
+// its help to out.
+func flagSet(name string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	return fs
+}
+
 // parseFlags parses the arguments of a one-off command into fs: -h prints
 // its flags (done); a flag it does not define, or an argument left over,
 // fails with the usage.

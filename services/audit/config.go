@@ -18,7 +18,6 @@ type Config struct {
 	// only), ACCESS_TOKEN_EXPIRE_MINUTES, NATS_URL, OTEL_SERVICE_NAME and
 	// OTEL_EXPORTER_OTLP_ENDPOINT.
 	config.Common
-	Addr string // AUDIT_ADDR
 	// DatabaseURL, AUDIT_DATABASE_URL, keeps the log in PostgreSQL (schema
 	// audit) when set, as `make run` does; otherwise it is in MongoDB.
 	DatabaseURL   config.Secret
@@ -53,8 +52,7 @@ const day = 24 * time.Hour
 func loadConfig(getenv func(string) string) (Config, error) {
 	r := config.NewReader(getenv)
 	cfg := Config{
-		Common:        r.Common("audit"),
-		Addr:          r.String("AUDIT_ADDR", ":8003"),
+		Common:        r.Common("audit", ":8003"),
 		DatabaseURL:   config.Secret(r.String("AUDIT_DATABASE_URL", "")),
 		MongoURL:      config.Secret(r.String("MONGODB_URL", "mongodb://127.0.0.1:27017")),
 		MongoDatabase: r.String("MONGODB_DATABASE", "app_logs"),
@@ -101,7 +99,6 @@ func (c Config) Stream() bus.StreamConfig {
 // LogValue lists the settings for the start-up log, secrets masked.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("addr", c.Addr),
 		slog.String("store", c.storeName()),
 		slog.String("audit_database_url", redactURL(c.DatabaseURL.Reveal())),
 		slog.String("mongodb_url", redactURL(c.MongoURL.Reveal())),

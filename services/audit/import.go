@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -20,8 +19,7 @@ const importBatch = 1000
 // skipping those stored already, and prints what it did. Running it again
 // is safe.
 func importLog(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+	fs := flagSet("import", stdout)
 	from := fs.String("from", "", "the MongoDB URL of the store to copy, e.g. mongodb://127.0.0.1:27018/")
 	database := fs.String("database", "app_logs", "the database of that store")
 	if done, err := parseFlags(fs, args); done || err != nil {

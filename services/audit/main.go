@@ -13,7 +13,6 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/config"
 	"github.com/supportdesk/supportdesk/pkg/service"
 	"github.com/supportdesk/supportdesk/pkg/token"
-	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/audit/internal/api"
 	"github.com/supportdesk/supportdesk/services/audit/internal/audit"
 	"github.com/supportdesk/supportdesk/services/audit/internal/consumer"
@@ -108,12 +107,10 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 
 	tm := token.NewManager([]byte(cfg.SecretKey.Reveal()), cfg.TokenTTL)
 	cons.RegisterMetrics(svc.Registry)
-	engine := svc.Engine(map[string]web.Check{
-		st.name: st.check,
-		"nats":  func(context.Context) error { return bus.Healthy(nc) },
-	})
+	svc.Check(st.name, st.check)
+	engine := svc.Engine()
 	api.Routes(engine, logs, tm, api.Limits{Concurrent: cfg.MaxQueries, Timeout: cfg.QueryTimeout}, logger)
-	return svc.Serve(ctx, cfg.Addr, engine)
+	return svc.Serve(ctx, engine)
 }
 
 // startRetention sets up the removal of entries past AUDIT_RETENTION_DAYS:

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -17,8 +16,7 @@ import (
 // still holds from that time on, skipping those already stored, and prints
 // what it did. See README.md, "Replay".
 func replay(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+	fs := flagSet("replay", stdout)
 	sinceFlag := fs.String("since", "", "replay events from this time on: an RFC 3339 time, or a duration before now like 72h")
 	if done, err := parseFlags(fs, args); done || err != nil {
 		return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -34,8 +33,7 @@ const seedBatch = 1000
 // instead, for the audit consumer to store (the drain benchmark compares
 // the two).
 func seed(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {
-	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+	fs := flagSet("seed", stdout)
 	n := fs.Int("events", 0, "how many entries to write")
 	users := fs.Int("users", 1000, "how many users make the calls")
 	span := fs.Duration("span", 30*24*time.Hour, "how far back from --at the entries spread, e.g. 720h or 20m")

@@ -9,7 +9,6 @@ import (
 // Config is the auth service's configuration, read once from the environment.
 type Config struct {
 	config.Common
-	Addr        string        // AUTH_ADDR
 	DatabaseURL config.Secret // DATABASE_URL (may hold a password)
 	Seeds       []user.Seed   // INITIAL_{ADMIN,STAFF,USER}_{EMAIL,PASSWORD}
 }
@@ -17,8 +16,7 @@ type Config struct {
 func loadConfig(getenv func(string) string) (Config, error) {
 	r := config.NewReader(getenv)
 	cfg := Config{
-		Common:      r.Common("auth"),
-		Addr:        r.String("AUTH_ADDR", ":8001"),
+		Common:      r.Common("auth", ":8001"),
 		DatabaseURL: config.Secret(r.String("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/support_system?sslmode=disable")),
 	}
 	// The seed's bootstrap: the user account gets fixed example profile data.

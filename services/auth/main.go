@@ -13,11 +13,9 @@ import (
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/config"
-	"github.com/supportdesk/supportdesk/pkg/outbox"
 	"github.com/supportdesk/supportdesk/pkg/pgdb"
 	"github.com/supportdesk/supportdesk/pkg/service"
 	"github.com/supportdesk/supportdesk/pkg/token"
-	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/auth/internal/api"
 	"github.com/supportdesk/supportdesk/services/auth/internal/postgres"
 	"github.com/supportdesk/supportdesk/services/auth/internal/user"
@@ -44,7 +42,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return postgres.Migrations.Command(cfg.DatabaseURL.Reveal(), args[1:], stdout)
 	}
 
-	svc, err := service.Start(ctx, cfg.Common, stdout, "addr", cfg.Addr)
+	svc, err := service.Start(ctx, cfg.Common, stdout)
 	if err != nil {
 		return err
 	}
@@ -54,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	nc, js, err := svc.NATS(ctx)
+	_, js, err := svc.NATS(ctx)
 	if err != nil {
 		return err
 	}
@@ -75,14 +73,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	svc.Add("consumer", owners.Stop)
 
-	engine := svc.Engine(map[string]web.Check{
-		"postgres": store.Ping,
-		"nats":     func(context.Context) error { return bus.Healthy(nc) },
-	})
+	engine := svc.Engine()
 	api.New(users, tokens, logger).Routes(engine)
 
-	relay := outbox.NewRelay(postgres.Outbox, pool, bus.NewPublisher(js), outbox.RelayConfig{Linger: 3 * time.Millisecond}, logger)
-	relay.RegisterMetrics(svc.Registry)
 	owners.RegisterMetrics(svc.Registry)
-	return svc.Serve(ctx, cfg.Addr, engine, relay.Run)
+	return svc.Serve(ctx, engine, svc.Relay(postgres.Outbox, pool, js))
 }

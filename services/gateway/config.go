@@ -13,7 +13,6 @@ import (
 // Config is the gateway's configuration, read once from the environment.
 type Config struct {
 	config.Common
-	Addr      string                      // GATEWAY_ADDR
 	Upstreams map[route.Upstream]*url.URL // AUTH_URL, TICKETS_URL, AUDIT_URL
 	// APIEventBuffer bounds the api.request events waiting to be published
 	// (API_EVENT_BUFFER); past it, events are dropped and counted.
@@ -35,8 +34,7 @@ type Config struct {
 func loadConfig(getenv func(string) string) (Config, error) {
 	r := config.NewReader(getenv)
 	cfg := Config{
-		Common:         r.Common("gateway"),
-		Addr:           r.String("GATEWAY_ADDR", ":8000"),
+		Common:         r.Common("gateway", ":8000"),
 		Upstreams:      map[route.Upstream]*url.URL{},
 		APIEventBuffer: r.Int("API_EVENT_BUFFER", 4096),
 	}

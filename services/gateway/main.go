@@ -16,7 +16,6 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/config"
 	"github.com/supportdesk/supportdesk/pkg/service"
 	"github.com/supportdesk/supportdesk/pkg/token"
-	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/apilog"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/docs"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/edge"
@@ -41,7 +40,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	svc, err := service.Start(ctx, cfg.Common, stdout, "addr", cfg.Addr)
+	svc, err := service.Start(ctx, cfg.Common, stdout)
 	if err != nil {
 		return err
 	}
@@ -68,7 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	svc.Add("api events", recorder.Close)
 	middleware := append([]gin.HandlerFunc{recorder.Middleware(), guard.SecurityHeaders(), guard.CORS(cfg.AllowedOrigins),
 		guard.PerClient(cfg.ClientPerMinute).Handler(), guard.BodyLimit(cfg.MaxBodyBytes)}, edge.Middleware()...)
-	engine := svc.Engine(map[string]web.Check{"nats": func(context.Context) error { return bus.Healthy(nc) }}, middleware...)
+	engine := svc.Engine(middleware...)
 	// The client's address is the peer's: no proxy in front is trusted to
 	// tell another one.
 	if err := engine.SetTrustedProxies(nil); err != nil {
@@ -85,5 +84,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := docs.Routes(engine); err != nil {
 		return err
 	}
-	return svc.Serve(ctx, cfg.Addr, engine)
+	return svc.Serve(ctx, engine)
 }

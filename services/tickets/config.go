@@ -5,15 +5,13 @@ import "github.com/supportdesk/supportdesk/pkg/config"
 // Config is the tickets service's configuration, read once from the environment.
 type Config struct {
 	config.Common
-	Addr        string        // TICKETS_ADDR
 	DatabaseURL config.Secret // DATABASE_URL (may hold a password)
 }
 
 func loadConfig(getenv func(string) string) (Config, error) {
 	r := config.NewReader(getenv)
 	cfg := Config{
-		Common:      r.Common("tickets"),
-		Addr:        r.String("TICKETS_ADDR", ":8002"),
+		Common:      r.Common("tickets", ":8002"),
 		DatabaseURL: config.Secret(r.String("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/support_system?sslmode=disable")),
 	}
 	return cfg, r.Err()

@@ -10,15 +10,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/config"
-	"github.com/supportdesk/supportdesk/pkg/outbox"
 	"github.com/supportdesk/supportdesk/pkg/pgdb"
 	"github.com/supportdesk/supportdesk/pkg/service"
 	"github.com/supportdesk/supportdesk/pkg/token"
-	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/tickets/internal/api"
 	"github.com/supportdesk/supportdesk/services/tickets/internal/postgres"
 	"github.com/supportdesk/supportdesk/services/tickets/internal/ticket"
@@ -45,7 +42,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return postgres.Migrations.Command(cfg.DatabaseURL.Reveal(), args[1:], stdout)
 	}
 
-	svc, err := service.Start(ctx, cfg.Common, stdout, "addr", cfg.Addr)
+	svc, err := service.Start(ctx, cfg.Common, stdout)
 	if err != nil {
 		return err
 	}
@@ -55,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	nc, js, err := svc.NATS(ctx)
+	_, js, err := svc.NATS(ctx)
 	if err != nil {
 		return err
 	}
@@ -71,15 +68,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	svc.Add("consumer", directory.Stop)
 
-	engine := svc.Engine(map[string]web.Check{
-		"postgres": store.Ping,
-		"nats":     func(context.Context) error { return bus.Healthy(nc) },
-	})
-	api.New(tickets, tokens, logger).Routes(engine)
-	api.NewReports(ticket.NewReports(store), tokens, logger).Routes(engine)
+	engine := svc.Engine()
+	api.New(tickets, ticket.NewReports(store), tokens, logger).Routes(engine)
 
-	relay := outbox.NewRelay(postgres.Outbox, pool, bus.NewPublisher(js), outbox.RelayConfig{Linger: 3 * time.Millisecond}, logger)
-	relay.RegisterMetrics(svc.Registry)
 	directory.RegisterMetrics(svc.Registry)
-	return svc.Serve(ctx, cfg.Addr, engine, relay.Run)
+	return svc.Serve(ctx, engine, svc.Relay(postgres.Outbox, pool, js))
 }

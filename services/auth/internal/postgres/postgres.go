@@ -37,31 +37,8 @@ type Store struct {
 // NewStore returns a Store on pool.
 func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-type userRow struct {
-	ID           int64      `db:"id"`
-	Email        string     `db:"email"`
-	PasswordHash string     `db:"password_hash"`
-	Role         string     `db:"role"`
-	INN          *string    `db:"inn"`
-	Phone        *string    `db:"phone"`
-	FirstName    *string    `db:"first_name"`
-	LastName     *string    `db:"last_name"`
-	FatherName   *string    `db:"father_name"`
-	BirthDate    *time.Time `db:"birth_date"`
-	Active       bool       `db:"active"`
-	CreatedAt    time.Time  `db:"created_at"`
-	UpdatedAt    time.Time  `db:"updated_at"`
-}
-
+// userColumns are the columns of a user.User, in the names it scans by.
 const userColumns = `id, email, password_hash, role, inn, phone, first_name, last_name, father_name, birth_date, active, created_at, updated_at`
-
-func toUser(r userRow) user.User {
-	return user.User{
-		ID: r.ID, Email: r.Email, PasswordHash: r.PasswordHash, Role: access.Role(r.Role),
-		INN: r.INN, Phone: r.Phone, FirstName: r.FirstName, LastName: r.LastName, FatherName: r.FatherName,
-		BirthDate: r.BirthDate, Active: r.Active, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
-	}
-}
 
 // querier is a pool or a transaction.
 type querier interface {
@@ -75,14 +52,11 @@ func queryUser(ctx context.Context, q querier, sql string, args ...any) (user.Us
 	if err != nil {
 		return user.User{}, err
 	}
-	row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[userRow])
+	u, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[user.User])
 	if errors.Is(err, pgx.ErrNoRows) {
 		return user.User{}, user.ErrNotFound
 	}
-	if err != nil {
-		return user.User{}, err
-	}
-	return toUser(row), nil
+	return u, err
 }
 
 // Create implements user.Store.
@@ -156,9 +130,6 @@ func (s *Store) AddRefreshToken(ctx context.Context, t user.RefreshToken) error 
 	}
 	return nil
 }
-
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // RotateRefreshToken implements user.Store.
 func (s *Store) RotateRefreshToken(ctx context.Context, old []byte, next user.RefreshToken, onReuse func(user.RefreshToken) ([]events.Event, error)) (user.RefreshToken, error) {
@@ -296,17 +267,13 @@ func (s *Store) List(ctx context.Context, role access.Role, offset, limit int) (
 	if err != nil {
 		return nil, 0, err
 	}
-	list, err := pgx.CollectRows(rows, pgx.RowToStructByName[userRow])
+	users, err := pgx.CollectRows(rows, pgx.RowToStructByName[user.User])
 	if err != nil {
 		return nil, 0, err
 	}
 	var total int64
 	if err := s.pool.QueryRow(ctx, count, string(role)).Scan(&total); err != nil {
 		return nil, 0, err
-	}
-	users := make([]user.User, len(list))
-	for i, r := range list {
-		users[i] = toUser(r)
 	}
 	return users, total, nil
 }

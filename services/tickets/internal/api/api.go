@@ -31,20 +31,22 @@ type Tickets interface {
 	AddComment(ctx context.Context, a ticket.Actor, id int64, body string, internal bool, idem *ticket.Idempotency) (ticket.CommentView, error)
 }
 
-// Handler serves the ticket routes.
+// Handler serves the tickets service's routes: the tickets and their
+// comments, and the admin reports.
 type Handler struct {
 	tickets Tickets
+	reports Reporter
 	tokens  *token.Manager
 	logger  *slog.Logger
 }
 
 // New returns a Handler.
-func New(tickets Tickets, tokens *token.Manager, logger *slog.Logger) *Handler {
-	return &Handler{tickets: tickets, tokens: tokens, logger: logger}
+func New(tickets Tickets, reports Reporter, tokens *token.Manager, logger *slog.Logger) *Handler {
+	return &Handler{tickets: tickets, reports: reports, tokens: tokens, logger: logger}
 }
 
-// Routes registers the ticket routes on e. Permissions and object-level
-// rules are checked by the ticket service.
+// Routes registers the routes on e. Permissions and object-level rules are
+// checked by the ticket service and the reports.
 func (h *Handler) Routes(e *gin.Engine) {
 	g := e.Group("/user_request", web.Authenticate(h.tokens))
 	// The seed's clients post to "/user_request/"; both forms are the same
@@ -64,6 +66,11 @@ func (h *Handler) Routes(e *gin.Engine) {
 	staff.POST("/:id/assign", h.assign)
 
 	e.GET("/admin/requests", web.Authenticate(h.tokens), h.list(Tickets.ListAll))
+
+	auth := web.Authenticate(h.tokens)
+	e.GET("/admin/statistics", auth, h.statistics)
+	e.GET("/admin/staff/workload", auth, h.workload)
+	e.GET("/admin/requests/export", auth, h.export)
 }
 
 func actor(c *gin.Context) ticket.Actor {

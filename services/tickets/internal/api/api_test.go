@@ -38,8 +38,7 @@ func setup(t *testing.T) env {
 	tokens := token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute)
 	store := postgres.NewStore(pool)
 	e := web.NewEngine("tickets-test", logger, prometheus.NewRegistry())
-	api.New(ticket.NewService(store), tokens, logger).Routes(e)
-	api.NewReports(ticket.NewReports(store), tokens, logger).Routes(e)
+	api.New(ticket.NewService(store), ticket.NewReports(store), tokens, logger).Routes(e)
 
 	// The directory learns of users from auth's events, as in production.
 	dir := ticket.NewDirectory(store)

@@ -193,7 +193,7 @@ func FuzzRequestBodies(f *testing.F) {
 	}
 	gin.SetMode(gin.TestMode)
 	rec := &recordingTickets{}
-	h := New(rec, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h := New(rec, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	handlers := []struct {
 		name  string
 		serve gin.HandlerFunc

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/csv"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/supportdesk/supportdesk/pkg/fault"
-	"github.com/supportdesk/supportdesk/pkg/token"
 	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/tickets/internal/ticket"
 )
@@ -22,28 +20,6 @@ type Reporter interface {
 	Statistics(ctx context.Context, a ticket.Actor) (ticket.Statistics, error)
 	Workload(ctx context.Context, a ticket.Actor) ([]ticket.Workload, error)
 	Export(ctx context.Context, a ticket.Actor, f ticket.Filter, write func(ticket.ExportRow) error) error
-}
-
-// Reports serves the admin reports: statistics, staff workload and the CSV
-// export.
-type Reports struct {
-	reports Reporter
-	tokens  *token.Manager
-	logger  *slog.Logger
-}
-
-// NewReports returns a Reports handler.
-func NewReports(reports Reporter, tokens *token.Manager, logger *slog.Logger) *Reports {
-	return &Reports{reports: reports, tokens: tokens, logger: logger}
-}
-
-// Routes registers the report routes on e. Permissions are checked by the
-// ticket reports.
-func (h *Reports) Routes(e *gin.Engine) {
-	auth := web.Authenticate(h.tokens)
-	e.GET("/admin/statistics", auth, h.statistics)
-	e.GET("/admin/staff/workload", auth, h.workload)
-	e.GET("/admin/requests/export", auth, h.export)
 }
 
 // countsJSON is a ticket count by status, as both reports name it.
@@ -102,7 +78,7 @@ func toStatisticsJSON(s ticket.Statistics) statisticsJSON {
 	}
 }
 
-func (h *Reports) statistics(c *gin.Context) {
+func (h *Handler) statistics(c *gin.Context) {
 	s, err := h.reports.Statistics(c.Request.Context(), actor(c))
 	if err != nil {
 		web.Error(c, h.logger, err)
@@ -119,7 +95,7 @@ type workloadJSON struct {
 	countsJSON
 }
 
-func (h *Reports) workload(c *gin.Context) {
+func (h *Handler) workload(c *gin.Context) {
 	list, err := h.reports.Workload(c.Request.Context(), actor(c))
 	if err != nil {
 		web.Error(c, h.logger, err)
@@ -239,7 +215,7 @@ func (e *csvExport) push() error {
 	return nil
 }
 
-func (h *Reports) export(c *gin.Context) {
+func (h *Handler) export(c *gin.Context) {
 	f, fields := parseFilter(c)
 	if len(fields) > 0 {
 		web.Error(c, h.logger, fault.Fields(fields...))

@@ -61,7 +61,7 @@ func newReportEnv(tb testing.TB, reports api.Reporter, logger *slog.Logger) repo
 	}
 	tokens := token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute)
 	e := web.NewEngine("tickets-test", logger, prometheus.NewRegistry())
-	api.NewReports(reports, tokens, logger).Routes(e)
+	api.New(nil, reports, tokens, logger).Routes(e)
 	pgtest.Exec(tb, pool, reportDirectory)
 	return reportEnv{engine: e, pool: pool, tokens: tokens}
 }

@@ -21,14 +21,11 @@ func lock(ctx context.Context, tx pgx.Tx, id int64) (ticket.Ticket, error) {
 	if err != nil {
 		return ticket.Ticket{}, err
 	}
-	row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[ticketRow])
+	t, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[ticket.Ticket])
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ticket.Ticket{}, ticket.ErrNotFound
 	}
-	if err != nil {
-		return ticket.Ticket{}, err
-	}
-	return toTicket(row), nil
+	return t, err
 }
 
 const saveTicket = `
@@ -91,13 +88,12 @@ WHERE staff_id = $1 AND status IN ('new', 'in_progress') ORDER BY id FOR UPDATE`
 		if err != nil {
 			return err
 		}
-		list, err := pgx.CollectRows(rows, pgx.RowToStructByName[ticketRow])
+		list, err := pgx.CollectRows(rows, pgx.RowToStructByName[ticket.Ticket])
 		if err != nil {
 			return err
 		}
 		now := time.Now().UTC()
-		for _, r := range list {
-			before := toTicket(r)
+		for _, before := range list {
 			after := before
 			after.StaffID = nil
 			if after.Status == ticket.StatusInProgress {

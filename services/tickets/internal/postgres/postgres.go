@@ -8,7 +8,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -37,45 +36,9 @@ type Store struct {
 // NewStore returns a Store on pool.
 func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
-
-type ticketRow struct {
-	ID           int64      `db:"id"`
-	OwnerID      int64      `db:"owner_id"`
-	StaffID      *int64     `db:"staff_id"`
-	Title        *string    `db:"title"`
-	Text         string     `db:"text"`
-	Status       string     `db:"status"`
-	Priority     string     `db:"priority"`
-	Category     *string    `db:"category"`
-	StaffComment *string    `db:"staff_comment"`
-	Version      int        `db:"version"`
-	CreatedAt    time.Time  `db:"created_at"`
-	UpdatedAt    time.Time  `db:"updated_at"`
-	FirstResp    *time.Time `db:"first_response_at"`
-	ResolvedAt   *time.Time `db:"resolved_at"`
-}
-
+// ticketColumns are the columns of a ticket.Ticket, in the names it scans by.
 const ticketColumns = `id, owner_id, staff_id, title, text, status, priority, category, staff_comment, version,
 created_at, updated_at, first_response_at, resolved_at`
-
-func toTicket(r ticketRow) ticket.Ticket {
-	return ticket.Ticket{
-		ID: r.ID, OwnerID: r.OwnerID, StaffID: r.StaffID, Title: r.Title, Text: r.Text,
-		Status: ticket.Status(r.Status), Priority: ticket.Priority(r.Priority), Category: r.Category,
-		StaffComment: r.StaffComment, Version: r.Version, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
-		FirstResponseAt: utc(r.FirstResp), ResolvedAt: utc(r.ResolvedAt),
-	}
-}
-
-func utc(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
 
 // Create implements ticket.Store.
 func (s *Store) Create(ctx context.Context, t ticket.Ticket, idem *ticket.Idempotency, evs func(ticket.Ticket) ([]events.Event, error)) (ticket.View, error) {
@@ -97,7 +60,7 @@ WITH r AS (
 		if err != nil {
 			return 0, err
 		}
-		out, err := evs(toTicket(row.ticketRow))
+		out, err := evs(row.Ticket)
 		if err != nil {
 			return 0, err
 		}
@@ -154,7 +117,7 @@ func (s *Store) idempotent(ctx context.Context, idem *ticket.Idempotency, insert
 }
 
 type viewRow struct {
-	ticketRow
+	ticket.Ticket
 	OwnerEmail      *string `db:"owner_email"`
 	OwnerRole       *string `db:"owner_role"`
 	OwnerFirstName  *string `db:"owner_first_name"`
@@ -187,7 +150,7 @@ func directoryUser(id int64, email, role *string, first, last, father *string, a
 
 func toView(r viewRow) ticket.View {
 	v := ticket.View{
-		Ticket: toTicket(r.ticketRow),
+		Ticket: r.Ticket,
 		Owner:  directoryUser(r.OwnerID, r.OwnerEmail, r.OwnerRole, r.OwnerFirstName, r.OwnerLastName, r.OwnerFatherName, r.OwnerActive),
 	}
 	v.Owner.INN, v.Owner.Phone = r.OwnerINN, r.OwnerPhone

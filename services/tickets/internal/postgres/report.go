@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/supportdesk/supportdesk/pkg/access"
 	"github.com/supportdesk/supportdesk/pkg/fault"
 	"github.com/supportdesk/supportdesk/services/tickets/internal/ticket"
 )
@@ -60,32 +59,17 @@ func seconds(s *float64) *time.Duration {
 	return &d
 }
 
+// workloadRow is a staff member and the counts of the tickets assigned to
+// them, as the workload query selects them.
 type workloadRow struct {
-	ID         int64   `db:"id"`
-	Email      string  `db:"email"`
-	Role       string  `db:"role"`
-	FirstName  *string `db:"first_name"`
-	LastName   *string `db:"last_name"`
-	FatherName *string `db:"father_name"`
-	Total      int64   `db:"total"`
-	New        int64   `db:"new"`
-	InProgress int64   `db:"in_progress"`
-	Completed  int64   `db:"completed"`
-	Closed     int64   `db:"closed"`
-}
-
-func toWorkload(r workloadRow) ticket.Workload {
-	return ticket.Workload{
-		Staff: ticket.User{ID: r.ID, Email: r.Email, Role: access.Role(r.Role), FirstName: r.FirstName,
-			LastName: r.LastName, FatherName: r.FatherName, Active: true},
-		Counts: ticket.Counts{Total: r.Total, New: r.New, InProgress: r.InProgress, Completed: r.Completed, Closed: r.Closed},
-	}
+	ticket.User
+	ticket.Counts
 }
 
 // Workload implements ticket.ReportStore.
 func (s *Store) Workload(ctx context.Context) ([]ticket.Workload, error) {
 	const q = `
-SELECT u.id, u.email, u.role, u.first_name, u.last_name, u.father_name,
+SELECT u.id, u.email, u.role, u.first_name, u.last_name, u.father_name, u.inn, u.phone, u.active,
        count(r.id) AS total,
        count(r.id) FILTER (WHERE r.status = 'new') AS new,
        count(r.id) FILTER (WHERE r.status = 'in_progress') AS in_progress,
@@ -107,7 +91,7 @@ ORDER BY u.id`
 	}
 	out := make([]ticket.Workload, len(list))
 	for i, r := range list {
-		out[i] = toWorkload(r)
+		out[i] = ticket.Workload{Staff: r.User, Counts: r.Counts}
 	}
 	return out, nil
 }
