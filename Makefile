@@ -31,7 +31,7 @@ define run-in-modules
 	if (( $${#failed[@]} )); then echo "FAILED in: $${failed[*]}" >&2; exit 1; fi
 endef
 
-.PHONY: help run build tools test test-race test-chaos test-security fuzz test-deps lint bench bench-go tidy clean
+.PHONY: help run build tools test test-race test-chaos test-scale test-security fuzz test-deps lint bench bench-go tidy clean
 
 help:
 	@echo "make run        run the whole system locally (deploy/run.sh)"
@@ -40,6 +40,7 @@ help:
 	@echo "make test       go test every module (needs PostgreSQL; started or installed if missing)"
 	@echo "make test-race  the same with the race detector (slow)"
 	@echo "make test-chaos     faults injected under load into a stack of its own; prints a table (about 5 min)"
+	@echo "make test-scale     two replicas of tickets, audit and the gateway on a 3-node JetStream cluster, a node stopped under load (under a minute)"
 	@echo "make test-security  the OWASP API Top 10 attack battery through the gateway; prints cases per category (about 2 min)"
 	@echo "make fuzz       every fuzz target for FUZZTIME each (default 30s)"
 	@echo "make lint       gofmt, go vet, staticcheck and go mod tidy -diff in every module"
@@ -71,6 +72,11 @@ test-race: test-deps
 # The chaos suite and the attack battery start their own PostgreSQL cluster (initdb), NATS and FerretDB.
 test-chaos: test-deps
 	cd services/gateway && go test -tags chaos -count=1 -v -timeout 20m -run '^TestChaos$$' ./e2e
+
+# Two replicas of tickets and audit and two gateways on a 3-node JetStream cluster (embedded), one
+# node stopped and started under load.
+test-scale: test-deps
+	cd services/gateway && go test -tags chaos -count=1 -v -timeout 10m -run '^TestScaleOut$$' ./e2e
 
 test-security: test-deps
 	cd services/gateway && go test -tags security -count=1 -v -timeout 15m -run '^TestSecurity$$' ./e2e

@@ -445,7 +445,7 @@ func s9NoLoss(ctx context.Context, st *stack) (Scenario, error) {
 			extra++ // answered by the gateway, but the client gave up first
 		}
 	}
-	dropped, err := gatewayMetric(gw, "gateway_api_events_dropped_total")
+	dropped, err := gatewayMetric("http://"+st.env["GATEWAY_ADMIN_ADDR"], "gateway_api_events_dropped_total")
 	if err != nil {
 		return Scenario{}, err
 	}
@@ -462,7 +462,8 @@ func s9NoLoss(ctx context.Context, st *stack) (Scenario, error) {
 	}, nil
 }
 
-// gatewayMetric reads a counter of the gateway's /metrics.
+// gatewayMetric reads a counter of the gateway's /metrics, served at base,
+// its admin listener.
 func gatewayMetric(base, name string) (float64, error) {
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {

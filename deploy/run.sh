@@ -172,6 +172,11 @@ go build -o bin/ "${SERVICES[@]/#/./services/}"
 
 ready() { curl -fs -o /dev/null --max-time 2 "$1"; }
 
+# The one step that changes an existing event stream (services only create a missing one): apply
+# EVENTS_RETENTION_DAYS and STREAM_REPLICAS as this environment sets them.
+stream=$(bin/gateway stream 2>&1) || die "the events stream could not be set up: $stream"
+log "$stream"
+
 for svc in "${SERVICES[@]}"; do
 	url="http://127.0.0.1:$(port_of "$svc")${READY_PATH[$svc]}"
 	log "starting $svc (log in $LOG_DIR/$svc.log)"
@@ -199,6 +204,7 @@ cat <<EOF
     API          http://localhost:$(port_of gateway)
     Health       http://localhost:$(port_of gateway)/health
     API docs     http://localhost:$(port_of gateway)/docs
+    Metrics      http://${GATEWAY_ADMIN_ADDR:-127.0.0.1:8010}/metrics (the gateway's; the others' on their ports)
     auth         http://localhost:$(port_of auth)/health/ready
     tickets      http://localhost:$(port_of tickets)/health/ready
     audit        http://localhost:$(port_of audit)/health/ready

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -45,20 +46,19 @@ func Connect(url, name string) (*nats.Conn, jetstream.JetStream, error) {
 	return nc, js, nil
 }
 
-// Open connects to NATS as service and ensures the event stream with the
-// given max age (every service does this at start-up; see EnsureStream).
-func Open(ctx context.Context, url, service string, maxAge time.Duration) (*nats.Conn, jetstream.JetStream, error) {
-	nc, js, err := Connect(url, service)
+// Open connects to NATS as service and opens the event stream, creating
+// it with stream when it is missing (see OpenStream). drift says how the
+// stream differs from stream, if it does.
+func Open(ctx context.Context, url, service string, stream StreamConfig) (nc *nats.Conn, js jetstream.JetStream, drift string, err error) {
+	nc, js, err = Connect(url, service)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	stream := DefaultStream()
-	stream.MaxAge = maxAge
-	if _, err := EnsureStream(ctx, js, stream); err != nil {
+	if _, drift, err = OpenStream(ctx, js, stream); err != nil {
 		nc.Close()
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	return nc, js, nil
+	return nc, js, drift, nil
 }
 
 // StreamConfig is the part of the stream's configuration the system sets.
@@ -66,29 +66,61 @@ type StreamConfig struct {
 	Name       string        // StreamName unless a test isolates itself
 	MaxAge     time.Duration // retention; 0 keeps events forever
 	Duplicates time.Duration // de-duplication window for Nats-Msg-Id
+	Replicas   int           // copies kept in a JetStream cluster; 0 is 1
 }
 
 // DefaultStream is the production stream: every support.> subject, kept
-// 30 days, with a duplicate window far above the outbox relay's retry gap.
+// 30 days, with a duplicate window far above the outbox relay's retry gap,
+// on one server.
 func DefaultStream() StreamConfig {
-	return StreamConfig{Name: StreamName, MaxAge: 30 * 24 * time.Hour, Duplicates: 2 * time.Hour}
+	return StreamConfig{Name: StreamName, MaxAge: 30 * 24 * time.Hour, Duplicates: 2 * time.Hour, Replicas: 1}
 }
 
-// EnsureStream creates the stream or updates it to cfg; every service calls
-// it at start-up, so the order in which services start does not matter.
-func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) (jetstream.Stream, error) {
-	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:       cfg.Name,
+func (c StreamConfig) jetstream() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:       c.Name,
 		Subjects:   []string{events.SubjectAll},
 		Storage:    jetstream.FileStorage,
 		Retention:  jetstream.LimitsPolicy,
-		MaxAge:     cfg.MaxAge,
-		Duplicates: cfg.Duplicates,
-	})
+		MaxAge:     c.MaxAge,
+		Duplicates: c.Duplicates,
+		Replicas:   max(1, c.Replicas),
+	}
+}
+
+// EnsureStream creates the stream or updates it to cfg. It is the
+// operator's step (`<service> stream`), the one place that changes the
+// stream's replicas and retention; services starting use OpenStream.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) (jetstream.Stream, error) {
+	s, err := js.CreateOrUpdateStream(ctx, cfg.jetstream())
 	if err != nil {
 		return nil, fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
 	}
 	return s, nil
+}
+
+// OpenStream is what a service does at start-up: it creates the stream with
+// cfg when it is missing, and otherwise leaves it as it is, so that no
+// service sets back replicas or a retention that an operator, or another
+// service's settings, chose. drift says how the stream differs from cfg in
+// replicas or max age ("" when it does not).
+func OpenStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) (s jetstream.Stream, drift string, err error) {
+	s, err = js.Stream(ctx, cfg.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		s, err = js.CreateStream(ctx, cfg.jetstream())
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // another service was first
+			s, err = js.Stream(ctx, cfg.Name)
+		}
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("open stream %s: %w", cfg.Name, err)
+	}
+	have, want := s.CachedInfo().Config, cfg.jetstream()
+	if have.Replicas != want.Replicas || have.MaxAge != want.MaxAge {
+		drift = fmt.Sprintf("stream %s has %d replicas and max age %s; this service's settings say %d and %s",
+			cfg.Name, have.Replicas, have.MaxAge, want.Replicas, want.MaxAge)
+	}
+	return s, drift, nil
 }
 
 // headerCarrier adapts NATS headers to OpenTelemetry propagation. NATS header
@@ -118,10 +150,39 @@ var propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceCont
 // Publisher publishes events on JetStream.
 type Publisher struct {
 	js jetstream.JetStream
+	// stored counts the events the stream stored; duplicates those it had
+	// already (a publish retried after its ack was lost, de-duplicated by
+	// event id): an event stored twice would count twice in stored.
+	stored, duplicates prometheus.Counter
 }
 
 // NewPublisher returns a Publisher on js.
-func NewPublisher(js jetstream.JetStream) *Publisher { return &Publisher{js: js} }
+func NewPublisher(js jetstream.JetStream) *Publisher {
+	return &Publisher{js: js,
+		stored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "events_published_total",
+			Help: "Events this process published that the stream stored.",
+		}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "events_publish_duplicates_total",
+			Help: "Publishes the stream had stored already and dropped as duplicates (retries after a lost ack).",
+		}),
+	}
+}
+
+// RegisterMetrics exposes the counts of stored and duplicate publishes on
+// reg.
+func (p *Publisher) RegisterMetrics(reg prometheus.Registerer) {
+	reg.MustRegister(p.stored, p.duplicates)
+}
+
+func (p *Publisher) count(ack *jetstream.PubAck) {
+	if ack.Duplicate {
+		p.duplicates.Inc()
+	} else {
+		p.stored.Inc()
+	}
+}
 
 // Publish sends ev on its topic with Nats-Msg-Id set to the event id, so a
 // retried publish is stored once, and waits for the stream's ack. The trace
@@ -135,11 +196,13 @@ func (p *Publisher) Publish(ctx context.Context, ev events.Event) error {
 	if err != nil {
 		return err
 	}
-	if _, err := p.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID)); err != nil {
+	ack, err := p.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID))
+	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "publish failed")
 		return fmt.Errorf("publish %s %s: %w", ev.Type, ev.ID, err)
 	}
+	p.count(ack)
 	return nil
 }
 
@@ -192,7 +255,8 @@ func (p *Publisher) PublishBatch(ctx context.Context, evs []events.Event) (int, 
 		}
 		if s.err == nil && s.ack != nil {
 			select {
-			case <-s.ack.Ok():
+			case ack := <-s.ack.Ok():
+				p.count(ack)
 			case err := <-s.ack.Err():
 				s.err = fmt.Errorf("publish %s %s: %w", evs[i].Type, evs[i].ID, err)
 			case <-ctx.Done():

@@ -74,6 +74,26 @@ func TestPublishDeduplicatesByEventID(t *testing.T) {
 	if info.State.Msgs != 2 {
 		t.Errorf("stream holds %d messages, want 2", info.State.Msgs)
 	}
+	checkPublished(t, p, 2, 2)
+}
+
+// checkPublished checks p's counts of stored and duplicate publishes.
+func checkPublished(t *testing.T, p *bus.Publisher, stored, duplicates float64) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	p.RegisterMetrics(reg)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		got[mf.GetName()] = mf.GetMetric()[0].GetCounter().GetValue()
+	}
+	if got["events_published_total"] != stored || got["events_publish_duplicates_total"] != duplicates {
+		t.Errorf("stored %v and duplicate %v publishes counted, want %v and %v",
+			got["events_published_total"], got["events_publish_duplicates_total"], stored, duplicates)
+	}
 }
 
 func TestPublishBatch(t *testing.T) {
@@ -91,6 +111,7 @@ func TestPublishBatch(t *testing.T) {
 	if info.State.Msgs != 3 {
 		t.Errorf("stream holds %d messages, want 3", info.State.Msgs)
 	}
+	checkPublished(t, p, 3, 1)
 	for i, want := range []string{"REQ000001", "REQ000002", "REQ000003"} {
 		msg, err := s.GetMsg(ctx, uint64(i+1))
 		if err != nil {
@@ -272,9 +293,12 @@ func TestBatchApplierTerminatesOnlyInvalidEvents(t *testing.T) {
 	}
 }
 
-func TestOpenEnsuresTheStream(t *testing.T) {
+func TestOpenCreatesAMissingStream(t *testing.T) {
 	ctx := context.Background()
-	nc, js, err := bus.Open(ctx, natstest.Start(t), "open-test", 72*time.Hour)
+	url := natstest.Start(t)
+	cfg := bus.DefaultStream()
+	cfg.MaxAge = 72 * time.Hour
+	nc, js, drift, err := bus.Open(ctx, url, "open-test", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,8 +307,31 @@ func TestOpenEnsuresTheStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg := s.CachedInfo().Config; cfg.MaxAge != 72*time.Hour || cfg.Subjects[0] != events.SubjectAll {
-		t.Errorf("stream config = %+v", cfg)
+	if got := s.CachedInfo().Config; got.MaxAge != 72*time.Hour || got.Subjects[0] != events.SubjectAll || got.Replicas != 1 || drift != "" {
+		t.Errorf("stream config = %+v, drift %q", got, drift)
+	}
+
+	// A service started with other settings leaves the stream as it is,
+	// and says how it differs.
+	cfg.MaxAge = 48 * time.Hour
+	nc2, js2, drift, err := bus.Open(ctx, url, "open-test-2", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc2.Close()
+	if s, err = js2.Stream(ctx, bus.StreamName); err != nil || s.CachedInfo().Config.MaxAge != 72*time.Hour {
+		t.Errorf("a second service changed the stream: %v %+v", err, s.CachedInfo().Config)
+	}
+	if !strings.Contains(drift, "72h0m0s") || !strings.Contains(drift, "48h0m0s") {
+		t.Errorf("drift = %q, want both max ages", drift)
+	}
+
+	// The operator's step applies the settings.
+	if _, err := bus.EnsureStream(ctx, js2, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = js2.Stream(ctx, bus.StreamName); err != nil || s.CachedInfo().Config.MaxAge != 48*time.Hour {
+		t.Errorf("EnsureStream did not apply the max age: %v %+v", err, s.CachedInfo().Config)
 	}
 }
 

@@ -97,7 +97,7 @@ func TestCheckSecretKey(t *testing.T) {
 func TestCommon(t *testing.T) {
 	key := strings.Repeat("s", 40)
 	r := config.NewReader(env(map[string]string{"SECRET_KEY": key, "ACCESS_TOKEN_EXPIRE_MINUTES": "5", "LOG_LEVEL": "debug", "AUTH_ADMIN_ADDR": "127.0.0.1:9001"}))
-	c := r.Common("auth", ":8001")
+	c := r.Common("auth", ":8001", "")
 	if err := r.Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -105,12 +105,18 @@ func TestCommon(t *testing.T) {
 		c.Addr != ":8001" || c.AdminAddr != "127.0.0.1:9001" {
 		t.Errorf("Common = %+v", c)
 	}
-	if c := config.NewReader(env(map[string]string{"SECRET_KEY": key, "TICKETS_ADDR": "127.0.0.1:9002"})).Common("tickets", ":8002"); c.Addr != "127.0.0.1:9002" {
+	if c := config.NewReader(env(map[string]string{"SECRET_KEY": key, "TICKETS_ADDR": "127.0.0.1:9002"})).Common("tickets", ":8002", ""); c.Addr != "127.0.0.1:9002" {
 		t.Errorf("TICKETS_ADDR read as %q", c.Addr)
+	}
+	for value, want := range map[string]string{"": "127.0.0.1:8010", "off": "", "10.1.2.3:9000": "10.1.2.3:9000"} {
+		c := config.NewReader(env(map[string]string{"SECRET_KEY": key, "GATEWAY_ADMIN_ADDR": value})).Common("gateway", ":8000", "127.0.0.1:8010")
+		if c.AdminAddr != want {
+			t.Errorf("GATEWAY_ADMIN_ADDR=%q read as %q, want %q", value, c.AdminAddr, want)
+		}
 	}
 
 	r = config.NewReader(env(map[string]string{"SECRET_KEY": "short", "ALGORITHM": "RS256", "LOG_LEVEL": "loud", "ACCESS_TOKEN_EXPIRE_MINUTES": "0"}))
-	r.Common("auth", ":8001")
+	r.Common("auth", ":8001", "")
 	err := r.Err()
 	for _, want := range []string{"SECRET_KEY", "ALGORITHM", "LOG_LEVEL", "ACCESS_TOKEN_EXPIRE_MINUTES"} {
 		if err == nil || !strings.Contains(err.Error(), want) {

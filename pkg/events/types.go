@@ -45,6 +45,10 @@ type User struct {
 	INN        *string `json:"inn"`
 	Phone      *string `json:"phone"`
 	Active     bool    `json:"active"`
+	// Version counts the user's published changes: of two events of one
+	// user, the one with the higher version is the later state, whatever
+	// order they arrive in. 0 in events from before versions.
+	Version int64 `json:"version"`
 }
 
 // UserRegistered is the data of support.user.registered.v1.

@@ -3,7 +3,9 @@
 package natstest
 
 import (
+	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,3 +57,101 @@ func StartServerOn(tb testing.TB, storeDir string, port int) *server.Server {
 
 // Port returns the client port s listens on.
 func Port(s *server.Server) int { return s.Addr().(*net.TCPAddr).Port }
+
+// Cluster is n JetStream servers on loopback routed to each other, each
+// with its own storage; stopping one and starting it again (Restart) keeps
+// its data and ports.
+type Cluster struct {
+	tb      testing.TB
+	Servers []*server.Server
+	opts    []*server.Options
+}
+
+// StartCluster runs a cluster of n servers and waits until it has a
+// JetStream meta leader. They stop when the test ends.
+func StartCluster(tb testing.TB, n int) *Cluster {
+	tb.Helper()
+	c := &Cluster{tb: tb}
+	routes := make([]string, n)
+	ports := make([][2]int, n)
+	for i := range n {
+		ports[i] = [2]int{freePort(tb), freePort(tb)}
+		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", ports[i][1])
+	}
+	for i := range n {
+		c.opts = append(c.opts, &server.Options{
+			ServerName: fmt.Sprintf("n%d", i+1),
+			Host:       "127.0.0.1",
+			Port:       ports[i][0],
+			JetStream:  true,
+			StoreDir:   tb.TempDir(),
+			Cluster:    server.ClusterOpts{Name: "natstest", Host: "127.0.0.1", Port: ports[i][1]},
+			Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
+			NoLog:      true,
+			NoSigs:     true,
+		})
+		c.Servers = append(c.Servers, nil)
+		c.Restart(i)
+	}
+	tb.Cleanup(func() {
+		for i := range c.Servers {
+			c.Stop(i)
+		}
+	})
+	c.waitForLeader()
+	return c
+}
+
+// URL is the client URL of every server, for a client to fail over.
+func (c *Cluster) URL() string {
+	urls := make([]string, len(c.opts))
+	for i, o := range c.opts {
+		urls[i] = fmt.Sprintf("nats://127.0.0.1:%d", o.Port)
+	}
+	return strings.Join(urls, ",")
+}
+
+// Stop stops server i.
+func (c *Cluster) Stop(i int) {
+	if s := c.Servers[i]; s != nil {
+		s.Shutdown()
+		s.WaitForShutdown()
+		c.Servers[i] = nil
+	}
+}
+
+// Restart starts server i again, on its ports and storage.
+func (c *Cluster) Restart(i int) {
+	c.tb.Helper()
+	s, err := server.NewServer(c.opts[i].Clone())
+	if err != nil {
+		c.tb.Fatalf("natstest: new server: %v", err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		c.tb.Fatalf("natstest: server %d not ready", i+1)
+	}
+	c.Servers[i] = s
+}
+
+func (c *Cluster) waitForLeader() {
+	c.tb.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for _, s := range c.Servers {
+			if s != nil && s.JetStreamIsLeader() {
+				return
+			}
+		}
+	}
+	c.tb.Fatal("natstest: the cluster elected no JetStream leader in 30 s")
+}
+
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

@@ -118,32 +118,76 @@ func (s *Service) Postgres(ctx context.Context, url config.Secret, m pgdb.Migrat
 // Relay returns the job that publishes what ob holds in pool on js, its
 // metrics in Registry.
 func (s *Service) Relay(ob outbox.Outbox, pool *pgxpool.Pool, js jetstream.JetStream) func(context.Context) error {
-	relay := outbox.NewRelay(ob, pool, bus.NewPublisher(js), outbox.RelayConfig{Linger: 3 * time.Millisecond}, s.Logger)
+	pub := bus.NewPublisher(js)
+	relay := outbox.NewRelay(ob, pool, pub, outbox.RelayConfig{Linger: 3 * time.Millisecond}, s.Logger)
 	relay.RegisterMetrics(s.Registry)
+	pub.RegisterMetrics(s.Registry)
 	return relay.Run
 }
 
-// NATS connects to NATS and ensures the events stream; the connection is
-// drained at stop.
+// NATS connects to NATS and opens the events stream, creating it when it
+// is missing; an existing stream is left as it is, with a warning when it
+// differs from the settings (`<service> stream` applies them). The
+// connection is drained at stop.
 func (s *Service) NATS(ctx context.Context) (*nats.Conn, jetstream.JetStream, error) {
-	nc, js, err := bus.Open(ctx, s.cfg.NATSURL, s.cfg.ServiceName, s.cfg.EventsRetention)
+	nc, js, drift, err := bus.Open(ctx, s.cfg.NATSURL, s.cfg.ServiceName, Stream(s.cfg))
 	if err != nil {
 		return nil, nil, err
+	}
+	if drift != "" {
+		s.Logger.WarnContext(ctx, "the events stream is not as configured; left as it is", "drift", drift,
+			"apply", s.cfg.ServiceName+" stream")
 	}
 	s.Add("nats", func(ctx context.Context) error { return bus.Drain(ctx, nc) })
 	s.Check("nats", func(context.Context) error { return bus.Healthy(nc) })
 	return nc, js, nil
 }
 
+// Stream is the event stream cfg configures: the system's default with its
+// retention and replicas.
+func Stream(cfg config.Common) bus.StreamConfig {
+	s := bus.DefaultStream()
+	s.MaxAge, s.Replicas = cfg.EventsRetention, cfg.StreamReplicas
+	return s
+}
+
+// StreamCommand runs `<service> stream`: it creates the events stream or
+// updates it to cfg's replicas and retention, and prints what it is now.
+// It is the one step that changes an existing stream; services starting
+// only create a missing one.
+func StreamCommand(ctx context.Context, cfg config.Common, args []string, out io.Writer) error {
+	if len(args) > 0 {
+		return fmt.Errorf("stream takes no arguments, got %q", args)
+	}
+	nc, js, err := bus.Connect(cfg.NATSURL, cfg.ServiceName+"-stream")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	st, err := bus.EnsureStream(ctx, js, Stream(cfg))
+	if err != nil {
+		return err
+	}
+	c := st.CachedInfo().Config
+	fmt.Fprintf(out, "stream %s: %d replicas, max age %s\n", c.Name, c.Replicas, c.MaxAge)
+	return nil
+}
+
 // Check adds check, under name, to what the readiness route checks.
 func (s *Service) Check(name string, check web.Check) { s.checks[name] = check }
 
 // Engine returns the service's HTTP engine: request metrics in Registry,
-// served at /metrics, then middleware for every route registered after
-// it, the health routes among them; readiness checks every part the
-// service opened, and those added by Check before.
+// served at /metrics unless an admin listener serves them, then middleware
+// for every route registered after it, the health routes among them;
+// readiness checks every part the service opened, and those added by Check
+// before.
 func (s *Service) Engine(middleware ...gin.HandlerFunc) *gin.Engine {
 	engine := web.NewEngine(s.cfg.ServiceName, s.Logger, s.Registry)
+	if s.cfg.AdminAddr == "" {
+		web.MetricsRoute(engine, s.Registry)
+	}
 	engine.Use(middleware...)
 	web.HealthRoutes(engine, s.checks)
 	return engine

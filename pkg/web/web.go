@@ -30,13 +30,17 @@ import (
 func init() { gin.SetMode(gin.ReleaseMode) }
 
 // NewEngine returns a Gin engine for service with tracing, request metrics
-// registered on reg, panic recovery and problem+json 404/405 answers, and
-// serves reg at /metrics.
+// registered on reg, panic recovery and problem+json 404/405 answers. It
+// trusts no proxy: a client's address is its peer's (gin would believe
+// any X-Forwarded-For otherwise).
 func NewEngine(service string, logger *slog.Logger, reg *prometheus.Registry) *gin.Engine {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.RedirectTrailingSlash = false
 	e.ContextWithFallback = true
+	if err := e.SetTrustedProxies(nil); err != nil {
+		panic(err) // nil is always valid
+	}
 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	e.Use(otelgin.Middleware(service), metrics(reg), recovery(logger))
@@ -47,8 +51,12 @@ func NewEngine(service string, logger *slog.Logger, reg *prometheus.Registry) *g
 		problem.WriteError(c.Writer, c.Request, logger, fault.New(fault.NotAllowed, "method_not_allowed",
 			"Method "+c.Request.Method+" is not allowed on "+c.Request.URL.Path))
 	})
-	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	return e
+}
+
+// MetricsRoute serves reg at /metrics on e.
+func MetricsRoute(e *gin.Engine, reg *prometheus.Registry) {
+	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 }
 
 func metrics(reg *prometheus.Registry) gin.HandlerFunc {

@@ -29,7 +29,9 @@ type body struct {
 }
 
 func newEngine(tm *token.Manager) *gin.Engine {
-	e := web.NewEngine("test", quiet(), prometheus.NewRegistry())
+	reg := prometheus.NewRegistry()
+	e := web.NewEngine("test", quiet(), reg)
+	web.MetricsRoute(e, reg)
 	web.HealthRoutes(e, map[string]web.Check{
 		"ok": func(context.Context) error { return nil },
 	})

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/config"
 	"github.com/supportdesk/supportdesk/services/audit/internal/consumer"
 )
@@ -52,7 +51,7 @@ const day = 24 * time.Hour
 func loadConfig(getenv func(string) string) (Config, error) {
 	r := config.NewReader(getenv)
 	cfg := Config{
-		Common:        r.Common("audit", ":8003"),
+		Common:        r.Common("audit", ":8003", ""),
 		DatabaseURL:   config.Secret(r.String("AUDIT_DATABASE_URL", "")),
 		MongoURL:      config.Secret(r.String("MONGODB_URL", "mongodb://127.0.0.1:27017")),
 		MongoDatabase: r.String("MONGODB_DATABASE", "app_logs"),
@@ -85,15 +84,6 @@ func days(r *config.Reader, key string, def int) time.Duration {
 		return time.Duration(def) * day
 	}
 	return time.Duration(n) * day
-}
-
-// Stream is the configuration of the stream of every event: the system's
-// default with the configured max age (config.Common's EventsRetention,
-// what `audit replay` can rebuild from; see README.md, "Retention").
-func (c Config) Stream() bus.StreamConfig {
-	s := bus.DefaultStream()
-	s.MaxAge = c.EventsRetention
-	return s
 }
 
 // LogValue lists the settings for the start-up log, secrets masked.

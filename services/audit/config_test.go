@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
+	"github.com/supportdesk/supportdesk/pkg/service"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -153,7 +154,7 @@ func TestStreamConfig(t *testing.T) {
 		}
 		want := bus.DefaultStream()
 		want.MaxAge = tt.want
-		if diff := cmp.Diff(want, cfg.Stream()); diff != "" {
+		if diff := cmp.Diff(want, service.Stream(cfg.Common)); diff != "" {
 			t.Errorf("EVENTS_RETENTION_DAYS=%q: stream (-want +got):\n%s", tt.days, diff)
 		}
 	}

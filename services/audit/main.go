@@ -33,9 +33,12 @@ const usage = `usage: audit [serve]
        audit replay --since=<RFC 3339 time or duration like 72h>
        audit import --from=<MongoDB URL> [--database=app_logs]
        audit seed --events=<N>
+       audit stream
        audit --help
 
 The audit service: consumes every event into the audit log and serves /admin/logs/*.
+stream creates the events stream, or updates it to STREAM_REPLICAS and EVENTS_RETENTION_DAYS
+(a service starting only creates a missing stream, and leaves an existing one as it is).
 Configuration comes from the environment (see .env.example).`
 
 // run runs the command args name: serve (the default), replay, import or
@@ -57,6 +60,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return importLog(ctx, rest, getenv, stdout)
 	case cmd == "seed":
 		return seed(ctx, rest, getenv, stdout)
+	case cmd == "stream":
+		cfg, err := loadConfig(getenv)
+		if err != nil {
+			return fmt.Errorf("configuration: %w", err)
+		}
+		return service.StreamCommand(ctx, cfg.Common, rest, stdout)
 	}
 	return fmt.Errorf("unexpected arguments %q; %s", args, usage)
 }
@@ -86,15 +95,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	}
 	svc.Add("retention purge", stopPurge)
 
-	nc, js, err := bus.Connect(cfg.NATSURL, cfg.ServiceName)
+	_, js, err := svc.NATS(ctx)
 	if err != nil {
-		return err
-	}
-	svc.Add("nats", func(ctx context.Context) error { return bus.Drain(ctx, nc) })
-	if err := withTimeout(ctx, func(ctx context.Context) error {
-		_, err := bus.EnsureStream(ctx, js, cfg.Stream())
-		return err
-	}); err != nil {
 		return err
 	}
 

@@ -16,7 +16,7 @@ type Config struct {
 func loadConfig(getenv func(string) string) (Config, error) {
 	r := config.NewReader(getenv)
 	cfg := Config{
-		Common:      r.Common("auth", ":8001"),
+		Common:      r.Common("auth", ":8001", ""),
 		DatabaseURL: config.Secret(r.String("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/support_system?sslmode=disable")),
 	}
 	// The seed's bootstrap: the user account gets fixed example profile data.

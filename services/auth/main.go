@@ -25,21 +25,27 @@ func main() { service.Main("auth", run) }
 
 const usage = `usage: auth [serve]
        auth ` + pgdb.MigrateUsage + `
+       auth stream
        auth --help
 
-The auth service: users, credentials, tokens and roles. serve migrates the schema first.
+The auth service: users, credentials, tokens and roles. serve migrates the schema first;
+stream creates the events stream, or updates it to STREAM_REPLICAS and EVENTS_RETENTION_DAYS
+(a service starting only creates a missing stream, and leaves an existing one as it is).
 Configuration comes from the environment (see .env.example).`
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {
-	if done, err := config.CheckArgs(args, usage, stdout, "migrate"); done || err != nil {
+	if done, err := config.CheckArgs(args, usage, stdout, "migrate", "stream"); done || err != nil {
 		return err
 	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	if len(args) > 0 && args[0] == "migrate" {
+	switch {
+	case len(args) > 0 && args[0] == "migrate":
 		return postgres.Migrations.Command(cfg.DatabaseURL.Reveal(), args[1:], stdout)
+	case len(args) > 0 && args[0] == "stream":
+		return service.StreamCommand(ctx, cfg.Common, args[1:], stdout)
 	}
 
 	svc, err := service.Start(ctx, cfg.Common, stdout)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -29,12 +30,16 @@ type Config struct {
 	// (UPSTREAM_TIMEOUT, default 15s): 504 past it. A response that streams
 	// after its headers (the CSV export) is not cut.
 	UpstreamTimeout time.Duration
+	// TrustedProxies are the addresses or CIDRs of the proxies in front of
+	// the gateway whose X-Forwarded-For it believes (TRUSTED_PROXIES,
+	// comma-separated; default none: the client is the peer).
+	TrustedProxies []string
 }
 
 func loadConfig(getenv func(string) string) (Config, error) {
 	r := config.NewReader(getenv)
 	cfg := Config{
-		Common:         r.Common("gateway", ":8000"),
+		Common:         r.Common("gateway", ":8000", "127.0.0.1:8010"),
 		Upstreams:      map[route.Upstream]*url.URL{},
 		APIEventBuffer: r.Int("API_EVENT_BUFFER", 4096),
 	}
@@ -62,6 +67,19 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		default:
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
 		}
+	}
+	for _, p := range strings.Split(r.String("TRUSTED_PROXIES", ""), ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				r.Check(fmt.Errorf("TRUSTED_PROXIES: %q is neither an address nor a CIDR", p))
+				continue
+			}
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, p)
 	}
 	for name, def := range map[route.Upstream]struct{ key, url string }{
 		route.Auth:    {"AUTH_URL", "http://127.0.0.1:8001"},

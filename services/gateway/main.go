@@ -27,18 +27,24 @@ import (
 func main() { service.Main("gateway", run) }
 
 const usage = `usage: gateway [serve]
+       gateway stream
        gateway --help
 
 The gateway: verifies access tokens and routes the public API to the services.
+stream creates the events stream, or updates it to STREAM_REPLICAS and EVENTS_RETENTION_DAYS
+(a service starting only creates a missing stream, and leaves an existing one as it is).
 Configuration comes from the environment (see .env.example).`
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {
-	if done, err := config.CheckArgs(args, usage, stdout); done || err != nil {
+	if done, err := config.CheckArgs(args, usage, stdout, "stream"); done || err != nil {
 		return err
 	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
+	}
+	if len(args) > 0 && args[0] == "stream" {
+		return service.StreamCommand(ctx, cfg.Common, args[1:], stdout)
 	}
 	svc, err := service.Start(ctx, cfg.Common, stdout)
 	if err != nil {
@@ -68,9 +74,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	middleware := append([]gin.HandlerFunc{recorder.Middleware(), guard.SecurityHeaders(), guard.CORS(cfg.AllowedOrigins),
 		guard.PerClient(cfg.ClientPerMinute).Handler(), guard.BodyLimit(cfg.MaxBodyBytes)}, edge.Middleware()...)
 	engine := svc.Engine(middleware...)
-	// The client's address is the peer's: no proxy in front is trusted to
-	// tell another one.
-	if err := engine.SetTrustedProxies(nil); err != nil {
+	if err := edge.TrustProxies(engine, cfg.TrustedProxies); err != nil {
 		return err
 	}
 	gw := edge.New(tokens, cfg.Upstreams, transport, revoked, logger,

@@ -11,7 +11,7 @@ type Config struct {
 func loadConfig(getenv func(string) string) (Config, error) {
 	r := config.NewReader(getenv)
 	cfg := Config{
-		Common:      r.Common("tickets", ":8002"),
+		Common:      r.Common("tickets", ":8002", ""),
 		DatabaseURL: config.Secret(r.String("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/support_system?sslmode=disable")),
 	}
 	return cfg, r.Err()

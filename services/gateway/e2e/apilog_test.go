@@ -120,25 +120,41 @@ func (s *system) apiLogRequestIDs(admin, userID string) map[string]int {
 	}
 }
 
+// metricsURL is where service serves its metrics: the gateway on its
+// admin listener, the others on their own port.
+func (s *system) metricsURL(service string) string {
+	if service == "gateway" {
+		service = "gateway-admin"
+	}
+	return "http://127.0.0.1:" + s.ports[service] + "/metrics"
+}
+
 // metric reads a counter or gauge of a service's /metrics (the sum over
 // its labels).
 func (s *system) metric(service, name string) float64 {
 	s.t.Helper()
-	resp, err := http.Get("http://127.0.0.1:" + s.ports[service] + "/metrics")
+	return metricAt(s.t, s.metricsURL(service), name)
+}
+
+// metricAt reads a counter or gauge of the metrics at url (the sum over
+// its labels).
+func metricAt(t *testing.T, url, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	var sum float64
 	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `(\{[^}]*\})? (\S+)$`)
 	for _, m := range re.FindAllStringSubmatch(string(body), -1) {
 		v, err := strconv.ParseFloat(m[2], 64)
 		if err != nil {
-			s.t.Fatal(err)
+			t.Fatal(err)
 		}
 		sum += v
 	}

@@ -10,7 +10,8 @@ import (
 // TestMetrics scrapes every service's /metrics after some traffic: requests
 // by route template and status with latency histograms everywhere, the
 // outbox backlog of auth and tickets, the lag of every consumer, and the
-// gateway's dropped api events.
+// gateway's dropped api events, which its admin listener serves (its
+// public port answers 404 there, as for pprof).
 func TestMetrics(t *testing.T) {
 	s := startSystem(t)
 	s.login(adminEmail, adminPassword)
@@ -21,7 +22,7 @@ func TestMetrics(t *testing.T) {
 		"audit":   {"http_request_duration_seconds", `consumer_pending_messages{consumer="audit"}`},
 	}
 	for svc, names := range want {
-		resp, err := http.Get("http://127.0.0.1:" + s.ports[svc] + "/metrics")
+		resp, err := http.Get(s.metricsURL(svc))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -31,6 +32,12 @@ func TestMetrics(t *testing.T) {
 			if !strings.Contains(string(body), name) {
 				t.Errorf("%s /metrics lacks %s", svc, name)
 			}
+		}
+	}
+	for _, path := range []string{"/metrics", "/debug/pprof/"} {
+		resp, body := s.call("GET", path, "", nil)
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("the gateway's public port answers GET %s with %d %s, want 404", path, resp.StatusCode, body)
 		}
 	}
 }

@@ -204,7 +204,7 @@ func startSystem(t *testing.T, extraEnv ...string) *system {
 func startSystemOn(t *testing.T, databaseURL, natsURL string, extraEnv ...string) *system {
 	t.Helper()
 	ports := map[string]string{}
-	for _, svc := range []string{"gateway", "auth", "tickets", "audit"} {
+	for _, svc := range []string{"gateway", "gateway-admin", "auth", "tickets", "audit"} {
 		ports[svc] = freePort(t)
 	}
 	env := []string{
@@ -223,6 +223,7 @@ func startSystemOn(t *testing.T, databaseURL, natsURL string, extraEnv ...string
 		"INITIAL_USER_EMAIL=user@company.com",
 		"INITIAL_USER_PASSWORD=SecureUserPass123!",
 		"GATEWAY_ADDR=127.0.0.1:" + ports["gateway"],
+		"GATEWAY_ADMIN_ADDR=127.0.0.1:" + ports["gateway-admin"], // its metrics: not on the public port
 		"AUTH_ADDR=127.0.0.1:" + ports["auth"],
 		"TICKETS_ADDR=127.0.0.1:" + ports["tickets"],
 		"AUDIT_ADDR=127.0.0.1:" + ports["audit"],

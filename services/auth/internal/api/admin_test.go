@@ -3,6 +3,8 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/supportdesk/supportdesk/pkg/access"
@@ -76,7 +78,7 @@ func TestUserManagement(t *testing.T) {
 	if err := owners.Apply(context.Background(), deleted); err != nil {
 		t.Fatal(err)
 	}
-	// One batch, in order: a ticket created and deleted leaves no ref; an
+	// One batch: a ticket created and deleted leaves no live ref; an
 	// unreadable event fails alone.
 	t11, t12 := events.Ticket{ID: 11, OwnerID: 1}, events.Ticket{ID: 12, OwnerID: 1}
 	c11, _ := events.New(context.Background(), events.SourceTickets, events.TypeTicketCreated, "REQ000011", events.Actor{}, events.TicketCreated{After: t11})
@@ -87,7 +89,7 @@ func TestUserManagement(t *testing.T) {
 	if errs[0] != nil || errs[1] != nil || !fault.Is(errs[2], fault.Invalid) || errs[3] != nil {
 		t.Errorf("batch outcomes = %v", errs)
 	}
-	if n := pgtest.Count(t, e.pool, `SELECT count(*) FROM auth.ticket_refs WHERE ticket_id IN (11, 12)`); n != 1 {
+	if n := pgtest.Count(t, e.pool, `SELECT count(*) FROM auth.ticket_refs WHERE ticket_id IN (11, 12) AND NOT deleted`); n != 1 {
 		t.Errorf("%d refs of tickets 11 and 12 after the batch, want 1 (12)", n)
 	}
 	if status, m := e.do(t, "DELETE", "/admin/users/USR000002", "", admin); status != 200 || m["message"] != "User deleted successfully" {
@@ -152,7 +154,61 @@ func TestChangeRole(t *testing.T) {
 		FROM auth.outbox WHERE event->>'type' = 'support.user.role_changed.v1'`).Scan(&revoked); err != nil || revoked != 1 {
 		t.Errorf("role_changed revokes %d sessions (%v), want her one", revoked, err)
 	}
+	// Each published change counts up the user's version: her registration
+	// was 1, the role change 2; a profile change makes 3.
+	_, again := e.do(t, "POST", "/auth/login", `{"email":"lea@example.com","password":"Str0ngPassw0rd"}`, "")
+	if status, _ := e.do(t, "PUT", "/auth/profile", `{"first_name":"Lea"}`, again["access_token"].(string)); status != 200 {
+		t.Fatalf("profile update = %d", status)
+	}
+	rows, err := e.pool.Query(t.Context(), `SELECT event->>'type', (event->'data'->'before'->>'version')::int, (event->'data'->'after'->>'version')::int
+		FROM auth.outbox WHERE event->>'subject' = 'USR000002' AND event->'data' ? 'after' ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var versions []string
+	for rows.Next() {
+		var typ string
+		var before, after int
+		if err := rows.Scan(&typ, &before, &after); err != nil {
+			t.Fatal(err)
+		}
+		versions = append(versions, fmt.Sprintf("%s %d->%d", strings.TrimPrefix(typ, "support.user."), before, after))
+	}
+	if want := []string{"role_changed.v1 1->2", "profile_updated.v1 2->3"}; !slices.Equal(versions, want) {
+		t.Errorf("versions in the user's events = %q, want %q", versions, want)
+	}
 	if _, s := e.do(t, "POST", "/auth/login", `{"email":"lea@example.com","password":"Str0ngPassw0rd"}`, ""); s["role"] != "staff" {
 		t.Errorf("new login role = %v", s["role"])
+	}
+}
+
+// Relays may publish a ticket's deletion before its creation: the ticket
+// stays deleted, in separate deliveries and within a batch.
+func TestTicketOwnersInAnyOrder(t *testing.T) {
+	e := setup(t)
+	owners := user.NewTicketOwners(postgres.NewStore(e.pool))
+	ctx := context.Background()
+	ticketEvents := func(id int64) (created, deleted events.Event) {
+		tk := events.Ticket{ID: id, OwnerID: 7}
+		subject := fmt.Sprintf("REQ%06d", id)
+		created, _ = events.New(ctx, events.SourceTickets, events.TypeTicketCreated, subject, events.Actor{}, events.TicketCreated{After: tk})
+		deleted, _ = events.New(ctx, events.SourceTickets, events.TypeTicketDeleted, subject, events.Actor{}, map[string]any{"before": tk, "after": nil})
+		return created, deleted
+	}
+	c20, d20 := ticketEvents(20)
+	for _, ev := range []events.Event{d20, c20, c20} {
+		if err := owners.Apply(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c21, d21 := ticketEvents(21)
+	c22, _ := ticketEvents(22)
+	for _, err := range owners.ApplyBatch(ctx, []events.Event{d21, c22, c21}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := pgtest.Count(t, e.pool, `SELECT count(*) FROM auth.ticket_refs WHERE owner_id = 7 AND NOT deleted`); n != 1 {
+		t.Errorf("user 7 owns %d live tickets, want 1 (22)", n)
 	}
 }

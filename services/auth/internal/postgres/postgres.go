@@ -38,7 +38,7 @@ type Store struct {
 func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
 // userColumns are the columns of a user.User, in the names it scans by.
-const userColumns = `id, email, password_hash, role, inn, phone, first_name, last_name, father_name, birth_date, active, created_at, updated_at`
+const userColumns = `id, email, password_hash, role, inn, phone, first_name, last_name, father_name, birth_date, active, created_at, updated_at, version`
 
 // querier is a pool or a transaction.
 type querier interface {
@@ -230,7 +230,7 @@ func (s *Store) Update(ctx context.Context, id int64, change func(*user.User) ([
 	const lock = `SELECT ` + userColumns + ` FROM auth.users WHERE id = $1 FOR UPDATE`
 	const save = `
 UPDATE auth.users SET password_hash = $2, role = $3, inn = $4, phone = $5, first_name = $6, last_name = $7,
-    father_name = $8, birth_date = $9, active = $10, updated_at = now()
+    father_name = $8, birth_date = $9, active = $10, updated_at = now(), version = version + 1
 WHERE id = $1
 RETURNING ` + userColumns
 
@@ -281,7 +281,7 @@ func (s *Store) List(ctx context.Context, role access.Role, offset, limit int) (
 // Delete implements user.Store.
 func (s *Store) Delete(ctx context.Context, id int64, role access.Role, evs func(user.User) ([]events.Event, error)) error {
 	const lock = `SELECT ` + userColumns + ` FROM auth.users WHERE id = $1 AND role = $2 FOR UPDATE`
-	const owned = `SELECT EXISTS (SELECT 1 FROM auth.ticket_refs WHERE owner_id = $1)`
+	const owned = `SELECT EXISTS (SELECT 1 FROM auth.ticket_refs WHERE owner_id = $1 AND NOT deleted)`
 	const del = `DELETE FROM auth.users WHERE id = $1`
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		u, err := queryUser(ctx, tx, lock, id, string(role))
@@ -306,26 +306,24 @@ func (s *Store) Delete(ctx context.Context, id int64, role access.Role, evs func
 	})
 }
 
-// ApplyTicketRefs implements user.Store.
-func (s *Store) ApplyTicketRefs(ctx context.Context, puts []user.TicketRef, drops []int64) error {
-	tickets, owners := make([]int64, len(puts)), make([]int64, len(puts))
-	for i, r := range puts {
-		tickets[i], owners[i] = r.TicketID, r.OwnerID
+// ApplyTicketRefs implements user.Store. A drop leaves a tombstone and a
+// put never replaces a row, so the outcome does not depend on the order
+// in which a ticket's creation and deletion arrive.
+func (s *Store) ApplyTicketRefs(ctx context.Context, refs []user.TicketRef) error {
+	tickets, owners, deleted := make([]int64, len(refs)), make([]int64, len(refs)), make([]bool, len(refs))
+	for i, r := range refs {
+		tickets[i], owners[i], deleted[i] = r.TicketID, r.OwnerID, r.Deleted
 	}
-	const put = `INSERT INTO auth.ticket_refs (ticket_id, owner_id) SELECT * FROM unnest($1::bigint[], $2::bigint[])
-ON CONFLICT (ticket_id) DO NOTHING`
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		batch := &pgx.Batch{}
-		if len(puts) > 0 {
-			batch.Queue(put, tickets, owners)
-		}
-		if len(drops) > 0 {
-			batch.Queue(`DELETE FROM auth.ticket_refs WHERE ticket_id = ANY($1)`, drops)
-		}
-		return tx.SendBatch(ctx, batch).Close()
-	})
-	if err != nil {
-		return fmt.Errorf("apply %d ticket refs and %d removals: %w", len(puts), len(drops), err)
+	// One row per ticket: a ticket created and deleted in the same batch
+	// is a tombstone (ON CONFLICT cannot touch a row twice in one insert).
+	const q = `
+INSERT INTO auth.ticket_refs (ticket_id, owner_id, deleted)
+SELECT ticket_id, min(owner_id), bool_or(deleted)
+FROM unnest($1::bigint[], $2::bigint[], $3::boolean[]) AS r (ticket_id, owner_id, deleted)
+GROUP BY ticket_id
+ON CONFLICT (ticket_id) DO UPDATE SET deleted = auth.ticket_refs.deleted OR EXCLUDED.deleted`
+	if _, err := s.pool.Exec(ctx, q, tickets, owners, deleted); err != nil {
+		return fmt.Errorf("apply %d ticket refs: %w", len(refs), err)
 	}
 	return nil
 }
@@ -333,7 +331,7 @@ ON CONFLICT (ticket_id) DO NOTHING`
 // ChangeRole implements user.Store.
 func (s *Store) ChangeRole(ctx context.Context, id int64, role access.Role, evs func(before user.User, revoked []string) ([]events.Event, error)) (user.User, error) {
 	const lock = `SELECT ` + userColumns + ` FROM auth.users WHERE id = $1 FOR UPDATE`
-	const set = `UPDATE auth.users SET role = $2, updated_at = now() WHERE id = $1 RETURNING ` + userColumns
+	const set = `UPDATE auth.users SET role = $2, updated_at = now(), version = version + 1 WHERE id = $1 RETURNING ` + userColumns
 	var saved user.User
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		before, err := queryUser(ctx, tx, lock, id)

@@ -33,6 +33,7 @@ func (s *Service) Delete(ctx context.Context, actor events.Actor, id int64, role
 	err := s.store.Delete(ctx, id, role, func(u User) ([]events.Event, error) {
 		after := u.Public()
 		after.Active = false
+		after.Version++
 		ev, err := events.New(ctx, events.SourceAuth, events.TypeUserDeleted, u.DisplayID(), actor, events.UserChanged{
 			Before: u.Public(), After: after,
 			Revoke: &events.Revocation{UserID: u.ID, AllSessions: true},
@@ -53,47 +54,41 @@ type TicketOwners struct {
 // NewTicketOwners returns a TicketOwners over store.
 func NewTicketOwners(store Store) *TicketOwners { return &TicketOwners{store: store} }
 
-// TicketRef says that a ticket belongs to a user.
+// TicketRef says that a ticket belongs to a user, or belonged until it was
+// deleted.
 type TicketRef struct {
 	TicketID, OwnerID int64
+	Deleted           bool
 }
 
 // Apply records a ticket's creation or deletion; other events are ignored.
-// It is idempotent. A payload it cannot read is an Invalid fault.
+// It is idempotent, and the order in which a ticket's events arrive does
+// not matter. A payload it cannot read is an Invalid fault.
 func (o *TicketOwners) Apply(ctx context.Context, ev events.Event) error {
 	return o.ApplyBatch(ctx, []events.Event{ev})[0]
 }
 
-// ApplyBatch is Apply for a batch of events, in order, with one write for
-// the batch; it returns each event's outcome. A store failure is every
-// applicable event's outcome (the batch is retried); an unreadable event
-// fails alone.
+// ApplyBatch is Apply for a batch of events with one write for the batch;
+// it returns each event's outcome. A store failure is every applicable
+// event's outcome (the batch is retried); an unreadable event fails alone.
 func (o *TicketOwners) ApplyBatch(ctx context.Context, evs []events.Event) []error {
 	errs := make([]error, len(evs))
-	var puts []TicketRef
-	var drops []int64
+	var refs []TicketRef
 	var applied []int // the events the write is for
 	for i, ev := range evs {
-		put, drop, err := ticketRef(ev)
+		ref, err := ticketRef(ev)
 		switch {
 		case err != nil:
 			errs[i] = err
-			continue
-		case put != nil:
-			puts = append(puts, *put)
-		case drop != 0:
-			drops = append(drops, drop)
-		default:
-			continue
+		case ref != nil:
+			refs = append(refs, *ref)
+			applied = append(applied, i)
 		}
-		applied = append(applied, i)
 	}
 	if len(applied) == 0 {
 		return errs
 	}
-	// Ticket ids are never reused: putting before dropping is the events'
-	// order for any one ticket.
-	if err := o.store.ApplyTicketRefs(ctx, puts, drops); err != nil {
+	if err := o.store.ApplyTicketRefs(ctx, refs); err != nil {
 		for _, i := range applied {
 			errs[i] = err
 		}
@@ -101,31 +96,29 @@ func (o *TicketOwners) ApplyBatch(ctx context.Context, evs []events.Event) []err
 	return errs
 }
 
-// ticketRef reads what a ticket event means for ticket ownership: a ref to
-// put, a ticket id to drop, or nothing.
-func ticketRef(ev events.Event) (*TicketRef, int64, error) {
+// ticketRef reads what a ticket event means for ticket ownership: a ref,
+// or nothing.
+func ticketRef(ev events.Event) (*TicketRef, error) {
 	switch ev.Type {
 	case events.TypeTicketCreated, events.TypeTicketDeleted:
 	default:
-		return nil, 0, nil
+		return nil, nil
 	}
 	var data struct {
 		Before *events.Ticket `json:"before"`
 		After  *events.Ticket `json:"after"`
 	}
 	if err := ev.DecodeData(&data); err != nil {
-		return nil, 0, &fault.Error{Kind: fault.Invalid, Code: "invalid_event", Detail: "undecodable ticket event", Err: err}
+		return nil, &fault.Error{Kind: fault.Invalid, Code: "invalid_event", Detail: "undecodable ticket event", Err: err}
 	}
-	if ev.Type == events.TypeTicketCreated {
-		if data.After == nil || data.After.ID <= 0 || data.After.OwnerID <= 0 {
-			return nil, 0, fault.Newf(fault.Invalid, "invalid_event", "ticket event %s has no ticket", ev.ID)
-		}
-		return &TicketRef{TicketID: data.After.ID, OwnerID: data.After.OwnerID}, 0, nil
+	t, deleted := data.After, ev.Type == events.TypeTicketDeleted
+	if deleted {
+		t = data.Before
 	}
-	if data.Before == nil || data.Before.ID <= 0 {
-		return nil, 0, fault.Newf(fault.Invalid, "invalid_event", "ticket event %s has no ticket", ev.ID)
+	if t == nil || t.ID <= 0 || t.OwnerID <= 0 {
+		return nil, fault.Newf(fault.Invalid, "invalid_event", "ticket event %s has no ticket", ev.ID)
 	}
-	return nil, data.Before.ID, nil
+	return &TicketRef{TicketID: t.ID, OwnerID: t.OwnerID, Deleted: deleted}, nil
 }
 
 // ChangeRole gives a user another role. Their sessions end: tokens carry
@@ -142,6 +135,7 @@ func (s *Service) ChangeRole(ctx context.Context, actor events.Actor, id int64, 
 	u, err := s.store.ChangeRole(ctx, id, role, func(before User, revoked []string) ([]events.Event, error) {
 		after := before
 		after.Role = role
+		after.Version++ // as the store counts the change
 		ev, err := events.New(ctx, events.SourceAuth, events.TypeUserRoleChanged, before.DisplayID(), actor, events.UserChanged{
 			Before: before.Public(), After: after.Public(),
 			Revoke: &events.Revocation{UserID: id, SessionIDs: revoked},

@@ -70,6 +70,7 @@ func (s *Service) UpdateProfile(ctx context.Context, id int64, p ProfilePatch) (
 		if err := s.apply(p, u); err != nil {
 			return nil, err
 		}
+		u.Version++ // as the store counts the change
 		ev, err := events.New(ctx, events.SourceAuth, events.TypeUserProfileUpdated, u.DisplayID(), userActor(*u),
 			events.UserChanged{Before: before, After: u.Public()})
 		return []events.Event{ev}, err

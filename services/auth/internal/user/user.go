@@ -28,6 +28,10 @@ type User struct {
 	Active       bool
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// Version counts the changes of the user its events publish: the store
+	// counts one up with every update and role change, and the event of a
+	// change carries the counted version as its after.
+	Version int64
 }
 
 // DisplayID is the human-readable id of user id, as USR000001.
@@ -41,7 +45,7 @@ func (u User) Public() events.User {
 	return events.User{
 		ID: u.ID, DisplayID: u.DisplayID(), Email: u.Email, Role: string(u.Role),
 		FirstName: u.FirstName, LastName: u.LastName, FatherName: u.FatherName, INN: u.INN, Phone: u.Phone,
-		Active: u.Active,
+		Active: u.Active, Version: u.Version,
 	}
 }
 
@@ -100,10 +104,9 @@ type Store interface {
 	// returns; NotFound if there is no such user of that role, Conflict if a
 	// user still owns tickets.
 	Delete(ctx context.Context, id int64, role access.Role, events func(User) ([]events.Event, error)) error
-	// ApplyTicketRefs keeps who owns which ticket: it stores puts (a ref
-	// stored already is kept) and then removes the refs of drops, in one
-	// transaction.
-	ApplyTicketRefs(ctx context.Context, puts []TicketRef, drops []int64) error
+	// ApplyTicketRefs keeps who owns which ticket, in one write: a ref of
+	// a deleted ticket stays deleted whatever arrives after it.
+	ApplyTicketRefs(ctx context.Context, refs []TicketRef) error
 }
 
 // ErrRefreshInvalid answers a refresh token that cannot be used.

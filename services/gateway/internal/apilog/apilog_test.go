@@ -27,6 +27,7 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/token"
 	"github.com/supportdesk/supportdesk/pkg/web"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/apilog"
+	"github.com/supportdesk/supportdesk/services/gateway/internal/edge"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/guard"
 )
 
@@ -317,4 +318,23 @@ func TestRecordAfterCloseIsDropped(t *testing.T) {
 		t.Errorf("dropped %d after close, want 1", r.rec.Dropped())
 	}
 	r.close(t) // twice is fine
+}
+
+// Behind a trusted proxy the log records the client that X-Forwarded-For
+// names, not the proxy.
+func TestTheLogNamesTheClientBehindATrustedProxy(t *testing.T) {
+	r := newRig(t, natstest.Start(t), apilog.DefaultSettings(16))
+	if err := edge.TrustProxies(r.engine, []string{"192.0.2.1"}); err != nil { // httptest's peer
+		t.Fatal(err)
+	}
+	tok, _, _ := tm.Issue(7, access.RoleStaff, "s")
+	if code := r.call(t, "/user_request/1", "Authorization", "Bearer "+tok, "X-Forwarded-For", "203.0.113.9"); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	r.close(t)
+	got := r.stored(t, "support.api.request")
+	var data events.APIRequest
+	if len(got) != 1 || json.Unmarshal(got[0].Data, &data) != nil || data.IPAddress != "203.0.113.9" {
+		t.Errorf("logged %d events, the address %q; want one, 203.0.113.9", len(got), data.IPAddress)
+	}
 }

@@ -128,13 +128,31 @@ func forward(proxy *httputil.ReverseProxy, c *gin.Context, logger *slog.Logger) 
 		}
 		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 	}
-	r = r.WithContext(context.WithValue(r.Context(), ownHeadersKey{}, c.Writer.Header()))
+	r = r.WithContext(context.WithValue(r.Context(), forwardingKey{}, forwarding{own: c.Writer.Header(), client: c.ClientIP()}))
 	proxy.ServeHTTP(c.Writer, r)
 }
 
-// ownHeadersKey is the context key of the response headers the gateway set
-// before proxying.
-type ownHeadersKey struct{}
+// forwarding is what the proxy needs of the gateway's request: the
+// response headers the gateway set before proxying, and the client's
+// address (see TrustProxies).
+type forwarding struct {
+	own    http.Header
+	client string
+}
+
+type forwardingKey struct{}
+
+// TrustProxies makes e believe the X-Forwarded-For of requests from the
+// proxies in cidrs (addresses or CIDRs, e.g. a load balancer's subnet):
+// the client's address is then the rightmost one in it that is not a
+// trusted proxy, otherwise the peer's. That address is what the rate
+// limits, the API log and, as the upstreams' X-Forwarded-For, login
+// throttling use. No cidrs trusts no proxy.
+func TrustProxies(e *gin.Engine, cidrs []string) error {
+	e.ForwardedByClientIP = true
+	e.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	return e.SetTrustedProxies(cidrs)
+}
 
 // bodyFailed answers a request whose body could not be read: too large
 // (413), too slow for the server's read timeout (408), or cut off (400).
@@ -178,6 +196,9 @@ func (g *Gateway) proxy(name route.Upstream, target *url.URL) *httputil.ReverseP
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.SetXForwarded()
+			if f, ok := pr.In.Context().Value(forwardingKey{}).(forwarding); ok {
+				pr.Out.Header.Set("X-Forwarded-For", f.client)
+			}
 			pr.Out.Host = target.Host
 			stripIdentity(pr.Out.Header)
 			// The upstream's span is a child of the gateway's: one span
@@ -189,8 +210,8 @@ func (g *Gateway) proxy(name route.Upstream, target *url.URL) *httputil.ReverseP
 		BufferPool: copyBuffers,
 		ModifyResponse: func(resp *http.Response) error {
 			resp.Header.Del("Server") // no version banner
-			if own, ok := resp.Request.Context().Value(ownHeadersKey{}).(http.Header); ok {
-				for name := range own {
+			if f, ok := resp.Request.Context().Value(forwardingKey{}).(forwarding); ok {
+				for name := range f.own {
 					resp.Header.Del(name)
 				}
 			}

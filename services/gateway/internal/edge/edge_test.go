@@ -251,3 +251,44 @@ func TestRefreshTokenLeavesTheURL(t *testing.T) {
 		t.Errorf("upstream saw %q with body %q", s.uri, s.body)
 	}
 }
+
+// Behind a trusted proxy the client is the rightmost untrusted address of
+// X-Forwarded-For, and that alone reaches the upstream (auth throttles
+// logins by it); from anyone else the header is not believed. The
+// addresses are documentation ranges, only ever written in headers.
+func TestTrustedProxiesNameTheClient(t *testing.T) {
+	got := make(chan seen, 1)
+	u := upstream(t, got)
+	for _, tt := range []struct {
+		name    string
+		trusted []string
+		xff     string
+		want    string
+	}{
+		{"no proxy trusted", nil, "203.0.113.7", "127.0.0.1"},
+		{"a trusted proxy", []string{"127.0.0.1/32"}, "203.0.113.7", "203.0.113.7"},
+		{"what the client wrote itself is not believed", []string{"127.0.0.1"}, "198.51.100.1, 203.0.113.7", "203.0.113.7"},
+		{"trusted hops are skipped", []string{"127.0.0.0/8"}, "203.0.113.7, 127.0.0.5", "203.0.113.7"},
+		{"no header from a trusted proxy", []string{"127.0.0.1/32"}, "", "127.0.0.1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e, _ := setup(t, map[route.Upstream]*url.URL{route.Auth: u, route.Tickets: u, route.Audit: u})
+			if err := edge.TrustProxies(e, tt.trusted); err != nil {
+				t.Fatal(err)
+			}
+			req := httptest.NewRequest("POST", "/auth/login", strings.NewReader(`{}`))
+			if tt.xff != "" {
+				req.Header.Set("X-Forwarded-For", tt.xff)
+			}
+			if rec := serve(t, e, req); rec.Code != 200 {
+				t.Fatalf("login = %d %s", rec.Code, rec.Body)
+			}
+			if h := (<-got).header.Values("X-Forwarded-For"); len(h) != 1 || h[0] != tt.want {
+				t.Errorf("upstream's X-Forwarded-For = %q, want %q", h, tt.want)
+			}
+		})
+	}
+	if err := edge.TrustProxies(gin.New(), []string{"not a network"}); err == nil {
+		t.Error("TrustProxies took a bad CIDR")
+	}
+}

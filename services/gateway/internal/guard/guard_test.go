@@ -15,6 +15,7 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/access"
 	"github.com/supportdesk/supportdesk/pkg/token"
 	"github.com/supportdesk/supportdesk/pkg/web"
+	"github.com/supportdesk/supportdesk/services/gateway/internal/edge"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/guard"
 )
 
@@ -126,5 +127,33 @@ func TestCORSAndHeaders(t *testing.T) {
 	}
 	if rec.Header().Get("Server") != "" {
 		t.Error("a Server banner is sent")
+	}
+}
+
+// Behind a trusted load balancer every client has its own bucket, named by
+// X-Forwarded-For; without trust they all share the balancer's.
+func TestPerClientRateLimitBehindAProxy(t *testing.T) {
+	for _, trusted := range []bool{true, false} {
+		e := web.NewEngine("guard-test", slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+		if trusted {
+			if err := edge.TrustProxies(e, []string{"192.0.2.10/32"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.Use(guard.PerClient(1).Handler())
+		e.GET("/open", func(c *gin.Context) { c.String(http.StatusOK, c.ClientIP()) })
+		from := func(client string) *httptest.ResponseRecorder {
+			req := httptest.NewRequest("GET", "/open", nil)
+			req.RemoteAddr = "192.0.2.10:40000" // the balancer
+			req.Header.Set("X-Forwarded-For", client)
+			return send(e, req)
+		}
+		first, second := from("203.0.113.1"), from("203.0.113.2")
+		if trusted && (first.Code != 200 || second.Code != 200 || second.Body.String() != "203.0.113.2") {
+			t.Errorf("trusted: two clients = %d %s, %d %s; want both 200, the second named", first.Code, first.Body, second.Code, second.Body)
+		}
+		if !trusted && (first.Code != 200 || first.Body.String() != "192.0.2.10" || second.Code != 429) {
+			t.Errorf("untrusted: two clients = %d %s, %d; want 200 as the balancer, then 429", first.Code, first.Body, second.Code)
+		}
 	}
 }

@@ -196,15 +196,16 @@ func (s *Store) Get(ctx context.Context, id int64) (ticket.View, error) {
 }
 
 // PutUser implements ticket.Store.
-func (s *Store) PutUser(ctx context.Context, u ticket.User) error {
+func (s *Store) PutUser(ctx context.Context, u ticket.User, version int64) error {
 	const q = `
-INSERT INTO tickets.users (id, email, role, first_name, last_name, father_name, inn, phone, active, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
+INSERT INTO tickets.users (id, email, role, first_name, last_name, father_name, inn, phone, active, version, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
 ON CONFLICT (id) DO UPDATE SET
     email = EXCLUDED.email, role = EXCLUDED.role, first_name = EXCLUDED.first_name,
     last_name = EXCLUDED.last_name, father_name = EXCLUDED.father_name, inn = EXCLUDED.inn,
-    phone = EXCLUDED.phone, active = EXCLUDED.active, updated_at = now()`
-	if _, err := s.pool.Exec(ctx, q, u.ID, u.Email, string(u.Role), u.FirstName, u.LastName, u.FatherName, u.INN, u.Phone, u.Active); err != nil {
+    phone = EXCLUDED.phone, active = EXCLUDED.active, version = EXCLUDED.version, updated_at = now()
+WHERE tickets.users.version <= EXCLUDED.version`
+	if _, err := s.pool.Exec(ctx, q, u.ID, u.Email, string(u.Role), u.FirstName, u.LastName, u.FatherName, u.INN, u.Phone, u.Active, version); err != nil {
 		return fmt.Errorf("put directory user %d: %w", u.ID, err)
 	}
 	return nil

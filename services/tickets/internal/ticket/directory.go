@@ -20,7 +20,9 @@ func NewDirectory(store Store) *Directory { return &Directory{store: store} }
 var system = Actor{ID: 0, Role: "system"}
 
 // Apply records what a user event says about a user; events it does not
-// know are ignored. It is idempotent, as redelivery requires. An event whose
+// know are ignored. It is idempotent, as redelivery requires, and an event
+// older than the user's entry (by the user's version) changes nothing, so
+// the order in which a user's events arrive does not matter. An event whose
 // payload can never be applied fails with an Invalid fault. A deleted staff
 // member's open tickets are unassigned, each with its event.
 func (d *Directory) Apply(ctx context.Context, ev events.Event) error {
@@ -50,7 +52,7 @@ func (d *Directory) Apply(ctx context.Context, ev events.Event) error {
 	err := d.store.PutUser(ctx, User{
 		ID: u.ID, Email: u.Email, Role: access.Role(u.Role), FirstName: u.FirstName, LastName: u.LastName,
 		FatherName: u.FatherName, INN: u.INN, Phone: u.Phone, Active: u.Active,
-	})
+	}, u.Version)
 	if err != nil || ev.Type != events.TypeUserDeleted || access.Role(u.Role) != access.RoleStaff {
 		return err
 	}

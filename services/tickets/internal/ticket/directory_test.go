@@ -22,7 +22,7 @@ func (f *fakeStore) UnassignStaff(_ context.Context, staffID int64, _ func(befor
 	return nil
 }
 
-func (f *fakeStore) PutUser(_ context.Context, u ticket.User) error {
+func (f *fakeStore) PutUser(_ context.Context, u ticket.User, _ int64) error {
 	f.users[u.ID] = u
 	return nil
 }

@@ -158,8 +158,10 @@ type Store interface {
 
 	// User returns a directory entry, or a NotFound fault.
 	User(ctx context.Context, id int64) (User, error)
-	// PutUser inserts or replaces a directory entry.
-	PutUser(ctx context.Context, u User) error
+	// PutUser inserts a directory entry, or replaces it unless the entry
+	// is of a later version than version (auth's count of the user's
+	// changes); an entry of the same version is replaced by the same data.
+	PutUser(ctx context.Context, u User, version int64) error
 	// UnassignStaff takes the staff member's open tickets (new, in
 	// progress) from them, moving in-progress ones back to new, with the
 	// events that events(before, after) returns for each.

@@ -1,0 +1,202 @@
+//go:build chaos
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/supportdesk/supportdesk/pkg/natstest"
+	"github.com/supportdesk/supportdesk/pkg/pgtest"
+)
+
+// TestScaleOut runs the system as it runs beyond one machine: a 3-node
+// JetStream cluster on loopback with the stream at 3 replicas, two replicas
+// each of tickets and audit, and two gateways, each in front of its own
+// tickets replica, while tickets are created steadily through both gateways
+// and one NATS node is stopped and started again. Then every created
+// ticket's event is in the audit store exactly once, and the tickets
+// replicas' relays together had the stream store exactly one event per
+// ticket: no relay published a row another had published, and no retry
+// was stored twice. Run it with `make test-scale`.
+func TestScaleOut(t *testing.T) {
+	cluster := natstest.StartCluster(t, 3)
+	databaseURL := pgtest.NewDatabase(t)
+	s := startSystemOn(t, databaseURL, cluster.URL(), "STREAM_REPLICAS=3",
+		"RATE_LIMIT_CLIENT_PER_MINUTE=1000000", "RATE_LIMIT_USER_PER_MINUTE=1000000")
+
+	// The second replicas, on ports of their own.
+	for _, name := range []string{"tickets2", "audit2", "gateway2", "gateway2-admin"} {
+		s.ports[name] = freePort(t)
+	}
+	replica := func(bin string, env ...string) {
+		startService(t, filepath.Join(binDir, bin), append(append([]string(nil), s.env...), env...))
+	}
+	replica("tickets", "TICKETS_ADDR=127.0.0.1:"+s.ports["tickets2"])
+	replica("audit", "AUDIT_ADDR=127.0.0.1:"+s.ports["audit2"])
+	replica("gateway", "GATEWAY_ADDR=127.0.0.1:"+s.ports["gateway2"], "GATEWAY_ADMIN_ADDR=127.0.0.1:"+s.ports["gateway2-admin"],
+		"TICKETS_URL=http://127.0.0.1:"+s.ports["tickets2"], "AUDIT_URL=http://127.0.0.1:"+s.ports["audit2"])
+	for _, url := range []string{"tickets2/health/ready", "audit2/health/ready", "gateway2/health"} {
+		name, path, _ := strings.Cut(url, "/")
+		s.waitFor(name+" to be ready", 60*time.Second, func() bool { return healthy("http://127.0.0.1:" + s.ports[name] + "/" + path) })
+	}
+	s.checkStreamReplicas(cluster.URL(), 3)
+
+	user := s.login("user@company.com", "SecureUserPass123!")
+	gateways := []string{s.baseURL, "http://127.0.0.1:" + s.ports["gateway2"]}
+	var mu sync.Mutex
+	created := map[string]bool{} // display ids
+	var failed []string
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, gw := range gateways {
+		wg.Go(func() {
+			tick := time.NewTicker(50 * time.Millisecond)
+			defer tick.Stop()
+			for n := 0; ; n++ {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				id, err := createTicket(gw, user, fmt.Sprintf("scale-out ticket %d through %s", n, gw))
+				mu.Lock()
+				if err != nil {
+					failed = append(failed, err.Error())
+				} else {
+					created[id] = true
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(6 * time.Second)
+	cluster.Stop(0)
+	t.Log("NATS node 1 stopped")
+	time.Sleep(6 * time.Second)
+	cluster.Restart(0)
+	t.Log("NATS node 1 started again")
+	time.Sleep(8 * time.Second)
+	stop()
+	wg.Wait()
+
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("%d tickets created through two gateways, %d requests failed", len(created), len(failed))
+	if len(created) < 200 {
+		t.Fatalf("only %d tickets created", len(created))
+	}
+	if len(failed) > len(created)/20 {
+		t.Errorf("%d of %d creates failed, the first: %v", len(failed), len(created)+len(failed), failed[:min(3, len(failed))])
+	}
+
+	// Every ticket's event reaches the audit store once: wait until the
+	// outbox is empty and the store holds as many events as tickets.
+	db, err := pgx.Connect(context.Background(), databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	stored := map[string]int{}
+	s.waitFor("every ticket's event in the audit store", 60*time.Second, func() bool {
+		var backlog int
+		if err := db.QueryRow(context.Background(), `SELECT count(*) FROM tickets.outbox`).Scan(&backlog); err != nil || backlog > 0 {
+			return false
+		}
+		rows, err := db.Query(context.Background(),
+			`SELECT subject, count(*) FROM audit.entries WHERE type = 'support.ticket.created.v1' GROUP BY subject`)
+		if err != nil {
+			return false
+		}
+		clear(stored)
+		for rows.Next() {
+			var subject string
+			var n int
+			if rows.Scan(&subject, &n) == nil {
+				stored[subject] = n
+			}
+		}
+		return rows.Err() == nil && len(stored) >= len(created)
+	})
+	for id := range created {
+		if stored[id] != 1 {
+			t.Errorf("%s is in the audit store %d times, want once", id, stored[id])
+		}
+	}
+	for id := range stored {
+		if !created[id] {
+			t.Errorf("the audit store holds %s, which no create answered", id)
+		}
+	}
+
+	second := "http://127.0.0.1:" + s.ports["tickets2"] + "/metrics"
+	published1, published2 := s.metric("tickets", "events_published_total"), metricAt(t, second, "events_published_total")
+	published := published1 + published2
+	duplicates := s.metric("tickets", "events_publish_duplicates_total") + metricAt(t, second, "events_publish_duplicates_total")
+	t.Logf("the tickets relays stored %v + %v events; %v retries were duplicates the stream dropped", published1, published2, duplicates)
+	if int(published) != len(created) {
+		t.Errorf("the tickets relays had the stream store %v events for %d tickets: a row was published twice, or lost", published, len(created))
+	}
+}
+
+// createTicket creates a ticket through the gateway at base and returns its
+// display id.
+func createTicket(base, bearer, text string) (string, error) {
+	body, _ := json.Marshal(map[string]string{"text": text})
+	req, err := http.NewRequest("POST", base+"/user_request/", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out struct {
+		DisplayID string `json:"display_id"`
+	}
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(raw, &out) != nil || out.DisplayID == "" {
+		return "", fmt.Errorf("create through %s = %d %s", base, resp.StatusCode, raw)
+	}
+	return out.DisplayID, nil
+}
+
+// checkStreamReplicas checks the events stream has want replicas.
+func (s *system) checkStreamReplicas(url string, want int) {
+	s.t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, "SUPPORT_EVENTS")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if got := st.CachedInfo().Config.Replicas; got != want {
+		s.t.Fatalf("the stream has %d replicas, want %d", got, want)
+	}
+}

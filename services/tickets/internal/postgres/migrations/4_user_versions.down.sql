@@ -1,0 +1,1 @@
+ALTER TABLE tickets.users DROP COLUMN version;
