@@ -19,7 +19,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 # Build tags of the test suites outside `make test`; vetted with the rest.
 comma := ,
-TEST_TAGS := chaos$(comma)security
+TEST_TAGS := chaos$(comma)security$(comma)jaeger
 
 # run-in-modules CMD: run CMD in every module; report every failing module, fail at the end.
 define run-in-modules
@@ -31,7 +31,7 @@ define run-in-modules
 	if (( $${#failed[@]} )); then echo "FAILED in: $${failed[*]}" >&2; exit 1; fi
 endef
 
-.PHONY: help run build tools test test-race test-chaos test-scale test-security fuzz test-deps lint bench bench-go tidy clean
+.PHONY: help run build tools test test-race test-chaos test-scale test-jaeger test-security fuzz test-deps lint bench bench-go tidy clean
 
 help:
 	@echo "make run        run the whole system locally (deploy/run.sh)"
@@ -41,6 +41,7 @@ help:
 	@echo "make test-race  the same with the race detector (slow)"
 	@echo "make test-chaos     faults injected under load into a stack of its own; prints a table (about 5 min)"
 	@echo "make test-scale     two replicas of tickets, audit and the gateway on a 3-node JetStream cluster, a node stopped under load (under a minute)"
+	@echo "make test-jaeger    one trace across the system in a real Jaeger (builds bin/jaeger once: minutes)"
 	@echo "make test-security  the OWASP API Top 10 attack battery through the gateway; prints cases per category (about 2 min)"
 	@echo "make fuzz       every fuzz target for FUZZTIME each (default 30s)"
 	@echo "make lint       gofmt, go vet, staticcheck and go mod tidy -diff in every module"
@@ -76,7 +77,13 @@ test-chaos: test-deps
 # Two replicas of tickets and audit and two gateways on a 3-node JetStream cluster (embedded), one
 # node stopped and started under load.
 test-scale: test-deps
-	cd services/gateway && go test -tags chaos -count=1 -v -timeout 10m -run '^TestScaleOut$$' ./e2e
+	cd services/gateway && go test -tags chaos -count=1 -v -timeout 10m -run '^(TestScaleOut|TestLimitsAcrossReplicas)$$' ./e2e
+
+# A real Jaeger (v2, built once from the Go module proxy into bin/jaeger; minutes and ~2.3 GB the first
+# time) holding one trace across the system.
+test-jaeger: test-deps
+	deploy/deps.sh ensure_jaeger_binary
+	cd services/gateway && go test -tags jaeger -count=1 -v -timeout 10m -run '^TestJaegerHoldsOneTrace$$' ./e2e
 
 test-security: test-deps
 	cd services/gateway && go test -tags security -count=1 -v -timeout 15m -run '^TestSecurity$$' ./e2e

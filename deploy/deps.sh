@@ -14,6 +14,7 @@
 #     ensure_nats              NATS with JetStream on 127.0.0.1:4222 (builds bin/nats-server and starts it
 #                              when nothing listens there; sets DEPS_NATS_PID when it started one)
 #     ensure_ferretdb_binary   bin/ferretdb built and newer than deploy/ferretdb
+#     ensure_jaeger_binary     bin/jaeger (Jaeger v2) built and newer than deploy/jaeger's go.mod and go.sum
 #     create_database NAME     CREATE DATABASE NAME unless it exists
 #
 # The functions never stop or reconfigure a server that is already running.
@@ -219,13 +220,33 @@ create_database() {
 }
 
 # Executed rather than sourced: run the function named by the first argument.
+# ensure_jaeger_binary: bin/jaeger built from deploy/jaeger (Jaeger v2 from the Go module proxy) and
+# newer than it. The first build takes several minutes and about 2.3 GB of memory.
+ensure_jaeger_binary() {
+	local src="$DEPS_REPO/deploy/jaeger" bin="$DEPS_REPO/bin/jaeger"
+	mkdir -p "$DEPS_REPO/bin"
+	(
+		flock 9
+		if [[ -x $bin && -z $(find "$src" -name 'go.*' -newer "$bin" -print -quit) ]]; then
+			deps_log "bin/jaeger is up to date"
+			exit 0
+		fi
+		deps_log "building bin/jaeger (the first build takes several minutes and about 2.3 GB of memory)"
+		cd "$src" && GOWORK=off go build -o "$bin.tmp" github.com/jaegertracing/jaeger/cmd/jaeger && mv -f "$bin.tmp" "$bin"
+	) 9>"$DEPS_REPO/bin/.jaeger.lock" || {
+		deps_error "building bin/jaeger failed"
+		return 1
+	}
+}
+
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	set -euo pipefail
 	case ${1:-} in
-	ensure_postgres | ensure_nats | ensure_ferretdb_binary | create_database) "$@" ;;
+	ensure_postgres | ensure_nats | ensure_ferretdb_binary | ensure_jaeger_binary | create_database) "$@" ;;
 	*)
-		echo "usage: $0 ensure_postgres | ensure_nats | ensure_ferretdb_binary | create_database NAME" >&2
+		echo "usage: $0 ensure_postgres | ensure_nats | ensure_ferretdb_binary | ensure_jaeger_binary | create_database NAME" >&2
 		exit 2
 		;;
 	esac
 fi
+

@@ -148,6 +148,24 @@ fi
 
 mkdir -p "$LOG_DIR"
 
+# Traces: a Jaeger of our own when bin/jaeger is built (make test-jaeger, or deploy/deps.sh
+# ensure_jaeger_binary) and no OTLP endpoint is set; otherwise nothing is exported.
+JAEGER_UI=""
+if [[ -z ${OTEL_EXPORTER_OTLP_ENDPOINT:-} && -x bin/jaeger ]]; then
+	if port_open 127.0.0.1 16686 || port_open 127.0.0.1 4318; then
+		log "port 16686 or 4318 is in use: not starting bin/jaeger (set OTEL_EXPORTER_OTLP_ENDPOINT to use a Jaeger that runs)"
+	else
+		log "starting bin/jaeger (log in $LOG_DIR/jaeger.log)"
+		setsid bin/jaeger --config deploy/jaeger/config.yaml >"$LOG_DIR/jaeger.log" 2>&1 &
+		track jaeger $!
+		wait_until 30 "Jaeger" port_open 127.0.0.1 4318 || die "Jaeger did not start (log in $LOG_DIR/jaeger.log)"
+		export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318
+		JAEGER_UI="http://localhost:16686"
+	fi
+elif [[ -z ${OTEL_EXPORTER_OTLP_ENDPOINT:-} ]]; then
+	log "no traces exported: build bin/jaeger (deploy/deps.sh ensure_jaeger_binary) for a Jaeger of our own"
+fi
+
 # The audit log: in MongoDB when MONGODB_URL is set, otherwise in the audit schema of the PostgreSQL
 # above (no server of its own needed; see services/audit/README.md, "Stores").
 if [[ -z ${MONGODB_URL:-} ]]; then
@@ -205,6 +223,7 @@ cat <<EOF
     Health       http://localhost:$(port_of gateway)/health
     API docs     http://localhost:$(port_of gateway)/docs
     Metrics      http://${GATEWAY_ADMIN_ADDR:-127.0.0.1:8010}/metrics (the gateway's; the others' on their ports)
+    Traces       ${JAEGER_UI:-${OTEL_EXPORTER_OTLP_ENDPOINT:-none (see the log above)}}
     auth         http://localhost:$(port_of auth)/health/ready
     tickets      http://localhost:$(port_of tickets)/health/ready
     audit        http://localhost:$(port_of audit)/health/ready

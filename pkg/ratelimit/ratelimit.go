@@ -1,5 +1,7 @@
 // Package ratelimit keeps one token bucket per key (a client address, a
-// user, an account), in memory: each replica limits on its own.
+// user, an account), in memory, and can share the buckets of every replica
+// of a service through NATS (see Keyed.Share), so that the replicas hold a
+// client to one budget.
 package ratelimit
 
 import (
@@ -20,6 +22,9 @@ type Keyed struct {
 	mu      sync.Mutex
 	buckets map[string]*rate.Limiter
 	swept   time.Time
+	// pending counts, while shared, the tokens taken here since the
+	// last share; nil when not shared.
+	pending map[string]int
 }
 
 // New returns buckets of burst tokens refilled one per every.
@@ -67,7 +72,22 @@ func (k *Keyed) Allow(key string) Decision {
 	defer k.mu.Unlock()
 	now := k.now()
 	b := k.bucket(key, now)
-	return k.decision(b, now, b.AllowN(now, 1))
+	allowed := b.AllowN(now, 1)
+	if allowed {
+		k.taken(key)
+	}
+	return k.decision(b, now, allowed)
+}
+
+// Remaining returns the tokens key has left, without taking one.
+func (k *Keyed) Remaining(key string) int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	b, ok := k.buckets[key]
+	if !ok {
+		return k.burst
+	}
+	return max(0, int(math.Floor(b.TokensAt(k.now()))))
 }
 
 // Wait returns how long key must wait for a token, without taking one; 0
@@ -92,7 +112,31 @@ func (k *Keyed) Spend(key string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	now := k.now()
-	k.bucket(key, now).AllowN(now, 1)
+	if k.bucket(key, now).AllowN(now, 1) {
+		k.taken(key)
+	}
+}
+
+// taken notes a token taken here for the next share. The caller holds mu.
+func (k *Keyed) taken(key string) {
+	if k.pending != nil && (len(k.pending) < maxPending || k.pending[key] > 0) {
+		k.pending[key]++
+	}
+}
+
+// charge takes from the buckets what other replicas spent at a time, less
+// what a bucket has refilled since: a bucket may go below empty, and then
+// takes longer to let a request through.
+func (k *Keyed) charge(spent map[string]int, at time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := k.now()
+	refilled := int(max(0, now.Sub(at)) / k.every)
+	for key, n := range spent {
+		if n -= refilled; n > 0 {
+			k.bucket(key, now).ReserveN(now, min(n, k.burst))
+		}
+	}
 }
 
 // sweep forgets full buckets now and then, so that the map does not grow

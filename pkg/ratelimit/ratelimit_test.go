@@ -48,3 +48,15 @@ func TestKeyed(t *testing.T) {
 		t.Errorf("Burst %d Window %v", k.Burst(), k.Window())
 	}
 }
+
+// Spends of other replicas are charged less what the bucket has refilled
+// since they were made.
+func TestChargeLessTheRefill(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	k := New(10, 10*time.Second)
+	k.now = func() time.Time { return now }
+	k.charge(map[string]int{"a": 5, "b": 2, "c": 40}, now.Add(-25*time.Second)) // 2 refilled since
+	if a, b, c := k.Remaining("a"), k.Remaining("b"), k.Remaining("c"); a != 7 || b != 10 || c != 0 {
+		t.Errorf("remaining a %d, b %d, c %d; want 7, 10 and 0", a, b, c)
+	}
+}

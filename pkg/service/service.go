@@ -43,6 +43,7 @@ import (
 	"github.com/supportdesk/supportdesk/pkg/lifecycle"
 	"github.com/supportdesk/supportdesk/pkg/outbox"
 	"github.com/supportdesk/supportdesk/pkg/pgdb"
+	"github.com/supportdesk/supportdesk/pkg/ratelimit"
 	"github.com/supportdesk/supportdesk/pkg/telemetry"
 	"github.com/supportdesk/supportdesk/pkg/web"
 )
@@ -172,6 +173,23 @@ func StreamCommand(ctx context.Context, cfg config.Common, args []string, out io
 	}
 	c := st.CachedInfo().Config
 	fmt.Fprintf(out, "stream %s: %d replicas, max age %s\n", c.Name, c.Replicas, c.MaxAge)
+	return nil
+}
+
+// ShareLimits makes each of limits one budget across the service's replicas
+// (see ratelimit.Keyed.Share), keyed by its subject in the stream of
+// spends; the sharing stops with the service.
+func (s *Service) ShareLimits(ctx context.Context, js jetstream.JetStream, limits map[string]*ratelimit.Keyed) error {
+	if err := ratelimit.OpenStream(ctx, js, s.cfg.StreamReplicas); err != nil {
+		return err
+	}
+	for subject, k := range limits {
+		sharing, err := k.Share(ctx, js, subject, ratelimit.ShareInterval, s.Logger)
+		if err != nil {
+			return err
+		}
+		s.Add("rate limits on "+subject, sharing.Stop)
+	}
 	return nil
 }
 

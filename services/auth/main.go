@@ -72,6 +72,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := users.Bootstrap(ctx, cfg.Seeds); err != nil {
 		return err
 	}
+	if err := svc.ShareLimits(ctx, js, users.Limits()); err != nil {
+		return err
+	}
 	owners, err := bus.ConsumeBatch(ctx, js, bus.ConsumerConfig{Durable: "auth-ticket-owners", FilterSubject: "support.ticket.>", BatchSize: 200, Linger: 5 * time.Millisecond},
 		bus.BatchApplier(user.NewTicketOwners(store).ApplyBatch), bus.LogDeadLetter(logger), logger)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/config"
+	"github.com/supportdesk/supportdesk/pkg/ratelimit"
 	"github.com/supportdesk/supportdesk/pkg/service"
 	"github.com/supportdesk/supportdesk/pkg/token"
 	"github.com/supportdesk/supportdesk/services/gateway/internal/apilog"
@@ -71,14 +72,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	svc.Add("api events", recorder.Close)
+	perClient, perUser := guard.PerClient(cfg.ClientPerMinute), guard.PerUser(cfg.UserPerMinute)
+	if err := svc.ShareLimits(ctx, js, map[string]*ratelimit.Keyed{
+		"ratelimit.gateway.client": perClient.Buckets(), "ratelimit.gateway.user": perUser.Buckets(),
+	}); err != nil {
+		return err
+	}
 	middleware := append([]gin.HandlerFunc{recorder.Middleware(), guard.SecurityHeaders(), guard.CORS(cfg.AllowedOrigins),
-		guard.PerClient(cfg.ClientPerMinute).Handler(), guard.BodyLimit(cfg.MaxBodyBytes)}, edge.Middleware()...)
+		perClient.Handler(), guard.BodyLimit(cfg.MaxBodyBytes)}, edge.Middleware()...)
 	engine := svc.Engine(middleware...)
 	if err := edge.TrustProxies(engine, cfg.TrustedProxies); err != nil {
 		return err
 	}
 	gw := edge.New(tokens, cfg.Upstreams, transport, revoked, logger,
-		edge.WithUserLimit(guard.PerUser(cfg.UserPerMinute).Handler()))
+		edge.WithUserLimit(perUser.Handler()))
 	if err := gw.Routes(engine, route.Table()); err != nil {
 		return err
 	}

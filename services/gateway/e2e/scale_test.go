@@ -200,3 +200,88 @@ func (s *system) checkStreamReplicas(url string, want int) {
 		s.t.Fatalf("the stream has %d replicas, want %d", got, want)
 	}
 }
+
+// TestLimitsAcrossReplicas runs two gateways, each in front of its own auth
+// replica, against one budget: a user's requests spread over both gateways
+// get the per-user limit once, not once per gateway, and failed logins
+// spread over both auth replicas lock the account for that address after
+// the same five failures as on one. The overshoot allowed is what the
+// other replica lets through within one share interval (200 ms) and
+// NATS's delivery after it.
+func TestLimitsAcrossReplicas(t *testing.T) {
+	const perMinute = 60
+	s := startSystem(t, fmt.Sprintf("RATE_LIMIT_USER_PER_MINUTE=%d", perMinute))
+	for _, name := range []string{"auth2", "gateway2", "gateway2-admin"} {
+		s.ports[name] = freePort(t)
+	}
+	startService(t, filepath.Join(binDir, "auth"), append(append([]string(nil), s.env...), "AUTH_ADDR=127.0.0.1:"+s.ports["auth2"]))
+	startService(t, filepath.Join(binDir, "gateway"), append(append([]string(nil), s.env...),
+		"GATEWAY_ADDR=127.0.0.1:"+s.ports["gateway2"], "GATEWAY_ADMIN_ADDR=127.0.0.1:"+s.ports["gateway2-admin"],
+		"AUTH_URL=http://127.0.0.1:"+s.ports["auth2"]))
+	s.waitFor("auth2 to be ready", 60*time.Second, func() bool { return healthy("http://127.0.0.1:" + s.ports["auth2"] + "/health/ready") })
+	s.waitFor("gateway2 to be ready", 60*time.Second, func() bool { return healthy("http://127.0.0.1:" + s.ports["gateway2"] + "/health") })
+	gateways := []string{s.baseURL, "http://127.0.0.1:" + s.ports["gateway2"]}
+	client := &http.Client{Timeout: 10 * time.Second}
+	send := func(gw, method, path, bearer, body string) int {
+		t.Helper()
+		req, err := http.NewRequest(method, gw+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	// 160 requests of one user, alternating between the gateways every
+	// 25 ms (4 s): one budget of 60, and about 4 more refilled meanwhile.
+	user := s.login("user@company.com", "SecureUserPass123!")
+	ok, refused := 0, 0
+	start := time.Now()
+	for i := range 160 {
+		switch code := send(gateways[i%2], "GET", "/auth/profile", user, ""); code {
+		case http.StatusOK:
+			ok++
+		case http.StatusTooManyRequests:
+			refused++
+		default:
+			t.Fatalf("profile = %d", code)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	refill := int(time.Since(start).Seconds()*perMinute/60) + 1
+	// Each gateway gets one request every 50 ms: within 200 ms and the
+	// delivery, at most 5 that the other has not heard of yet.
+	const overshoot = 5
+	t.Logf("one user through two gateways: %d allowed, %d refused (budget %d, %d refilled)", ok, refused, perMinute, refill)
+	if ok > perMinute+refill+overshoot || ok < perMinute-overshoot {
+		t.Errorf("%d requests allowed, want %d to %d: one budget across both gateways, not one each", ok, perMinute-overshoot, perMinute+refill+overshoot)
+	}
+
+	// Failed logins of one account from one address, alternating between
+	// the auth replicas, slower than the share interval: five, then 429.
+	failed, throttled := 0, 0
+	for i := range 12 {
+		switch code := send(gateways[i%2], "POST", "/auth/login", "", `{"email":"staff@company.com","password":"wrong password"}`); code {
+		case http.StatusUnauthorized:
+			failed++
+		case http.StatusTooManyRequests:
+			throttled++
+		default:
+			t.Fatalf("login = %d", code)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Logf("failed logins through two auth replicas: %d answered 401, then %d 429", failed, throttled)
+	if failed != 5 || throttled != 7 {
+		t.Errorf("%d failures answered and %d throttled, want 5 and 7: one lock across both replicas", failed, throttled)
+	}
+}

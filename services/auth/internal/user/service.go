@@ -83,6 +83,18 @@ func NewService(store Store, tokens *token.Manager, logger *slog.Logger) (*Servi
 	}, nil
 }
 
+// Limits are the service's throttles by the NATS subject on which the
+// replicas share them (see service.ShareLimits), so that N replicas do not
+// allow N times the failures.
+func (s *Service) Limits() map[string]*ratelimit.Keyed {
+	return map[string]*ratelimit.Keyed{
+		"ratelimit.auth.login.pair":    s.pairs,
+		"ratelimit.auth.login.account": s.accounts,
+		"ratelimit.auth.login.client":  s.clients,
+		"ratelimit.auth.password":      s.passwordChecks,
+	}
+}
+
 // ErrBusy answers a login that waited too long for a hashing slot.
 var ErrBusy = &fault.Error{Kind: fault.Unavailable, Code: "busy", Detail: "Too many logins at once; try again shortly", RetryAfter: time.Second}
 

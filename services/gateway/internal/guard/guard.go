@@ -47,6 +47,9 @@ func PerUser(perMinute int) *RateLimit {
 	}
 }
 
+// Buckets are the limit's buckets, to share across replicas.
+func (l *RateLimit) Buckets() *ratelimit.Keyed { return l.buckets }
+
 // refusedKey marks, in a request's context, a request a rate limit refused.
 const refusedKey = "guard.refused"
 

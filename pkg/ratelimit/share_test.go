@@ -1,0 +1,100 @@
+package ratelimit_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/supportdesk/supportdesk/pkg/natstest"
+	"github.com/supportdesk/supportdesk/pkg/ratelimit"
+)
+
+// Two replicas sharing one subject hold a key to one budget: what one
+// spends is charged to the other after an interval, and a replica's own
+// spends are not charged twice.
+func TestSharedBudget(t *testing.T) {
+	url := natstest.Start(t)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	replica := func() *ratelimit.Keyed {
+		t.Helper()
+		nc, err := nats.Connect(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ratelimit.OpenStream(context.Background(), js, 1); err != nil {
+			t.Fatal(err)
+		}
+		k := ratelimit.New(10, time.Hour) // no refill within the test
+		s, err := k.Share(context.Background(), js, "ratelimit.test", 20*time.Millisecond, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Stop(context.Background()) })
+		return k
+	}
+	a, b := replica(), replica()
+
+	for range 6 {
+		if !a.Allow("client").Allowed {
+			t.Fatal("a refused within the budget")
+		}
+	}
+	b.Spend("client") // as login throttling spends after a failure
+	// Each learns of the other's spends within an interval, and never
+	// charges its own twice: 10 - 6 - 1 = 3 left on both.
+	waitFor(t, func() bool { return a.Remaining("client") == 3 && b.Remaining("client") == 3 })
+
+	// Within one interval each replica still sees the 3: the overshoot is
+	// what the other allowed meanwhile, at most 3 more here.
+	allowed := 0
+	for range 5 {
+		for _, k := range []*ratelimit.Keyed{a, b} {
+			if k.Allow("client").Allowed {
+				allowed++
+			}
+		}
+	}
+	if allowed > 6 {
+		t.Errorf("%d allowed across both replicas with 3 left, want at most 6", allowed)
+	}
+	// Once reconciled, the budget is spent everywhere.
+	waitFor(t, func() bool { return a.Remaining("client") == 0 && b.Remaining("client") == 0 })
+	if a.Allow("client").Allowed || b.Allow("client").Allowed {
+		t.Error("a request allowed after the shared budget was spent")
+	}
+	if a.Remaining("other") != 10 {
+		t.Error("another key was charged")
+	}
+	// A replica that starts now learns the spends of the last window.
+	if c := replica(); !waitUntil(func() bool { return c.Remaining("client") == 0 }) {
+		t.Errorf("a new replica has %d tokens of a spent budget", c.Remaining("client"))
+	}
+}
+
+func waitUntil(cond func() bool) bool {
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+	}
+}
