@@ -7,11 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -149,38 +149,23 @@ var propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceCont
 
 // Publisher publishes events on JetStream.
 type Publisher struct {
-	js jetstream.JetStream
-	// stored counts the events the stream stored; duplicates those it had
-	// already (a publish retried after its ack was lost, de-duplicated by
-	// event id): an event stored twice would count twice in stored.
-	stored, duplicates prometheus.Counter
+	js                 jetstream.JetStream
+	stored, duplicates atomic.Int64 // see Counts
 }
 
 // NewPublisher returns a Publisher on js.
-func NewPublisher(js jetstream.JetStream) *Publisher {
-	return &Publisher{js: js,
-		stored: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "events_published_total",
-			Help: "Events this process published that the stream stored.",
-		}),
-		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "events_publish_duplicates_total",
-			Help: "Publishes the stream had stored already and dropped as duplicates (retries after a lost ack).",
-		}),
-	}
-}
+func NewPublisher(js jetstream.JetStream) *Publisher { return &Publisher{js: js} }
 
-// RegisterMetrics exposes the counts of stored and duplicate publishes on
-// reg.
-func (p *Publisher) RegisterMetrics(reg prometheus.Registerer) {
-	reg.MustRegister(p.stored, p.duplicates)
-}
+// Counts returns how many of p's publishes the stream stored, and how many
+// it had stored already and dropped as duplicates (a publish retried after
+// its ack was lost): an event stored twice would count twice in stored.
+func (p *Publisher) Counts() (stored, duplicates int64) { return p.stored.Load(), p.duplicates.Load() }
 
 func (p *Publisher) count(ack *jetstream.PubAck) {
 	if ack.Duplicate {
-		p.duplicates.Inc()
+		p.duplicates.Add(1)
 	} else {
-		p.stored.Inc()
+		p.stored.Add(1)
 	}
 }
 

@@ -78,21 +78,10 @@ func TestPublishDeduplicatesByEventID(t *testing.T) {
 }
 
 // checkPublished checks p's counts of stored and duplicate publishes.
-func checkPublished(t *testing.T, p *bus.Publisher, stored, duplicates float64) {
+func checkPublished(t *testing.T, p *bus.Publisher, stored, duplicates int64) {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	p.RegisterMetrics(reg)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]float64{}
-	for _, mf := range mfs {
-		got[mf.GetName()] = mf.GetMetric()[0].GetCounter().GetValue()
-	}
-	if got["events_published_total"] != stored || got["events_publish_duplicates_total"] != duplicates {
-		t.Errorf("stored %v and duplicate %v publishes counted, want %v and %v",
-			got["events_published_total"], got["events_publish_duplicates_total"], stored, duplicates)
+	if s, d := p.Counts(); s != stored || d != duplicates {
+		t.Errorf("stored %d and duplicate %d publishes counted, want %d and %d", s, d, stored, duplicates)
 	}
 }
 

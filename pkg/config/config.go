@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,19 +16,35 @@ import (
 )
 
 // Reader reads settings through getenv and collects every problem it meets,
-// so that a misconfigured service reports all of them at once.
+// so that a misconfigured service reports all of them at once. Any setting
+// X may come from a file instead: X_FILE names it (as Docker and Kubernetes
+// secrets are mounted), and its content, less surrounding white space, is
+// the value; X itself wins when both are set.
 type Reader struct {
-	getenv func(string) string
-	errs   []error
+	getenv   func(string) string
+	readFile func(string) ([]byte, error)
+	errs     []error
 }
 
 // NewReader returns a Reader over getenv (os.Getenv in production).
 func NewReader(getenv func(string) string) *Reader {
-	return &Reader{getenv: getenv}
+	return &Reader{getenv: getenv, readFile: os.ReadFile}
 }
 
 func (r *Reader) lookup(key string) (string, bool) {
-	v := strings.TrimSpace(r.getenv(key))
+	if v := strings.TrimSpace(r.getenv(key)); v != "" {
+		return v, true
+	}
+	path := strings.TrimSpace(r.getenv(key + "_FILE"))
+	if path == "" {
+		return "", false
+	}
+	b, err := r.readFile(path)
+	if err != nil {
+		r.Check(fmt.Errorf("%s_FILE: %w", key, err))
+		return "", false
+	}
+	v := strings.TrimSpace(string(b))
 	return v, v != ""
 }
 

@@ -3,6 +3,8 @@ package config_test
 import (
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -139,5 +141,24 @@ func TestCheckArgs(t *testing.T) {
 		if done != c.done || (err != nil) != c.bad || done != (out.String() == "usage: x\n") {
 			t.Errorf("CheckArgs(%q) = %v, %v, printed %q", c.args, done, err, out.String())
 		}
+	}
+}
+
+// A setting may come from the file X_FILE names, as mounted secrets are;
+// X itself wins, and an unreadable file is reported.
+func TestSettingsFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "secret_key")
+	if err := os.WriteFile(key, []byte(strings.Repeat("f", 40)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := config.NewReader(env(map[string]string{"SECRET_KEY_FILE": key, "NATS_URL_FILE": filepath.Join(dir, "missing"),
+		"LOG_LEVEL": "warn", "LOG_LEVEL_FILE": key}))
+	c := r.Common("auth", ":8001", "")
+	if c.SecretKey.Reveal() != strings.Repeat("f", 40) || c.LogLevel != slog.LevelWarn {
+		t.Errorf("SECRET_KEY from its file = %q, LOG_LEVEL = %v", c.SecretKey.Reveal(), c.LogLevel)
+	}
+	if err := r.Err(); err == nil || !strings.Contains(err.Error(), "NATS_URL_FILE") {
+		t.Errorf("an unreadable NATS_URL_FILE: err = %v", err)
 	}
 }

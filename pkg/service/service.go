@@ -122,7 +122,13 @@ func (s *Service) Relay(ob outbox.Outbox, pool *pgxpool.Pool, js jetstream.JetSt
 	pub := bus.NewPublisher(js)
 	relay := outbox.NewRelay(ob, pool, pub, outbox.RelayConfig{Linger: 3 * time.Millisecond}, s.Logger)
 	relay.RegisterMetrics(s.Registry)
-	pub.RegisterMetrics(s.Registry)
+	s.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "events_published_total",
+			Help: "Events this process published that the stream stored."},
+			func() float64 { stored, _ := pub.Counts(); return float64(stored) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "events_publish_duplicates_total",
+			Help: "Publishes the stream had stored already and dropped as duplicates (retries after a lost ack)."},
+			func() float64 { _, dup := pub.Counts(); return float64(dup) }))
 	return relay.Run
 }
 
@@ -151,6 +157,10 @@ func Stream(cfg config.Common) bus.StreamConfig {
 	s.MaxAge, s.Replicas = cfg.EventsRetention, cfg.StreamReplicas
 	return s
 }
+
+// StreamHelp explains the stream command in a binary's usage.
+const StreamHelp = `stream creates the events stream, or updates it to STREAM_REPLICAS and EVENTS_RETENTION_DAYS
+(a service starting only creates a missing stream, and leaves an existing one as it is).`
 
 // StreamCommand runs `<service> stream`: it creates the events stream or
 // updates it to cfg's replicas and retention, and prints what it is now.

@@ -37,8 +37,7 @@ const usage = `usage: audit [serve]
        audit --help
 
 The audit service: consumes every event into the audit log and serves /admin/logs/*.
-stream creates the events stream, or updates it to STREAM_REPLICAS and EVENTS_RETENTION_DAYS
-(a service starting only creates a missing stream, and leaves an existing one as it is).
+` + service.StreamHelp + `
 Configuration comes from the environment (see .env.example).`
 
 // run runs the command args name: serve (the default), replay, import or

@@ -29,8 +29,7 @@ const usage = `usage: tickets [serve]
        tickets --help
 
 The tickets service: support requests, comments, reports and the export. serve migrates the schema first;
-stream creates the events stream, or updates it to STREAM_REPLICAS and EVENTS_RETENTION_DAYS
-(a service starting only creates a missing stream, and leaves an existing one as it is).
+` + service.StreamHelp + `
 Configuration comes from the environment (see .env.example).`
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {

@@ -88,14 +88,7 @@ func TestJaegerHoldsOneTrace(t *testing.T) {
 	var got map[string][]string
 	s.waitFor("the trace in Jaeger with spans of every hop", 30*time.Second, func() bool {
 		got = jaegerSpans(queryURL, traceID)
-		for svc, names := range want {
-			for _, name := range names {
-				if !contains(got[svc], name) {
-					return false
-				}
-			}
-		}
-		return true
+		return hasSpans(got, want)
 	})
 	sql := 0
 	for _, name := range got["tickets"] {

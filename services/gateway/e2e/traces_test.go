@@ -75,6 +75,19 @@ func (c *collector) spans(traceID string) map[string][]string {
 	return out
 }
 
+// hasSpans reports whether got (span names by service) holds every span
+// of want.
+func hasSpans(got, want map[string][]string) bool {
+	for svc, names := range want {
+		for _, name := range names {
+			if !contains(got[svc], name) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -104,14 +117,7 @@ func TestOneTraceAcrossTheSystem(t *testing.T) {
 	var got map[string][]string
 	s.waitFor("the create request's spans from every hop", 20*time.Second, func() bool {
 		got = c.spans(traceID)
-		for svc, names := range want {
-			for _, name := range names {
-				if !contains(got[svc], name) {
-					return false
-				}
-			}
-		}
-		return true
+		return hasSpans(got, want)
 	})
 	if len(got["tickets"]) < 4 {
 		t.Errorf("tickets spans %v: want its SQL traced too", got["tickets"])
