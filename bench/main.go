@@ -35,7 +35,7 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	scenarios := fs.String("scenarios", "S5,S1,S2,S6,S7,S3,S9,S4,S8", "the scenarios to run, in order")
+	scenarios := fs.String("scenarios", "S5,S1,S2,S6,S7,S10,S3,S9,S4,S8", "the scenarios to run, in order")
 	out := fs.String("out", "bench/results", "where to write the results: OUT.json and OUT.md")
 	pg := fs.String("pg", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "the PostgreSQL server, as a superuser")
 	s3For := fs.Duration("s3-duration", 5*time.Minute, "how long S3 creates tickets")
@@ -101,6 +101,8 @@ func run(ctx context.Context, args []string) error {
 			sc, err = ticketScenario(s6Footprint)
 		case "S7":
 			sc, err = ticketScenario(s7Export)
+		case "S10":
+			sc, err = ticketScenario(s10Search)
 		case "S3":
 			sc, err = s3Lag(ctx, st, *s3For)
 		case "S4":

@@ -142,22 +142,45 @@ func newFixture(ctx context.Context, st *stack) (*fixture, error) {
 	return f, nil
 }
 
+// vocabulary are the words of the fixture's ticket texts: each text holds
+// textWords of them, picked by the ticket's number, so that a search for
+// two of them matches a few hundred tickets in a million, as a real desk's
+// varied texts would (one shared sentence would match them all).
+var vocabulary = strings.Fields(`
+account adapter alarm antivirus archive audio backup badge battery bios bluetooth boot browser cable
+calendar camera certificate charger chrome cloud cluster codec compiler contract cooling cpu crash
+credentials cursor dashboard database deadline debugger desk desktop dialog dictionary disk display
+dns docking domain download driver dropbox email encryption error ethernet excel export extension fan
+fax file firewall firmware folder font freeze gateway graphics headset heating helpdesk hotspot hub
+icon import inbox installer interface invoice ipad iphone java kernel keyboard keychain label lamp
+laptop latency license lock login macro mailbox malware memory microphone modem monitor mouse network
+notebook office outlook password patch payroll pdf permission phone pin plugin portal power presenter
+printer privacy profile projector proxy quota radio raid recovery refund registry reminder remote
+report restart router scanner schedule screen script sensor server session settings sharepoint
+shortcut signature slack smartcard socket software speaker spreadsheet sql storage subscription
+switch sync tablet teams terminal thermostat timeout token toner touchpad trackpad tray update upload
+usb vendor video vpn wallpaper webcam wifi window wireless word workstation zoom`)
+
+// textWords is how many vocabulary words a fixture ticket's text holds.
+const textWords = 8
+
 // insertTickets writes n tickets spread evenly over owners, half of them
 // assigned to staff, in every status and priority, created over the last
-// year, in one statement.
+// year, with texts of vocabulary words, in one statement.
 func insertTickets(ctx context.Context, pool *pgxpool.Pool, owners []int64, staff int64, n int) error {
 	_, err := pool.Exec(ctx, `
 INSERT INTO tickets.requests (owner_id, staff_id, title, text, status, priority, category, created_at, updated_at)
 SELECT ($1::bigint[])[1 + i % cardinality($1::bigint[])],
        CASE WHEN i % 2 = 0 THEN $2::bigint END,
        'Ticket ' || i,
-       'The printer on floor ' || (i % 12) || ' says "PC LOAD LETTER" again; ticket ' || i,
+       (SELECT string_agg(($4::text[])[1 + abs(hashtext(i || '.' || k)) % cardinality($4::text[])], ' ')
+        FROM generate_series(1, $5::int) AS k) || '; ticket ' || i,
        (ARRAY['new', 'in_progress', 'completed', 'closed'])[1 + i % 4],
        (ARRAY['low', 'normal', 'high', 'urgent'])[1 + i % 4],
        (ARRAY['hardware', 'software', 'network', NULL])[1 + i % 4],
        now() - (i * interval '300 ms'),
        now() - (i * interval '200 ms')
-FROM generate_series(1, $3::int) AS i`, owners, staff, n)
+FROM generate_series(1, $3::int) AS i`, owners, staff, n, vocabulary, textWords)
 	if err != nil {
 		return fmt.Errorf("insert %d tickets: %w", n, err)
 	}

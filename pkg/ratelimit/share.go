@@ -35,13 +35,15 @@ const maxPending = 20_000
 // default 1 MB payload.
 const maxMessageKeys = 5_000
 
-// OpenStream creates the stream of spends, in memory with replicas copies,
-// unless it exists (then it is left as it is).
+// OpenStream creates the stream of spends with replicas copies, unless it
+// exists (then it is left as it is). It is kept on file, though small and
+// short-lived: a memory stream would be gone after a NATS restart, and the
+// replicas' followers of it would stall.
 func OpenStream(ctx context.Context, js jetstream.JetStream, replicas int) error {
 	_, err := js.CreateStream(ctx, jetstream.StreamConfig{
 		Name:      StreamName,
 		Subjects:  []string{"ratelimit.>"},
-		Storage:   jetstream.MemoryStorage,
+		Storage:   jetstream.FileStorage,
 		Retention: jetstream.LimitsPolicy,
 		MaxAge:    streamMaxAge,
 		MaxBytes:  256 << 20,
@@ -163,7 +165,9 @@ func (s *Sharing) flush() {
 	}
 }
 
-// Stop shares what is left and stops sharing.
+// Stop shares what is left and stops sharing. Following the stream stops
+// in the background: while NATS recovers it can take seconds, and nothing
+// is lost by not waiting (the connection is drained next).
 func (s *Sharing) Stop(ctx context.Context) error {
 	close(s.done)
 	select {
@@ -171,6 +175,6 @@ func (s *Sharing) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	s.cons.Stop()
+	go s.cons.Stop()
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -95,6 +96,52 @@ func waitFor(t *testing.T, cond func() bool) {
 	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("timed out")
+		}
+	}
+}
+
+// Sharing survives a NATS restart: the stream of spends is on file, the
+// replicas follow it again, and they stop at once afterwards.
+func TestSharingAfterANATSRestart(t *testing.T) {
+	dir := t.TempDir()
+	srv := natstest.StartServerOn(t, dir, server.RANDOM_PORT)
+	port := natstest.Port(srv)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var sharings []*ratelimit.Sharing
+	replica := func() *ratelimit.Keyed {
+		t.Helper()
+		nc, err := nats.Connect(srv.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ratelimit.OpenStream(context.Background(), js, 1); err != nil {
+			t.Fatal(err)
+		}
+		k := ratelimit.New(10, time.Hour)
+		s, err := k.Share(context.Background(), js, "ratelimit.restart", 20*time.Millisecond, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sharings = append(sharings, s)
+		return k
+	}
+	a, b := replica(), replica()
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	natstest.StartServerOn(t, dir, port)
+	a.Allow("client")
+	if !waitUntil(func() bool { return b.Remaining("client") < 10 }) {
+		t.Fatal("spends were not shared after the restart")
+	}
+	for _, s := range sharings {
+		start := time.Now()
+		if err := s.Stop(context.Background()); err != nil || time.Since(start) > time.Second {
+			t.Errorf("stop took %v: %v", time.Since(start), err)
 		}
 	}
 }

@@ -63,6 +63,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 
 	store := postgres.NewStore(pool)
+	if err := store.UseSearchLanguage(ctx, cfg.SearchLanguage, logger); err != nil {
+		return err
+	}
 	tickets := ticket.NewService(store)
 	tokens := token.NewManager([]byte(cfg.SecretKey.Reveal()), cfg.TokenTTL)
 

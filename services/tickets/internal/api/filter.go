@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -14,7 +15,8 @@ import (
 
 // parseFilter reads the contract's ticket filters: status, staff_id,
 // owner_id, date_from, date_to (created_at bounds; a date-only date_to
-// includes that day) and unassigned. Every bad parameter is a field error.
+// includes that day), unassigned and the search q. Every bad parameter is
+// a field error.
 func parseFilter(c *gin.Context) (ticket.Filter, []fault.FieldError) {
 	var f ticket.Filter
 	var fields []fault.FieldError
@@ -54,6 +56,13 @@ func parseFilter(c *gin.Context) (ticket.Filter, []fault.FieldError) {
 		} else {
 			f.CreatedGTE = &t
 		}
+	}
+	if raw, ok := c.GetQuery("q"); ok {
+		q := strings.TrimSpace(raw)
+		if fe := ticket.CheckQuery(q); fe != nil {
+			fields = append(fields, *fe)
+		}
+		f.Query = q
 	}
 	if raw, ok := c.GetQuery("unassigned"); ok {
 		v, err := strconv.ParseBool(raw)

@@ -146,3 +146,52 @@ func TestListBounds(t *testing.T) {
 		t.Errorf("empty list = %d total %v capped %v", rec.Code, none["total"], none["total_capped"])
 	}
 }
+
+// TestSearchThroughTheLists: q on the three lists, with the filters and
+// paging; a user finds only their own tickets and never an internal note;
+// a bad q is a 422, a hostile one a 200.
+func TestSearchThroughTheLists(t *testing.T) {
+	e := setup(t)
+	p := e.people(t)
+	e.create(t, p.ann, "The printer on floor 3 jams") // 1
+	e.create(t, p.bob, "My printer shows error 42")   // 2
+	vpn := e.create(t, p.ann, "VPN drops every hour") // 3
+	comment := func(bearer, body string, internal bool) {
+		t.Helper()
+		if rec, c := e.do(t, "POST", fmt.Sprintf("/user_request/%d/comments", vpn), fmt.Sprintf(`{"body":%q,"internal":%v}`, body, internal), bearer); rec.Code != 201 {
+			t.Fatalf("comment = %d %v", rec.Code, c)
+		}
+	}
+	comment(p.admin, "Replaced the router next to the printer", false)
+	comment(p.admin, "Router vendor owes us a refund", true)
+
+	for _, tt := range []struct {
+		name, path, bearer string
+		want               []int64
+	}{
+		{"my: only mine, ranked, comments too", "/user_request/my?q=printer", p.ann, []int64{1, 3}},
+		{"my: an internal note is never found by its owner", "/user_request/my?q=refund", p.ann, nil},
+		{"my: a word of another user's ticket", "/user_request/my?q=error", p.ann, nil},
+		{"staff: internal notes", "/staff/requests?unassigned=true&q=refund", p.staff, []int64{3}},
+		{"admin: with a filter", "/admin/requests?q=printer&owner_id=4", p.admin, []int64{2}},
+		{"admin: a phrase and an exclusion", `/admin/requests?q=` + url.QueryEscape(`"floor 3" -error`), p.admin, []int64{1}},
+		{"admin: hostile syntax", "/admin/requests?q=" + url.QueryEscape(`!!(&|:*'\`), p.admin, nil},
+		{"admin: paged (equal ranks: newest first)", "/admin/requests?q=printer&size=1&page=2", p.admin, []int64{1}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, page := e.do(t, "GET", tt.path, "", tt.bearer)
+			if rec.Code != 200 {
+				t.Fatalf("= %d %v", rec.Code, page)
+			}
+			if got := ids(page); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("found %v, want %v", got, tt.want)
+			}
+		})
+	}
+	for _, bad := range []string{strings.Repeat("x", 201), "printer\x00", "a\tb"} {
+		rec, body := e.do(t, "GET", "/admin/requests?q="+url.QueryEscape(bad), "", p.admin)
+		if rec.Code != 422 || !strings.Contains(fmt.Sprint(body["errors"]), "q") {
+			t.Errorf("q=%.20q = %d %v, want 422 on q", bad, rec.Code, body)
+		}
+	}
+}

@@ -36,17 +36,31 @@ func where(f ticket.Filter) (string, []any) {
 	if f.CreatedLT != nil {
 		add("r.created_at < ?", *f.CreatedLT)
 	}
+	if f.Query != "" {
+		add(searchDocument(f)+" @@ websearch_to_tsquery(tickets.search_language(), ?)", f.Query)
+	}
 	if len(conds) == 0 {
 		return "", nil
 	}
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
+// searchDocument is the text-search vector a search of f reads: the one
+// its GIN index is built on (migration 5).
+func searchDocument(f ticket.Filter) string {
+	if f.Internal {
+		return "(r.search_text || r.search_public || r.search_internal)"
+	}
+	return "(r.search_text || r.search_public)"
+}
+
 // List implements ticket.Store. Tickets come newest first, ties broken by
 // id, which the (created_at, id) indexes serve; a cursor continues after a
-// position without OFFSET. A page reached by cursor is not counted (total
-// -1): counting every matching row is the cost deep paging avoids; a page
-// by number counts at most ticket.CountLimit+1 rows.
+// position without OFFSET. A search (f.Query) comes by relevance first
+// (ts_rank_cd over its GIN-indexed document), its cursor holding the rank.
+// A page reached by cursor is not counted (total -1): counting every
+// matching row is the cost deep paging avoids; a page by number counts at
+// most ticket.CountLimit+1 rows.
 func (s *Store) List(ctx context.Context, f ticket.Filter, p ticket.Page) ([]ticket.View, int64, *ticket.Cursor, error) {
 	cond, args := where(f)
 	total := int64(-1)
@@ -57,11 +71,26 @@ func (s *Store) List(ctx context.Context, f ticket.Filter, p ticket.Page) ([]tic
 		}
 	}
 
-	q := viewSelect + cond
+	// The rank is 0 outside a search; in one, where's last argument is the
+	// query.
+	rank, order := "0::real", "r.created_at DESC, r.id DESC"
+	if f.Query != "" {
+		rank = fmt.Sprintf("ts_rank_cd(%s, websearch_to_tsquery(tickets.search_language(), $%d))", searchDocument(f), len(args))
+		order = "rank DESC, " + order
+	}
+	q := viewColumns + ", " + rank + " AS rank FROM tickets.requests r" + viewJoins + cond
 	offset := (p.Number - 1) * p.Size
 	if p.After != nil {
+		keyset := fmt.Sprintf("(r.created_at, r.id) < ($%d, $%d)", len(args)+1, len(args)+2)
 		args = append(args, p.After.CreatedAt, p.After.ID)
-		keyset := fmt.Sprintf("(r.created_at, r.id) < ($%d, $%d)", len(args)-1, len(args))
+		if f.Query != "" {
+			after := float32(0)
+			if p.After.Rank != nil {
+				after = *p.After.Rank
+			}
+			args = append(args, after)
+			keyset = fmt.Sprintf("(%s, r.created_at, r.id) < ($%d, $%d, $%d)", rank, len(args), len(args)-2, len(args)-1)
+		}
 		if cond == "" {
 			q += " WHERE " + keyset
 		} else {
@@ -70,13 +99,13 @@ func (s *Store) List(ctx context.Context, f ticket.Filter, p ticket.Page) ([]tic
 		offset = 0
 	}
 	args = append(args, p.Size+1, offset)
-	q += fmt.Sprintf(" ORDER BY r.created_at DESC, r.id DESC LIMIT $%d OFFSET $%d", len(args)-1, len(args))
+	q += fmt.Sprintf(" ORDER BY %s LIMIT $%d OFFSET $%d", order, len(args)-1, len(args))
 
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("list tickets: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, pgx.RowToStructByName[viewRow])
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByName[rankedRow])
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("list tickets: %w", err)
 	}
@@ -84,11 +113,20 @@ func (s *Store) List(ctx context.Context, f ticket.Filter, p ticket.Page) ([]tic
 	if len(list) > p.Size {
 		list = list[:p.Size]
 		last := list[len(list)-1]
-		next = &ticket.Cursor{CreatedAt: last.CreatedAt.UTC(), ID: last.ID}
+		next = &ticket.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}
+		if f.Query != "" {
+			next.Rank = &last.Rank
+		}
 	}
 	views := make([]ticket.View, len(list))
 	for i, r := range list {
-		views[i] = toView(r)
+		views[i] = toView(r.viewRow)
 	}
 	return views, total, next, nil
+}
+
+// rankedRow is a list's row with its relevance (0 outside a search).
+type rankedRow struct {
+	viewRow
+	Rank float32 `db:"rank"`
 }

@@ -3,9 +3,12 @@ package ticket
 import (
 	"encoding/base64"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/supportdesk/supportdesk/pkg/fault"
 )
@@ -18,6 +21,28 @@ type Filter struct {
 	Unassigned bool
 	CreatedGTE *time.Time // created_at >= (date_from)
 	CreatedLT  *time.Time // created_at <  (date_to; a date-only bound is the next day's midnight)
+	// Query is a web-search query (q): every word must match the title,
+	// the text or a comment, -word must not, "a phrase" matches in order.
+	// The list is then ranked by relevance.
+	Query string
+	// Internal lets Query match internal notes too; the service sets it
+	// for staff and admins, never a client.
+	Internal bool
+}
+
+// MaxQueryLength bounds q, in characters.
+const MaxQueryLength = 200
+
+// CheckQuery refuses a q that cannot be a search: too long, not UTF-8, or
+// holding control characters (PostgreSQL refuses NUL outright).
+func CheckQuery(q string) *fault.FieldError {
+	switch {
+	case utf8.RuneCountInString(q) > MaxQueryLength:
+		return &fault.FieldError{Field: "q", Message: fmt.Sprintf("must be at most %d characters", MaxQueryLength)}
+	case !utf8.ValidString(q) || strings.ContainsFunc(q, unicode.IsControl):
+		return &fault.FieldError{Field: "q", Message: "must be text without control characters"}
+	}
+	return nil
 }
 
 // Page is one page of a list: by number, or after a keyset cursor.
@@ -52,15 +77,21 @@ func (p Page) CheckDepth() *fault.FieldError {
 }
 
 // Cursor is the position after the last ticket of a page, in the list's
-// order (newest first).
+// order: newest first, or, in a search, by relevance (Rank) and then
+// newest first.
 type Cursor struct {
+	Rank      *float32
 	CreatedAt time.Time
 	ID        int64
 }
 
 // String encodes the cursor for a client.
 func (c Cursor) String() string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.CreatedAt.UnixMicro(), 10) + "." + strconv.FormatInt(c.ID, 10)))
+	s := strconv.FormatInt(c.CreatedAt.UnixMicro(), 10) + "." + strconv.FormatInt(c.ID, 10)
+	if c.Rank != nil {
+		s = "r" + strconv.FormatFloat(float64(*c.Rank), 'g', -1, 32) + ":" + s
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(s))
 }
 
 // Cursor times are ticket creation times, within years 1 to 9999. Far
@@ -74,11 +105,22 @@ var (
 // ParseCursor decodes a cursor from String.
 func ParseCursor(s string) (Cursor, error) {
 	bad := fault.Fields(fault.FieldError{Field: "cursor", Message: "is not a cursor returned by this list"})
-	raw, err := base64.RawURLEncoding.DecodeString(s)
+	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return Cursor{}, bad
 	}
-	ts, id, ok := strings.Cut(string(raw), ".")
+	raw := string(b)
+	var rank *float32
+	if rest, ok := strings.CutPrefix(raw, "r"); ok {
+		r, after, ok := strings.Cut(rest, ":")
+		f, err := strconv.ParseFloat(r, 32)
+		if !ok || err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return Cursor{}, bad
+		}
+		r32 := float32(f)
+		rank, raw = &r32, after
+	}
+	ts, id, ok := strings.Cut(raw, ".")
 	if !ok {
 		return Cursor{}, bad
 	}
@@ -87,7 +129,7 @@ func ParseCursor(s string) (Cursor, error) {
 	if err1 != nil || err2 != nil || n <= 0 || micros < minCursorMicros || micros > maxCursorMicros {
 		return Cursor{}, bad
 	}
-	return Cursor{CreatedAt: time.UnixMicro(micros).UTC(), ID: n}, nil
+	return Cursor{Rank: rank, CreatedAt: time.UnixMicro(micros).UTC(), ID: n}, nil
 }
 
 // ParseTimeBound reads a date_from or date_to value: RFC 3339 or a date.

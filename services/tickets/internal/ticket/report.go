@@ -127,5 +127,6 @@ func (r *Reports) Export(ctx context.Context, a Actor, f Filter, write func(Expo
 	if err := require(a, access.ExportData); err != nil {
 		return err
 	}
+	f.Internal = a.seesAll()
 	return r.store.Export(ctx, f, write)
 }

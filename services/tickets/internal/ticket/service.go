@@ -250,7 +250,7 @@ func (s *Service) ListMine(ctx context.Context, a Actor, f Filter, p Page) ([]Vi
 	if err := require(a, access.ViewOwnRequests); err != nil {
 		return nil, 0, nil, err
 	}
-	f.OwnerID = &a.ID
+	f.OwnerID, f.Internal = &a.ID, a.seesAll()
 	return s.store.List(ctx, f, p)
 }
 
@@ -264,6 +264,7 @@ func (s *Service) ListForStaff(ctx context.Context, a Actor, f Filter, p Page) (
 	if a.Role == access.RoleStaff && f.StaffID == nil && f.OwnerID == nil && !f.Unassigned {
 		f.StaffID = &a.ID
 	}
+	f.Internal = a.seesAll()
 	return s.store.List(ctx, f, p)
 }
 
@@ -272,5 +273,6 @@ func (s *Service) ListAll(ctx context.Context, a Actor, f Filter, p Page) ([]Vie
 	if err := require(a, access.ViewRequests); err != nil {
 		return nil, 0, nil, err
 	}
+	f.Internal = a.seesAll()
 	return s.store.List(ctx, f, p)
 }

@@ -1,0 +1,11 @@
+DROP INDEX tickets.requests_search_all_idx;
+DROP INDEX tickets.requests_search_public_idx;
+DROP TRIGGER comments_search ON tickets.comments;
+DROP FUNCTION tickets.comments_search();
+DROP TRIGGER requests_search ON tickets.requests;
+DROP FUNCTION tickets.requests_search();
+ALTER TABLE tickets.requests DROP COLUMN search_text, DROP COLUMN search_public, DROP COLUMN search_internal;
+DROP FUNCTION tickets.search_comments(bigint, boolean);
+DROP FUNCTION tickets.search_document(text, text);
+DROP FUNCTION tickets.search_language();
+DROP TABLE tickets.search_settings;
