@@ -441,11 +441,11 @@ func millionTickets(ctx context.Context, pool *pgxpool.Pool, f *fixture) (int, e
 	return exportTickets, insertTickets(ctx, pool, owners, staff, exportTickets-have)
 }
 
-// s10Search: two-word full-text searches over a million tickets through
-// the gateway, as an admin (every vector: text, comments, internal notes),
-// at a fixed 20 a second: their p99, against the same two statements the
-// tickets service runs (the capped count and the ranked page) sent
-// straight to PostgreSQL one at a time.
+// s10Search: searches for two different words over a million tickets
+// through the gateway, as an admin (every vector: text, comments, internal
+// notes), at a fixed 20 a second: their p99, against the statement the
+// tickets service runs (the ranked, counted page) sent straight to
+// PostgreSQL one at a time.
 func s10Search(ctx context.Context, st *stack, f *fixture) (Scenario, error) {
 	pool, err := pgxpool.New(ctx, st.dbURL)
 	if err != nil {
@@ -459,11 +459,12 @@ func s10Search(ctx context.Context, st *stack, f *fixture) (Scenario, error) {
 	r := rand.New(rand.NewPCG(10, 10))
 	queries := make([]string, 200)
 	for i := range queries {
-		queries[i] = vocabulary[r.IntN(len(vocabulary))] + " " + vocabulary[r.IntN(len(vocabulary))]
+		w := r.Perm(len(vocabulary))
+		queries[i] = vocabulary[w[0]] + " " + vocabulary[w[1]]
 	}
 	const doc = `(r.search_text || r.search_public || r.search_internal)`
-	const count = `SELECT count(*) FROM (SELECT FROM tickets.requests r WHERE ` + doc + ` @@ websearch_to_tsquery(tickets.search_language(), $1) LIMIT 10001) AS m`
-	const page = `SELECT r.id, r.title, r.text, o.email, ts_rank_cd(` + doc + `, websearch_to_tsquery(tickets.search_language(), $1)) AS rank
+	const page = `SELECT r.id, r.title, r.text, o.email, s.email, count(*) OVER () AS total,
+       ts_rank(` + doc + `, websearch_to_tsquery(tickets.search_language(), $1)) AS rank
 FROM tickets.requests r LEFT JOIN tickets.users o ON o.id = r.owner_id LEFT JOIN tickets.users s ON s.id = r.staff_id
 WHERE ` + doc + ` @@ websearch_to_tsquery(tickets.search_language(), $1)
 ORDER BY rank DESC, r.created_at DESC, r.id DESC LIMIT 51`
@@ -473,13 +474,17 @@ ORDER BY rank DESC, r.created_at DESC, r.id DESC LIMIT 51`
 		var direct []time.Duration
 		for _, q := range queries {
 			start := time.Now()
-			var n int
-			if err := pool.QueryRow(ctx, count, q).Scan(&n); err != nil {
-				return Scenario{}, fmt.Errorf("search %q: %w", q, err)
-			}
 			rows, err := pool.Query(ctx, page, q)
 			if err != nil {
 				return Scenario{}, fmt.Errorf("search %q: %w", q, err)
+			}
+			n := int64(0)
+			for rows.Next() {
+				vals, err := rows.Values()
+				if err != nil {
+					return Scenario{}, err
+				}
+				n = vals[5].(int64)
 			}
 			rows.Close()
 			direct = append(direct, time.Since(start))
@@ -503,7 +508,7 @@ ORDER BY rank DESC, r.created_at DESC, r.id DESC LIMIT 51`
 	value, baseline := median(p99s), median(dbP99s)
 	return Scenario{
 		Title: fmt.Sprintf("two-word full-text search over %d tickets through the gateway (GET /admin/requests?q=, 20 a second): p99", have),
-		Value: value, Unit: "ms (p99)", Baseline: baseline, BaselineOf: "the same count and ranked page statements straight to PostgreSQL, one at a time (p99)",
+		Value: value, Unit: "ms (p99)", Baseline: baseline, BaselineOf: "the same ranked, counted page statement straight to PostgreSQL, one at a time (p99)",
 		Ratio: value / baseline, Target: "p99 ≤ 50 ms", Met: value <= 50,
 		Details: map[string]any{
 			"rounds p99 through the gateway (ms)": p99s,

@@ -143,9 +143,10 @@ func newFixture(ctx context.Context, st *stack) (*fixture, error) {
 }
 
 // vocabulary are the words of the fixture's ticket texts: each text holds
-// textWords of them, picked by the ticket's number, so that a search for
-// two of them matches a few hundred tickets in a million, as a real desk's
-// varied texts would (one shared sentence would match them all).
+// textWords of them, picked by a hash of the ticket's number, so that a
+// search for two of them matches about two thousand tickets in a million,
+// as a desk's varied texts would (one shared sentence would match them
+// all).
 var vocabulary = strings.Fields(`
 account adapter alarm antivirus archive audio backup badge battery bios bluetooth boot browser cable
 calendar camera certificate charger chrome cloud cluster codec compiler contract cooling cpu crash

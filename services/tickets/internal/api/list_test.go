@@ -188,6 +188,11 @@ func TestSearchThroughTheLists(t *testing.T) {
 			}
 		})
 	}
+	for _, page := range []string{"1", "9"} {
+		if _, body := e.do(t, "GET", "/admin/requests?q=printer&page="+page, "", p.admin); body["total"] != float64(3) {
+			t.Errorf("search page %s: total %v, want 3 (%v)", page, body["total"], body)
+		}
+	}
 	for _, bad := range []string{strings.Repeat("x", 201), "printer\x00", "a\tb"} {
 		rec, body := e.do(t, "GET", "/admin/requests?q="+url.QueryEscape(bad), "", p.admin)
 		if rec.Code != 422 || !strings.Contains(fmt.Sprint(body["errors"]), "q") {

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -57,28 +58,41 @@ func searchDocument(f ticket.Filter) string {
 // List implements ticket.Store. Tickets come newest first, ties broken by
 // id, which the (created_at, id) indexes serve; a cursor continues after a
 // position without OFFSET. A search (f.Query) comes by relevance first
-// (ts_rank_cd over its GIN-indexed document), its cursor holding the rank.
-// A page reached by cursor is not counted (total -1): counting every
-// matching row is the cost deep paging avoids; a page by number counts at
-// most ticket.CountLimit+1 rows.
+// (ts_rank over its GIN-indexed document, with the weights of title, text
+// and comments; ts_rank_cd cost twice as much at a million tickets), its
+// cursor holding the rank. A page reached by cursor is not counted (total
+// -1): counting every matching row is the cost deep paging avoids; a page
+// by number counts at most ticket.CountLimit+1 rows, a search's with the
+// page itself (ranking reads every match anyway).
 func (s *Store) List(ctx context.Context, f ticket.Filter, p ticket.Page) ([]ticket.View, int64, *ticket.Cursor, error) {
-	cond, args := where(f)
+	cond, whereArgs := where(f)
+	args := slices.Clone(whereArgs)
+	search := f.Query != ""
 	total := int64(-1)
-	if p.After == nil {
+	countAll := func() error {
 		count := fmt.Sprintf(`SELECT count(*) FROM (SELECT FROM tickets.requests r%s LIMIT %d) AS matching`, cond, ticket.CountLimit+1)
-		if err := s.pool.QueryRow(ctx, count, args...).Scan(&total); err != nil {
-			return nil, 0, nil, fmt.Errorf("count tickets: %w", err)
+		if err := s.pool.QueryRow(ctx, count, whereArgs...).Scan(&total); err != nil {
+			return fmt.Errorf("count tickets: %w", err)
+		}
+		return nil
+	}
+	if p.After == nil && !search {
+		if err := countAll(); err != nil {
+			return nil, 0, nil, err
 		}
 	}
 
 	// The rank is 0 outside a search; in one, where's last argument is the
 	// query.
-	rank, order := "0::real", "r.created_at DESC, r.id DESC"
-	if f.Query != "" {
-		rank = fmt.Sprintf("ts_rank_cd(%s, websearch_to_tsquery(tickets.search_language(), $%d))", searchDocument(f), len(args))
+	rank, order, counted := "0::real", "r.created_at DESC, r.id DESC", "-1::bigint"
+	if search {
+		rank = fmt.Sprintf("ts_rank(%s, websearch_to_tsquery(tickets.search_language(), $%d))", searchDocument(f), len(args))
 		order = "rank DESC, " + order
+		if p.After == nil {
+			counted, total = "count(*) OVER ()", 0
+		}
 	}
-	q := viewColumns + ", " + rank + " AS rank FROM tickets.requests r" + viewJoins + cond
+	q := viewColumns + ", " + rank + " AS rank, " + counted + " AS total FROM tickets.requests r" + viewJoins + cond
 	offset := (p.Number - 1) * p.Size
 	if p.After != nil {
 		keyset := fmt.Sprintf("(r.created_at, r.id) < ($%d, $%d)", len(args)+1, len(args)+2)
@@ -109,6 +123,15 @@ func (s *Store) List(ctx context.Context, f ticket.Filter, p ticket.Page) ([]tic
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("list tickets: %w", err)
 	}
+	switch {
+	case search && p.After == nil && len(list) > 0:
+		total = min(list[0].Total, ticket.CountLimit+1)
+	case search && p.After == nil && p.Number > 1:
+		// A page past the matches has no row to carry their count.
+		if err := countAll(); err != nil {
+			return nil, 0, nil, err
+		}
+	}
 	var next *ticket.Cursor
 	if len(list) > p.Size {
 		list = list[:p.Size]
@@ -125,8 +148,10 @@ func (s *Store) List(ctx context.Context, f ticket.Filter, p ticket.Page) ([]tic
 	return views, total, next, nil
 }
 
-// rankedRow is a list's row with its relevance (0 outside a search).
+// rankedRow is a list's row with its relevance (0 outside a search) and,
+// in a search's page by number, the count of every match (else -1).
 type rankedRow struct {
 	viewRow
-	Rank float32 `db:"rank"`
+	Rank  float32 `db:"rank"`
+	Total int64   `db:"total"`
 }
