@@ -33,6 +33,14 @@ func main() {
 	}
 }
 
+// ticketRun is a scenario on the tickets fixture.
+type ticketRun func(context.Context, *stack, *fixture) (Scenario, error)
+
+// ticketScenarios are the scenarios that share the tickets fixture.
+var ticketScenarios = map[string]ticketRun{
+	"S1": s1Create, "S2": s2ReadMix, "S5": s5Hop, "S6": s6Footprint, "S7": s7Export, "S10": s10Search,
+}
+
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	scenarios := fs.String("scenarios", "S5,S1,S2,S6,S7,S10,S3,S9,S4,S8", "the scenarios to run, in order")
@@ -73,7 +81,7 @@ func run(ctx context.Context, args []string) error {
 		}
 	}
 	logf("idle RSS MiB: %v", st.idleRSS)
-	ticketScenario := func(run func(context.Context, *stack, *fixture) (Scenario, error)) (Scenario, error) {
+	ticketScenario := func(run ticketRun) (Scenario, error) {
 		f, err := st.fixture(ctx)
 		if err != nil {
 			return Scenario{}, err
@@ -90,26 +98,17 @@ func run(ctx context.Context, args []string) error {
 		start := time.Now()
 		logf("%s: starting", name)
 		var sc Scenario
-		switch strings.TrimSpace(name) {
-		case "S1":
-			sc, err = ticketScenario(s1Create)
-		case "S2":
-			sc, err = ticketScenario(s2ReadMix)
-		case "S5":
-			sc, err = ticketScenario(s5Hop)
-		case "S6":
-			sc, err = ticketScenario(s6Footprint)
-		case "S7":
-			sc, err = ticketScenario(s7Export)
-		case "S10":
-			sc, err = ticketScenario(s10Search)
-		case "S3":
+		name = strings.TrimSpace(name)
+		switch fn, onTickets := ticketScenarios[name]; {
+		case onTickets:
+			sc, err = ticketScenario(fn)
+		case name == "S3":
 			sc, err = s3Lag(ctx, st, *s3For)
-		case "S4":
+		case name == "S4":
 			sc, err = s4Drain(ctx, st, *s4Events, *s4Repeat)
-		case "S8":
+		case name == "S8":
 			sc, err = s8Logs(ctx, st, *s8Events, *s8Requests)
-		case "S9":
+		case name == "S9":
 			sc, err = s9NoLoss(ctx, st)
 		default:
 			return fmt.Errorf("unknown scenario %q", name)

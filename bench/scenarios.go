@@ -424,8 +424,22 @@ func (c *lineCounter) Write(p []byte) (int, error) {
 }
 
 // millionTickets tops the stack's tickets up to exportTickets (S7 and S10
-// share them) and returns how many there are.
-func millionTickets(ctx context.Context, pool *pgxpool.Pool, f *fixture) (int, error) {
+// share them) and returns a pool on the stack's database, which the caller
+// closes, and how many tickets there are.
+func millionTickets(ctx context.Context, st *stack, f *fixture) (*pgxpool.Pool, int, error) {
+	pool, err := pgxpool.New(ctx, st.dbURL)
+	if err != nil {
+		return nil, 0, err
+	}
+	have, err := topUp(ctx, pool, f)
+	if err != nil {
+		pool.Close()
+		return nil, 0, err
+	}
+	return pool, have, nil
+}
+
+func topUp(ctx context.Context, pool *pgxpool.Pool, f *fixture) (int, error) {
 	var have int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM tickets.requests`).Scan(&have); err != nil || have >= exportTickets {
 		return have, err
@@ -447,15 +461,11 @@ func millionTickets(ctx context.Context, pool *pgxpool.Pool, f *fixture) (int, e
 // tickets service runs (the ranked, counted page) sent straight to
 // PostgreSQL one at a time.
 func s10Search(ctx context.Context, st *stack, f *fixture) (Scenario, error) {
-	pool, err := pgxpool.New(ctx, st.dbURL)
+	pool, have, err := millionTickets(ctx, st, f)
 	if err != nil {
 		return Scenario{}, err
 	}
 	defer pool.Close()
-	have, err := millionTickets(ctx, pool, f)
-	if err != nil {
-		return Scenario{}, err
-	}
 	r := rand.New(rand.NewPCG(10, 10))
 	queries := make([]string, 200)
 	for i := range queries {
@@ -522,15 +532,11 @@ ORDER BY rank DESC, r.created_at DESC, r.id DESC LIMIT 51`
 // s7Export: the CSV export of a million tickets through the gateway,
 // against psql's COPY of the same rows, and the tickets service's memory.
 func s7Export(ctx context.Context, st *stack, f *fixture) (Scenario, error) {
-	pool, err := pgxpool.New(ctx, st.dbURL)
+	pool, have, err := millionTickets(ctx, st, f)
 	if err != nil {
 		return Scenario{}, err
 	}
 	defer pool.Close()
-	have, err := millionTickets(ctx, pool, f)
-	if err != nil {
-		return Scenario{}, err
-	}
 	const copyQuery = `COPY (SELECT r.id, coalesce(r.title, ''), r.text, r.status, r.priority, coalesce(r.category, ''),
  coalesce(r.staff_comment, ''), r.created_at, r.updated_at, coalesce(o.email, ''), coalesce(o.first_name, ''),
  coalesce(o.last_name, ''), coalesce(o.father_name, ''), coalesce(o.inn, ''), coalesce(o.phone, ''), coalesce(s.email, '')

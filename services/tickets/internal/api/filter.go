@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"strconv"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -58,8 +57,8 @@ func parseFilter(c *gin.Context) (ticket.Filter, []fault.FieldError) {
 		}
 	}
 	if raw, ok := c.GetQuery("q"); ok {
-		q := strings.TrimSpace(raw)
-		if fe := ticket.CheckQuery(q); fe != nil {
+		q, fe := ticket.ParseQuery(raw)
+		if fe != nil {
 			fields = append(fields, *fe)
 		}
 		f.Query = q

@@ -33,16 +33,18 @@ type Filter struct {
 // MaxQueryLength bounds q, in characters.
 const MaxQueryLength = 200
 
-// CheckQuery refuses a q that cannot be a search: too long, not UTF-8, or
-// holding control characters (PostgreSQL refuses NUL outright).
-func CheckQuery(q string) *fault.FieldError {
+// ParseQuery reads q, less surrounding white space, refusing one that
+// cannot be a search: too long, not UTF-8, or holding control characters
+// (PostgreSQL refuses NUL outright).
+func ParseQuery(raw string) (string, *fault.FieldError) {
+	q := strings.TrimSpace(raw)
 	switch {
 	case utf8.RuneCountInString(q) > MaxQueryLength:
-		return &fault.FieldError{Field: "q", Message: fmt.Sprintf("must be at most %d characters", MaxQueryLength)}
+		return "", &fault.FieldError{Field: "q", Message: fmt.Sprintf("must be at most %d characters", MaxQueryLength)}
 	case !utf8.ValidString(q) || strings.ContainsFunc(q, unicode.IsControl):
-		return &fault.FieldError{Field: "q", Message: "must be text without control characters"}
+		return "", &fault.FieldError{Field: "q", Message: "must be text without control characters"}
 	}
-	return nil
+	return q, nil
 }
 
 // Page is one page of a list: by number, or after a keyset cursor.
