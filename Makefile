@@ -79,7 +79,7 @@ test-chaos: test-deps
 test-scale: test-deps
 	cd services/gateway && go test -tags chaos -count=1 -v -timeout 10m -run '^(TestScaleOut|TestLimitsAcrossReplicas)$$' ./e2e
 
-# A real Jaeger (v2, built once from the Go module proxy into bin/jaeger; minutes and ~2.3 GB the first
+# A real Jaeger (v2, built once from the Go module proxy into bin/jaeger; several minutes the first
 # time) holding one trace across the system.
 test-jaeger: test-deps
 	deploy/deps.sh ensure_jaeger_binary

@@ -20,26 +20,8 @@ import (
 // spends are not charged twice.
 func TestSharedBudget(t *testing.T) {
 	url := natstest.Start(t)
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	replica := func() *ratelimit.Keyed {
-		t.Helper()
-		nc, err := nats.Connect(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		js, err := jetstream.New(nc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ratelimit.OpenStream(context.Background(), js, 1); err != nil {
-			t.Fatal(err)
-		}
-		k := ratelimit.New(10, time.Hour) // no refill within the test
-		s, err := k.Share(context.Background(), js, "ratelimit.test", 20*time.Millisecond, quiet)
-		if err != nil {
-			t.Fatal(err)
-		}
+		k, s := shared(t, url, "ratelimit.test")
 		t.Cleanup(func() { _ = s.Stop(context.Background()) })
 		return k
 	}
@@ -106,27 +88,9 @@ func TestSharingAfterANATSRestart(t *testing.T) {
 	dir := t.TempDir()
 	srv := natstest.StartServerOn(t, dir, server.RANDOM_PORT)
 	port := natstest.Port(srv)
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var sharings []*ratelimit.Sharing
 	replica := func() *ratelimit.Keyed {
-		t.Helper()
-		nc, err := nats.Connect(srv.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		js, err := jetstream.New(nc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ratelimit.OpenStream(context.Background(), js, 1); err != nil {
-			t.Fatal(err)
-		}
-		k := ratelimit.New(10, time.Hour)
-		s, err := k.Share(context.Background(), js, "ratelimit.restart", 20*time.Millisecond, quiet)
-		if err != nil {
-			t.Fatal(err)
-		}
+		k, s := shared(t, srv.ClientURL(), "ratelimit.restart")
 		sharings = append(sharings, s)
 		return k
 	}
@@ -144,4 +108,28 @@ func TestSharingAfterANATSRestart(t *testing.T) {
 			t.Errorf("stop took %v: %v", time.Since(start), err)
 		}
 	}
+}
+
+// shared is a replica's buckets (10 tokens, no refill within a test)
+// shared on subject through the NATS server at url, flushing every 20 ms.
+func shared(t *testing.T, url, subject string) (*ratelimit.Keyed, *ratelimit.Sharing) {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ratelimit.OpenStream(context.Background(), js, 1); err != nil {
+		t.Fatal(err)
+	}
+	k := ratelimit.New(10, time.Hour)
+	s, err := k.Share(context.Background(), js, subject, 20*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, s
 }

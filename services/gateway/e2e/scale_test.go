@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -244,19 +245,24 @@ func TestLimitsAcrossReplicas(t *testing.T) {
 	// 160 requests of one user, alternating between the gateways every
 	// 25 ms (4 s): one budget of 60, and about 4 more refilled meanwhile.
 	user := s.login("user@company.com", "SecureUserPass123!")
-	ok, refused := 0, 0
-	start := time.Now()
-	for i := range 160 {
-		switch code := send(gateways[i%2], "GET", "/auth/profile", user, ""); code {
-		case http.StatusOK:
-			ok++
-		case http.StatusTooManyRequests:
-			refused++
-		default:
-			t.Fatalf("profile = %d", code)
+	// alternate sends n requests, one every gap, to the two gateways in
+	// turn and counts the answers of each status, refusing any but want.
+	alternate := func(n int, gap time.Duration, method, path, bearer, body string, want ...int) map[int]int {
+		t.Helper()
+		codes := map[int]int{}
+		for i := range n {
+			code := send(gateways[i%2], method, path, bearer, body)
+			if !slices.Contains(want, code) {
+				t.Fatalf("%s %s = %d", method, path, code)
+			}
+			codes[code]++
+			time.Sleep(gap)
 		}
-		time.Sleep(25 * time.Millisecond)
+		return codes
 	}
+	start := time.Now()
+	codes := alternate(160, 25*time.Millisecond, "GET", "/auth/profile", user, "", http.StatusOK, http.StatusTooManyRequests)
+	ok, refused := codes[http.StatusOK], codes[http.StatusTooManyRequests]
 	refill := int(time.Since(start).Seconds()*perMinute/60) + 1
 	// Each gateway gets one request every 50 ms: within 200 ms and the
 	// delivery, at most 5 that the other has not heard of yet.
@@ -268,18 +274,9 @@ func TestLimitsAcrossReplicas(t *testing.T) {
 
 	// Failed logins of one account from one address, alternating between
 	// the auth replicas, slower than the share interval: five, then 429.
-	failed, throttled := 0, 0
-	for i := range 12 {
-		switch code := send(gateways[i%2], "POST", "/auth/login", "", `{"email":"staff@company.com","password":"wrong password"}`); code {
-		case http.StatusUnauthorized:
-			failed++
-		case http.StatusTooManyRequests:
-			throttled++
-		default:
-			t.Fatalf("login = %d", code)
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
+	codes = alternate(12, 300*time.Millisecond, "POST", "/auth/login", "", `{"email":"staff@company.com","password":"wrong password"}`,
+		http.StatusUnauthorized, http.StatusTooManyRequests)
+	failed, throttled := codes[http.StatusUnauthorized], codes[http.StatusTooManyRequests]
 	t.Logf("failed logins through two auth replicas: %d answered 401, then %d 429", failed, throttled)
 	if failed != 5 || throttled != 7 {
 		t.Errorf("%d failures answered and %d throttled, want 5 and 7: one lock across both replicas", failed, throttled)
