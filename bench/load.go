@@ -124,6 +124,22 @@ func latencies(results []*vegeta.Result, want uint16) ([]time.Duration, int) {
 	return ls, bad
 }
 
+// failures describes the answers latencies counted as bad: how many of
+// each status (0: no answer) and the first error.
+func failures(results []*vegeta.Result, want uint16) string {
+	codes := map[uint16]int{}
+	first := ""
+	for _, r := range results {
+		if r.Code != want && (want != 0 || r.Code < 200 || r.Code > 299) {
+			codes[r.Code]++
+			if first == "" {
+				first = r.Error
+			}
+		}
+	}
+	return fmt.Sprintf("statuses %v, first error %q", codes, first)
+}
+
 // percentile returns the p-th percentile (0 < p <= 100) of ds by the
 // nearest-rank method; 0 when ds is empty.
 func percentile(ds []time.Duration, p float64) time.Duration {

@@ -371,10 +371,12 @@ func s6Footprint(ctx context.Context, st *stack, f *fixture) (Scenario, error) {
 		time.Sleep(3 * time.Second)
 		loginDone := make(chan []*vegeta.Result)
 		go func() { loginDone <- openLoop(20, 15*time.Second, logins()) }()
-		ls, bad = latencies(openLoop(rate, 15*time.Second, next()), 0)
-		_, loginBad := latencies(<-loginDone, 200)
+		reads := openLoop(rate, 15*time.Second, next())
+		loginResults := <-loginDone
+		ls, bad = latencies(reads, 0)
+		_, loginBad := latencies(loginResults, 200)
 		if bad > 0 || loginBad > 0 {
-			return Scenario{}, fmt.Errorf("S6: %d of the read mix and %d logins failed", bad, loginBad)
+			return Scenario{}, fmt.Errorf("S6: %d of the read mix (%s) and %d logins (%s) failed", bad, failures(reads, 0), loginBad, failures(loginResults, 200))
 		}
 		with = append(with, ms(percentile(ls, 99)))
 		logf("S6 round %d at %d/s: p99 %.1f ms without logins, %.1f ms with 20 logins/s", r+1, rate, without[r], with[r])
