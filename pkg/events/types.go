@@ -21,6 +21,7 @@ const (
 	TypeTicketAssigned      = "support.ticket.assigned.v1"
 	TypeTicketUnassigned    = "support.ticket.unassigned.v1"
 	TypeTicketCommentAdded  = "support.ticket.comment_added.v1"
+	TypeTicketSLABreached   = "support.ticket.sla_breached.v1"
 	TypeAPIRequest          = "support.api.request.v1"
 	TypeAPIRefused          = "support.api.refused.v1"
 )
@@ -121,6 +122,15 @@ type TicketChanged struct {
 	Before  *Ticket  `json:"before"`
 	After   *Ticket  `json:"after"`
 	Comment *Comment `json:"comment,omitempty"`
+}
+
+// TicketSLABreached is the data of support.ticket.sla_breached.v1: one of
+// the ticket's SLA clocks (Kind: first_response or resolution) passed its
+// due time unmet. It is published once per ticket and kind.
+type TicketSLABreached struct {
+	Kind   string    `json:"kind"`
+	DueAt  time.Time `json:"due_at"`
+	Ticket Ticket    `json:"ticket"`
 }
 
 // Comment is a comment in a ticket's thread.

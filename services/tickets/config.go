@@ -1,6 +1,11 @@
 package main
 
-import "github.com/supportdesk/supportdesk/pkg/config"
+import (
+	"fmt"
+
+	"github.com/supportdesk/supportdesk/pkg/config"
+	"github.com/supportdesk/supportdesk/services/tickets/internal/ticket"
+)
 
 // Config is the tickets service's configuration, read once from the environment.
 type Config struct {
@@ -10,6 +15,9 @@ type Config struct {
 	// are searched in (SEARCH_LANGUAGE, default simple: no stemming, any
 	// language).
 	SearchLanguage string
+	// SLAPolicy is each priority's first-response and resolution targets
+	// (SLA_POLICY, default ticket.DefaultPolicy; "off": no SLA clocks).
+	SLAPolicy ticket.Policy
 }
 
 func loadConfig(getenv func(string) string) (Config, error) {
@@ -18,6 +26,10 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		Common:         r.Common("tickets", ":8002", ""),
 		DatabaseURL:    config.Secret(r.String("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/support_system?sslmode=disable")),
 		SearchLanguage: r.String("SEARCH_LANGUAGE", "simple"),
+	}
+	var err error
+	if cfg.SLAPolicy, err = ticket.ParsePolicy(r.String("SLA_POLICY", ticket.DefaultPolicy)); err != nil {
+		r.Check(fmt.Errorf("SLA_POLICY: %w", err))
 	}
 	return cfg, r.Err()
 }

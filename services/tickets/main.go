@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/supportdesk/supportdesk/pkg/bus"
 	"github.com/supportdesk/supportdesk/pkg/config"
@@ -31,6 +32,10 @@ const usage = `usage: tickets [serve]
 The tickets service: support requests, comments, reports and the export. serve migrates the schema first;
 ` + service.StreamHelp + `
 Configuration comes from the environment (see .env.example).`
+
+// clockInterval is how often the SLA clocks are checked: a breach is
+// published within it (and the outbox relay's delay) of its due time.
+const clockInterval = 500 * time.Millisecond
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {
 	if done, err := config.CheckArgs(args, usage, stdout, "migrate", "stream"); done || err != nil {
@@ -66,7 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := store.UseSearchLanguage(ctx, cfg.SearchLanguage, logger); err != nil {
 		return err
 	}
-	tickets := ticket.NewService(store)
+	tickets := ticket.NewService(store, cfg.SLAPolicy)
 	tokens := token.NewManager([]byte(cfg.SecretKey.Reveal()), cfg.TokenTTL)
 
 	directory, err := bus.Consume(ctx, js, bus.ConsumerConfig{Durable: "tickets-directory", FilterSubject: "support.user.>"},
@@ -80,5 +85,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	api.New(tickets, ticket.NewReports(store), tokens, logger).Routes(engine)
 
 	directory.RegisterMetrics(svc.Registry)
-	return svc.Serve(ctx, engine, svc.Relay(postgres.Outbox, pool, js))
+	clocks := func(ctx context.Context) error { return tickets.RunClocks(ctx, clockInterval, logger) }
+	return svc.Serve(ctx, engine, svc.Relay(postgres.Outbox, pool, js), clocks)
 }

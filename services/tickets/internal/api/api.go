@@ -111,12 +111,24 @@ type ticketFields struct {
 	Version   int       `json:"version"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	SLA       slaJSON   `json:"sla"`
+}
+
+// slaJSON is a ticket's SLA clocks as of the answer.
+type slaJSON struct {
+	FirstResponseDueAt    *time.Time `json:"first_response_due_at"`
+	ResolutionDueAt       *time.Time `json:"resolution_due_at"`
+	FirstResponseAt       *time.Time `json:"first_response_at"`
+	ResolvedAt            *time.Time `json:"resolved_at"`
+	FirstResponseBreached bool       `json:"first_response_breached"`
+	ResolutionBreached    bool       `json:"resolution_breached"`
 }
 
 func toTicketFields(v ticket.View) ticketFields {
 	return ticketFields{
 		ID: v.ID, DisplayID: v.DisplayID(), Title: v.Title, Text: v.Text, Status: string(v.Status),
 		Priority: string(v.Priority), Category: v.Category, Version: v.Version, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
+		SLA: slaJSON(v.SLA(time.Now())),
 	}
 }
 

@@ -31,6 +31,16 @@ type env struct {
 	tokens *token.Manager
 }
 
+// defaultPolicy is SLA_POLICY's default.
+func defaultPolicy(t testing.TB) ticket.Policy {
+	t.Helper()
+	p, err := ticket.ParsePolicy(ticket.DefaultPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func setup(t *testing.T) env {
 	t.Helper()
 	pool, _ := pgtest.New(t, postgres.Migrations)
@@ -38,7 +48,7 @@ func setup(t *testing.T) env {
 	tokens := token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute)
 	store := postgres.NewStore(pool)
 	e := web.NewEngine("tickets-test", logger, prometheus.NewRegistry())
-	api.New(ticket.NewService(store), ticket.NewReports(store), tokens, logger).Routes(e)
+	api.New(ticket.NewService(store, defaultPolicy(t)), ticket.NewReports(store), tokens, logger).Routes(e)
 
 	// The directory learns of users from auth's events, as in production.
 	dir := ticket.NewDirectory(store)

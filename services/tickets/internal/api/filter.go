@@ -14,7 +14,7 @@ import (
 
 // parseFilter reads the contract's ticket filters: status, staff_id,
 // owner_id, date_from, date_to (created_at bounds; a date-only date_to
-// includes that day), unassigned and the search q. Every bad parameter is
+// includes that day), unassigned, sla and the search q. Every bad parameter is
 // a field error.
 func parseFilter(c *gin.Context) (ticket.Filter, []fault.FieldError) {
 	var f ticket.Filter
@@ -62,6 +62,12 @@ func parseFilter(c *gin.Context) (ticket.Filter, []fault.FieldError) {
 			fields = append(fields, *fe)
 		}
 		f.Query = q
+	}
+	if raw, ok := c.GetQuery("sla"); ok {
+		f.SLA = ticket.SLAFilter(raw)
+		if !f.SLA.Valid() {
+			bad("sla", "must be one of breached, at_risk, ok")
+		}
 	}
 	if raw, ok := c.GetQuery("unassigned"); ok {
 		v, err := strconv.ParseBool(raw)

@@ -54,6 +54,40 @@ type statisticsJSON struct {
 	RequestsByPriority         priorityJSON `json:"requests_by_priority"`
 	MedianFirstResponseSeconds *float64     `json:"median_first_response_seconds"`
 	MedianResolutionSeconds    *float64     `json:"median_resolution_seconds"`
+	SLAByPriority              slaStatsJSON `json:"sla_by_priority"`
+}
+
+// slaStatsJSON always carries the four priorities.
+type slaStatsJSON struct {
+	Low    breachesJSON `json:"low"`
+	Normal breachesJSON `json:"normal"`
+	High   breachesJSON `json:"high"`
+	Urgent breachesJSON `json:"urgent"`
+}
+
+// breachesJSON are one priority's SLA breaches; a rate is the share of the
+// tickets with SLA clocks, null when there are none.
+type breachesJSON struct {
+	Tickets                 int64    `json:"tickets"`
+	FirstResponseBreached   int64    `json:"first_response_breached"`
+	FirstResponseBreachRate *float64 `json:"first_response_breach_rate"`
+	ResolutionBreached      int64    `json:"resolution_breached"`
+	ResolutionBreachRate    *float64 `json:"resolution_breach_rate"`
+}
+
+func toBreachesJSON(b ticket.Breaches) breachesJSON {
+	rate := func(n int64) *float64 {
+		if b.Tickets == 0 {
+			return nil
+		}
+		r := float64(n) / float64(b.Tickets)
+		return &r
+	}
+	return breachesJSON{
+		Tickets:               b.Tickets,
+		FirstResponseBreached: b.FirstResponseBreached, FirstResponseBreachRate: rate(b.FirstResponseBreached),
+		ResolutionBreached: b.ResolutionBreached, ResolutionBreachRate: rate(b.ResolutionBreached),
+	}
 }
 
 func secondsOf(d *time.Duration) *float64 {
@@ -75,6 +109,10 @@ func toStatisticsJSON(s ticket.Statistics) statisticsJSON {
 		},
 		MedianFirstResponseSeconds: secondsOf(s.MedianFirstResponse),
 		MedianResolutionSeconds:    secondsOf(s.MedianResolution),
+		SLAByPriority: slaStatsJSON{
+			Low: toBreachesJSON(s.SLA[ticket.PriorityLow]), Normal: toBreachesJSON(s.SLA[ticket.PriorityNormal]),
+			High: toBreachesJSON(s.SLA[ticket.PriorityHigh]), Urgent: toBreachesJSON(s.SLA[ticket.PriorityUrgent]),
+		},
 	}
 }
 

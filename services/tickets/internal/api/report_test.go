@@ -116,34 +116,40 @@ func wantProblem(tb testing.TB, rec *httptest.ResponseRecorder, status int) map[
 }
 
 // The statistics tickets: created on consecutive days of March 2026, with
-// first responses and resolutions after known intervals.
+// first responses and resolutions after known intervals, and SLA clocks in
+// every state (a pending clock past its due time counts as breached).
 //
-//	id owner staff status      priority first response  resolved
-//	1  3     -     new         low      -               -
-//	2  3     2     in_progress normal   61 s            -
-//	3  4     2     completed   high     120 s           3600 s
-//	4  4     5     closed      urgent   600 s           7200 s
-//	5  3     2     completed   normal   30 s            1800 s
-//	6  3     -     closed      normal   -               -
-//	7  4     6     in_progress normal   -               -         (6 is inactive staff)
-//	8  99    5     new         high     -               -         (seed data can hold an assigned new ticket)
+//	id owner staff status      priority first response  resolved  first-response clock  resolution clock
+//	1  3     -     new         low      -               -         none                  none
+//	2  3     2     in_progress normal   61 s            -         met                   pending (due 2099)
+//	3  4     2     completed   high     120 s           3600 s    met                   breached
+//	4  4     5     closed      urgent   600 s           7200 s    breached              breached
+//	5  3     2     completed   normal   30 s            1800 s    breached              met
+//	6  3     -     closed      normal   -               -         none                  none
+//	7  4     6     in_progress normal   -               -         pending (due passed)  pending (due 2099)
+//	8  99    5     new         high     -               -         none                  none
 //
 // First responses 30, 61, 120, 600: median (61+120)/2 = 90.5 s.
 // Resolutions 1800, 3600, 7200: median 3600 s.
+// SLA: normal 3 tickets with clocks, 2 first responses breached (5, 7), no
+// resolution; high 1 ticket, its resolution breached; urgent 1, both.
 const reportTickets = `
-INSERT INTO tickets.requests (owner_id, staff_id, text, status, priority, created_at, first_response_at, resolved_at)
+INSERT INTO tickets.requests (owner_id, staff_id, text, status, priority, created_at, first_response_at, resolved_at,
+    first_response_sla, resolution_sla, first_response_due_at, resolution_due_at)
 SELECT owner, staff, 'ticket ' || n, status, priority, created,
-       created + first_response * interval '1 second', created + resolved * interval '1 second'
+       created + first_response * interval '1 second', created + resolved * interval '1 second',
+       fr_sla, res_sla, CASE WHEN fr_sla <> 'none' THEN created + interval '1 minute' END,
+       CASE WHEN res_sla = 'pending' THEN timestamptz '2099-01-01Z' WHEN res_sla <> 'none' THEN created + interval '1 hour' END
 FROM (VALUES
- (1, 3, NULL::bigint, 'new',         'low',    NULL::int, NULL::int),
- (2, 3, 2,            'in_progress', 'normal', 61,        NULL),
- (3, 4, 2,            'completed',   'high',   120,       3600),
- (4, 4, 5,            'closed',      'urgent', 600,       7200),
- (5, 3, 2,            'completed',   'normal', 30,        1800),
- (6, 3, NULL,         'closed',      'normal', NULL,      NULL),
- (7, 4, 6,            'in_progress', 'normal', NULL,      NULL),
- (8, 99, 5,           'new',         'high',   NULL,      NULL)
-) AS t (n, owner, staff, status, priority, first_response, resolved),
+ (1, 3, NULL::bigint, 'new',         'low',    NULL::int, NULL::int, 'none',     'none'),
+ (2, 3, 2,            'in_progress', 'normal', 61,        NULL,      'met',      'pending'),
+ (3, 4, 2,            'completed',   'high',   120,       3600,      'met',      'breached'),
+ (4, 4, 5,            'closed',      'urgent', 600,       7200,      'breached', 'breached'),
+ (5, 3, 2,            'completed',   'normal', 30,        1800,      'breached', 'met'),
+ (6, 3, NULL,         'closed',      'normal', NULL,      NULL,      'none',     'none'),
+ (7, 4, 6,            'in_progress', 'normal', NULL,      NULL,      'pending',  'pending'),
+ (8, 99, 5,           'new',         'high',   NULL,      NULL,      'none',     'none')
+) AS t (n, owner, staff, status, priority, first_response, resolved, fr_sla, res_sla),
 LATERAL (SELECT timestamptz '2026-03-01 10:00:00Z' + (n - 1) * interval '1 day' AS created) c
 ORDER BY n`
 
@@ -160,7 +166,12 @@ func TestStatistics(t *testing.T) {
 			"total_requests": 0, "new_requests": 0, "in_progress_requests": 0, "completed_requests": 0,
 			"closed_requests": 0, "total_users": 2, "total_staff": 3,
 			"requests_by_priority": {"low": 0, "normal": 0, "high": 0, "urgent": 0},
-			"median_first_response_seconds": null, "median_resolution_seconds": null}`)
+			"median_first_response_seconds": null, "median_resolution_seconds": null,
+			"sla_by_priority": {
+				"low": {"tickets": 0, "first_response_breached": 0, "first_response_breach_rate": null, "resolution_breached": 0, "resolution_breach_rate": null},
+				"normal": {"tickets": 0, "first_response_breached": 0, "first_response_breach_rate": null, "resolution_breached": 0, "resolution_breach_rate": null},
+				"high": {"tickets": 0, "first_response_breached": 0, "first_response_breach_rate": null, "resolution_breached": 0, "resolution_breach_rate": null},
+				"urgent": {"tickets": 0, "first_response_breached": 0, "first_response_breach_rate": null, "resolution_breached": 0, "resolution_breach_rate": null}}}`)
 	})
 
 	pgtest.Exec(t, e.pool, reportTickets)
@@ -173,7 +184,12 @@ func TestStatistics(t *testing.T) {
 			"total_requests": 8, "new_requests": 2, "in_progress_requests": 2, "completed_requests": 2,
 			"closed_requests": 2, "total_users": 2, "total_staff": 3,
 			"requests_by_priority": {"low": 1, "normal": 4, "high": 2, "urgent": 1},
-			"median_first_response_seconds": 90.5, "median_resolution_seconds": 3600}`)
+			"median_first_response_seconds": 90.5, "median_resolution_seconds": 3600,
+			"sla_by_priority": {
+				"low": {"tickets": 0, "first_response_breached": 0, "first_response_breach_rate": null, "resolution_breached": 0, "resolution_breach_rate": null},
+				"normal": {"tickets": 3, "first_response_breached": 2, "first_response_breach_rate": 0.6666666666666666, "resolution_breached": 0, "resolution_breach_rate": 0},
+				"high": {"tickets": 1, "first_response_breached": 0, "first_response_breach_rate": 0, "resolution_breached": 1, "resolution_breach_rate": 1},
+				"urgent": {"tickets": 1, "first_response_breached": 1, "first_response_breach_rate": 1, "resolution_breached": 1, "resolution_breach_rate": 1}}}`)
 	})
 
 	for _, tt := range []struct {

@@ -30,12 +30,14 @@ func lock(ctx context.Context, tx pgx.Tx, id int64) (ticket.Ticket, error) {
 
 const saveTicket = `
 UPDATE tickets.requests SET staff_id = $2, title = $3, text = $4, status = $5, priority = $6, category = $7,
-    staff_comment = $8, version = $9, updated_at = $10, first_response_at = $11, resolved_at = $12
+    staff_comment = $8, version = $9, updated_at = $10, first_response_at = $11, resolved_at = $12,
+    first_response_due_at = $13, resolution_due_at = $14, first_response_sla = $15, resolution_sla = $16
 WHERE id = $1`
 
 func save(ctx context.Context, tx pgx.Tx, t ticket.Ticket) error {
 	_, err := tx.Exec(ctx, saveTicket, t.ID, t.StaffID, t.Title, t.Text, string(t.Status), string(t.Priority), t.Category,
-		t.StaffComment, t.Version, t.UpdatedAt, t.FirstResponseAt, t.ResolvedAt)
+		t.StaffComment, t.Version, t.UpdatedAt, t.FirstResponseAt, t.ResolvedAt,
+		t.FirstResponseDueAt, t.ResolutionDueAt, string(t.FirstResponseSLA), string(t.ResolutionSLA))
 	return err
 }
 
@@ -131,4 +133,55 @@ func (s *Store) User(ctx context.Context, id int64) (ticket.User, error) {
 	}
 	u.Role = access.Role(role)
 	return u, nil
+}
+
+// clockColumns are the due-time and state columns of each SLA clock.
+var clockColumns = map[ticket.ClockKind][2]string{
+	ticket.FirstResponse: {"first_response_due_at", "first_response_sla"},
+	ticket.Resolution:    {"resolution_due_at", "resolution_sla"},
+}
+
+// BreachDue implements ticket.Store. SKIP LOCKED lets every replica run it
+// at once: each claims clocks the others do not hold, and a clock is
+// marked, with its event, by exactly one transaction.
+func (s *Store) BreachDue(ctx context.Context, kind ticket.ClockKind, limit int, evs func(ticket.Ticket) ([]events.Event, error)) (int, error) {
+	cols, ok := clockColumns[kind]
+	if !ok {
+		return 0, fmt.Errorf("unknown SLA clock %q", kind)
+	}
+	q := fmt.Sprintf(`
+WITH due AS (
+    SELECT id AS due_id FROM tickets.requests
+    WHERE %[2]s = 'pending' AND %[1]s <= now()
+    ORDER BY %[1]s
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE tickets.requests SET %[2]s = 'breached' FROM due WHERE id = due.due_id
+RETURNING `+ticketColumns, cols[0], cols[1])
+	n := 0
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, q, limit)
+		if err != nil {
+			return err
+		}
+		list, err := pgx.CollectRows(rows, pgx.RowToStructByName[ticket.Ticket])
+		if err != nil {
+			return err
+		}
+		var all []events.Event
+		for _, t := range list {
+			out, err := evs(t)
+			if err != nil {
+				return err
+			}
+			all = append(all, out...)
+		}
+		n = len(list)
+		return Outbox.Add(ctx, tx, all...)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("breach %s clocks: %w", kind, err)
+	}
+	return n, nil
 }

@@ -30,7 +30,13 @@ func toComment(r commentRow) ticket.Comment {
 func (s *Store) AddComment(ctx context.Context, c ticket.Comment, firstResponse bool, idem *ticket.Idempotency, evs func(ticket.Comment) ([]events.Event, error)) (ticket.Comment, error) {
 	const insert = `INSERT INTO tickets.comments (request_id, author_id, body, internal) VALUES ($1, $2, $3, $4)
 RETURNING ` + commentColumns
-	const respond = `UPDATE tickets.requests SET first_response_at = now() WHERE id = $1 AND first_response_at IS NULL`
+	// A first response by its due time meets the clock (ticket.settleClocks
+	// in SQL); a late one leaves it pending for the clock job to mark.
+	const respond = `
+UPDATE tickets.requests SET first_response_at = now(),
+    first_response_sla = CASE WHEN first_response_sla = 'pending' AND now() <= first_response_due_at
+                              THEN 'met' ELSE first_response_sla END
+WHERE id = $1 AND first_response_at IS NULL`
 	const get = `SELECT ` + commentColumns + ` FROM tickets.comments WHERE id = $1`
 
 	var saved ticket.Comment

@@ -37,6 +37,9 @@ func where(f ticket.Filter) (string, []any) {
 	if f.CreatedLT != nil {
 		add("r.created_at < ?", *f.CreatedLT)
 	}
+	if f.SLA != "" {
+		conds = append(conds, slaConditions[f.SLA])
+	}
 	if f.Query != "" {
 		add(searchDocument(f)+" @@ websearch_to_tsquery(tickets.search_language(), ?)", f.Query)
 	}
@@ -44,6 +47,25 @@ func where(f ticket.Filter) (string, []any) {
 		return "", nil
 	}
 	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// breachedSQL and atRiskSQL select tickets by their SLA clocks as
+// ticket.Ticket.SLA shows them: breached, marked or with a due time passed
+// unmet; at risk, a running clock with under a quarter of its target
+// (from creation to due) left.
+const (
+	breachedSQL = `(r.first_response_sla = 'breached' OR r.resolution_sla = 'breached'
+    OR (r.first_response_sla = 'pending' AND r.first_response_due_at <= now())
+    OR (r.resolution_sla = 'pending' AND r.resolution_due_at <= now()))`
+	atRiskSQL = `((r.first_response_sla = 'pending' AND r.first_response_due_at - now() < (r.first_response_due_at - r.created_at) / 4)
+    OR (r.resolution_sla = 'pending' AND r.resolution_due_at - now() < (r.resolution_due_at - r.created_at) / 4))`
+)
+
+// slaConditions are the conditions of the sla filters.
+var slaConditions = map[ticket.SLAFilter]string{
+	ticket.SLABreached: breachedSQL,
+	ticket.SLAAtRisk:   "NOT " + breachedSQL + " AND " + atRiskSQL,
+	ticket.SLAOK:       "NOT " + breachedSQL + " AND NOT " + atRiskSQL,
 }
 
 // searchDocument is the text-search vector a search of f reads: the one

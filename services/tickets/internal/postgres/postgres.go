@@ -38,21 +38,24 @@ func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
 // ticketColumns are the columns of a ticket.Ticket, in the names it scans by.
 const ticketColumns = `id, owner_id, staff_id, title, text, status, priority, category, staff_comment, version,
-created_at, updated_at, first_response_at, resolved_at`
+created_at, updated_at, first_response_at, resolved_at, first_response_due_at, resolution_due_at,
+first_response_sla, resolution_sla`
 
 // Create implements ticket.Store.
 func (s *Store) Create(ctx context.Context, t ticket.Ticket, idem *ticket.Idempotency, evs func(ticket.Ticket) ([]events.Event, error)) (ticket.View, error) {
 	// The insert returns the ticket with its people: no read after it.
 	const q = `
 WITH r AS (
-    INSERT INTO tickets.requests (owner_id, staff_id, title, text, status, priority, category)
-    VALUES ($1, $2, $3, $4, $5, $6, $7)
+    INSERT INTO tickets.requests (owner_id, staff_id, title, text, status, priority, category, created_at, updated_at,
+        first_response_due_at, resolution_due_at, first_response_sla, resolution_sla)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
     RETURNING *
 )` + viewColumns + ` FROM r` + viewJoins
 
 	var view ticket.View
 	id, replayed, err := s.idempotent(ctx, idem, func(tx pgx.Tx) (int64, error) {
-		rows, err := tx.Query(ctx, q, t.OwnerID, t.StaffID, t.Title, t.Text, string(t.Status), string(t.Priority), t.Category)
+		rows, err := tx.Query(ctx, q, t.OwnerID, t.StaffID, t.Title, t.Text, string(t.Status), string(t.Priority), t.Category,
+			t.CreatedAt, t.UpdatedAt, t.FirstResponseDueAt, t.ResolutionDueAt, string(t.FirstResponseSLA), string(t.ResolutionSLA))
 		if err != nil {
 			return 0, err
 		}
@@ -167,6 +170,7 @@ const (
 	viewColumns = `
 SELECT r.id, r.owner_id, r.staff_id, r.title, r.text, r.status, r.priority, r.category, r.staff_comment,
        r.version, r.created_at, r.updated_at, r.first_response_at, r.resolved_at,
+       r.first_response_due_at, r.resolution_due_at, r.first_response_sla, r.resolution_sla,
        o.email AS owner_email, o.role AS owner_role, o.first_name AS owner_first_name,
        o.last_name AS owner_last_name, o.father_name AS owner_father_name, o.active AS owner_active,
        o.inn AS owner_inn, o.phone AS owner_phone,

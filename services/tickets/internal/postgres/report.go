@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,7 +17,7 @@ import (
 // every count and both medians; percentile_cont skips the NULL intervals of
 // tickets without a response or resolution and is NULL when all are.
 func (s *Store) Statistics(ctx context.Context) (ticket.Statistics, error) {
-	const q = `
+	q := `
 SELECT count(*),
        count(*) FILTER (WHERE r.status = 'new'),
        count(*) FILTER (WHERE r.status = 'in_progress'),
@@ -29,15 +30,26 @@ SELECT count(*),
        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.first_response_at - r.created_at)::float8),
        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.resolved_at - r.created_at)::float8),
        (SELECT count(*) FROM tickets.users u WHERE u.active AND u.role = 'user'),
-       (SELECT count(*) FROM tickets.users u WHERE u.active AND u.role = 'staff')
+       (SELECT count(*) FROM tickets.users u WHERE u.active AND u.role = 'staff'),
+       ` + slaCounts + `
 FROM tickets.requests r`
 
 	var st ticket.Statistics
 	var low, normal, high, urgent int64
 	var firstResponse, resolution *float64
-	err := s.pool.QueryRow(ctx, q).Scan(
+	dest := []any{
 		&st.Requests.Total, &st.Requests.New, &st.Requests.InProgress, &st.Requests.Completed, &st.Requests.Closed,
-		&low, &normal, &high, &urgent, &firstResponse, &resolution, &st.Users, &st.Staff)
+		&low, &normal, &high, &urgent, &firstResponse, &resolution, &st.Users, &st.Staff,
+	}
+	st.SLA = map[ticket.Priority]ticket.Breaches{}
+	breaches := make([]ticket.Breaches, len(priorities))
+	for i := range priorities {
+		dest = append(dest, &breaches[i].Tickets, &breaches[i].FirstResponseBreached, &breaches[i].ResolutionBreached)
+	}
+	err := s.pool.QueryRow(ctx, q).Scan(dest...)
+	for i, p := range priorities {
+		st.SLA[p] = breaches[i]
+	}
 	if err != nil {
 		return ticket.Statistics{}, fmt.Errorf("ticket statistics: %w", err)
 	}
@@ -48,6 +60,23 @@ FROM tickets.requests r`
 	st.MedianResolution = seconds(resolution)
 	return st, nil
 }
+
+// priorities are the priorities the statistics count SLA breaches of, in
+// the order of slaCounts.
+var priorities = []ticket.Priority{ticket.PriorityLow, ticket.PriorityNormal, ticket.PriorityHigh, ticket.PriorityUrgent}
+
+// slaCounts are the statistics' columns of SLA breaches: for each priority,
+// the tickets with clocks, then those past each target (list.go's
+// breachedSQL, one clock at a time).
+var slaCounts = func() string {
+	var cols []string
+	for _, p := range priorities {
+		cols = append(cols, fmt.Sprintf(`count(*) FILTER (WHERE r.priority = '%[1]s' AND (r.first_response_sla <> 'none' OR r.resolution_sla <> 'none')),
+       count(*) FILTER (WHERE r.priority = '%[1]s' AND (r.first_response_sla = 'breached' OR (r.first_response_sla = 'pending' AND r.first_response_due_at <= now()))),
+       count(*) FILTER (WHERE r.priority = '%[1]s' AND (r.resolution_sla = 'breached' OR (r.resolution_sla = 'pending' AND r.resolution_due_at <= now())))`, p))
+	}
+	return strings.Join(cols, ",\n       ")
+}()
 
 // seconds converts a number of seconds to a duration, to the microsecond
 // that timestamptz keeps.

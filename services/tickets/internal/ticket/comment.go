@@ -55,8 +55,9 @@ func (s *Service) AddComment(ctx context.Context, a Actor, id int64, body string
 		fe.Field = "body"
 		return CommentView{}, fault.Fields(*fe)
 	}
-	// A staff member's or admin's comment is the first response.
-	firstResponse := a.seesAll() && v.FirstResponseAt == nil
+	// A staff member's or admin's reply the owner can see is the first
+	// response; an internal note is not.
+	firstResponse := a.seesAll() && !internal && v.FirstResponseAt == nil
 	c, err := s.store.AddComment(ctx, Comment{TicketID: id, AuthorID: a.ID, Body: text, Internal: internal}, firstResponse, idem,
 		func(saved Comment) ([]events.Event, error) {
 			t := v.Ticket

@@ -25,6 +25,8 @@ type Filter struct {
 	// the text or a comment, -word must not, "a phrase" matches in order.
 	// The list is then ranked by relevance.
 	Query string
+	// SLA selects by SLA clocks (staff and admin lists only).
+	SLA SLAFilter
 	// Internal lets Query match internal notes too; the service sets it
 	// for staff and admins, never a client.
 	Internal bool

@@ -31,6 +31,17 @@ type Statistics struct {
 	// MedianResolution is the median time from creation to resolution
 	// over the resolved tickets; nil when none was resolved.
 	MedianResolution *time.Duration
+	// SLA holds the SLA breaches of each of the four priorities.
+	SLA map[Priority]Breaches
+}
+
+// Breaches counts the tickets with SLA clocks and how many of them missed
+// each target (a due time passed unmet counts at once, as Ticket.SLA shows
+// it).
+type Breaches struct {
+	Tickets               int64
+	FirstResponseBreached int64
+	ResolutionBreached    int64
 }
 
 // Workload is what one active staff member holds: the tickets assigned to

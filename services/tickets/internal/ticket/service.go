@@ -3,6 +3,7 @@ package ticket
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/supportdesk/supportdesk/pkg/access"
@@ -14,11 +15,32 @@ import (
 // checks permissions (again, after the gateway) and owns the object-level
 // rules: who may see or change which ticket.
 type Service struct {
-	store Store
+	store  Store
+	policy Policy
 }
 
-// NewService returns a Service over store.
-func NewService(store Store) *Service { return &Service{store: store} }
+// NewService returns a Service over store that runs the SLA clocks of
+// policy.
+func NewService(store Store, policy Policy) *Service { return &Service{store: store, policy: policy} }
+
+// update changes a ticket through the store and settles its SLA clocks: a
+// new priority restarts them with its targets.
+func (s *Service) update(ctx context.Context, id int64, change func(*Ticket) ([]events.Event, error)) error {
+	_, err := s.store.Update(ctx, id, func(t *Ticket) ([]events.Event, error) {
+		priority := t.Priority
+		evs, err := change(t)
+		if err != nil {
+			return nil, err
+		}
+		if t.Priority != priority {
+			s.policy.startClocks(t)
+		} else {
+			settleClocks(t)
+		}
+		return evs, nil
+	})
+	return err
+}
 
 func require(a Actor, p access.Permission) error { return access.Check(a.Role, p) }
 
@@ -49,6 +71,9 @@ func (s *Service) Create(ctx context.Context, a Actor, d Draft, idem *Idempotenc
 		return View{}, err
 	}
 	t.OwnerID = a.ID
+	t.CreatedAt = time.Now().UTC()
+	t.UpdatedAt = t.CreatedAt
+	s.policy.startClocks(&t)
 	v, err := s.store.Create(ctx, t, idem, func(c Ticket) ([]events.Event, error) {
 		ev, err := events.New(ctx, events.SourceTickets, events.TypeTicketCreated, c.DisplayID(), a.event(),
 			events.TicketCreated{After: c.Snapshot()})
@@ -94,7 +119,7 @@ func (s *Service) Update(ctx context.Context, a Actor, id int64, p Patch, ifMatc
 	if err := require(a, access.UpdateOwnRequests); err != nil {
 		return View{}, err
 	}
-	_, err := s.store.Update(ctx, id, func(t *Ticket) ([]events.Event, error) {
+	err := s.update(ctx, id, func(t *Ticket) ([]events.Event, error) {
 		if err := ownerOnly(a, *t); err != nil {
 			return nil, err
 		}
@@ -152,7 +177,7 @@ func (s *Service) ChangeStatus(ctx context.Context, a Actor, id int64, c StatusC
 	if !c.Status.Valid() {
 		return View{}, fault.Fields(fault.FieldError{Field: "status", Message: "must be one of new, in_progress, completed, closed"})
 	}
-	_, err := s.store.Update(ctx, id, func(t *Ticket) ([]events.Event, error) {
+	err := s.update(ctx, id, func(t *Ticket) ([]events.Event, error) {
 		if a.Role == access.RoleStaff && t.StaffID != nil && *t.StaffID != a.ID {
 			return nil, fault.New(fault.Forbidden, "not_assignee", "This request is assigned to another staff member")
 		}
@@ -179,7 +204,7 @@ func (s *Service) ChangeStatus(ctx context.Context, a Actor, id int64, c StatusC
 		if before.Status == StatusNew && t.FirstResponseAt == nil {
 			t.FirstResponseAt = &now
 		}
-		if c.Status == StatusCompleted {
+		if t.resolved() && !before.resolved() {
 			t.ResolvedAt = &now
 		}
 		t.Version++
@@ -223,7 +248,7 @@ func (s *Service) Assign(ctx context.Context, a Actor, id, staffID int64) (View,
 	if err != nil {
 		return View{}, err
 	}
-	_, err = s.store.Update(ctx, id, func(t *Ticket) ([]events.Event, error) {
+	err = s.update(ctx, id, func(t *Ticket) ([]events.Event, error) {
 		if t.Status == StatusCompleted || t.Status == StatusClosed {
 			return nil, fault.Newf(fault.Conflict, "request_finished", "Cannot assign a request that is %s", t.Status)
 		}
@@ -250,6 +275,9 @@ func (s *Service) ListMine(ctx context.Context, a Actor, f Filter, p Page) ([]Vi
 	if err := require(a, access.ViewOwnRequests); err != nil {
 		return nil, 0, nil, err
 	}
+	if f.SLA != "" {
+		return nil, 0, nil, fault.Fields(fault.FieldError{Field: "sla", Message: "is a filter of the staff and admin lists only"})
+	}
 	f.OwnerID, f.Internal = &a.ID, a.seesAll()
 	return s.store.List(ctx, f, p)
 }
@@ -275,4 +303,57 @@ func (s *Service) ListAll(ctx context.Context, a Actor, f Filter, p Page) ([]Vie
 	}
 	f.Internal = a.seesAll()
 	return s.store.List(ctx, f, p)
+}
+
+// breachBatch is how many clocks of a kind one transaction marks breached.
+const breachBatch = 200
+
+// systemActor is the actor of what the service does by itself.
+var systemActor = events.Actor{ID: "system", Role: "system"}
+
+// BreachDue marks every pending SLA clock whose due time has passed as
+// breached, publishing support.ticket.sla_breached.v1 for each through the
+// outbox, and returns how many it marked. Replicas running it at once
+// share the work: each transaction skips the tickets another holds.
+func (s *Service) BreachDue(ctx context.Context) (int, error) {
+	total := 0
+	for _, kind := range []ClockKind{FirstResponse, Resolution} {
+		for {
+			n, err := s.store.BreachDue(ctx, kind, breachBatch, func(t Ticket) ([]events.Event, error) {
+				due := t.FirstResponseDueAt
+				if kind == Resolution {
+					due = t.ResolutionDueAt
+				}
+				ev, err := events.New(ctx, events.SourceTickets, events.TypeTicketSLABreached, t.DisplayID(), systemActor,
+					events.TicketSLABreached{Kind: string(kind), DueAt: due.UTC(), Ticket: t.Snapshot()})
+				return []events.Event{ev}, err
+			})
+			total += n
+			if err != nil {
+				return total, fmt.Errorf("breach %s clocks: %w", kind, err)
+			}
+			if n < breachBatch {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
+// RunClocks calls BreachDue every interval until ctx ends. A failure (the
+// database away) is logged and tried again at the next tick: the clocks
+// stay pending meanwhile, so none is lost.
+func (s *Service) RunClocks(ctx context.Context, interval time.Duration, logger *slog.Logger) error {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		if _, err := s.BreachDue(ctx); err != nil && ctx.Err() == nil {
+			logger.WarnContext(ctx, "SLA clocks", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
 }

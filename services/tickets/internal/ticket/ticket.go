@@ -59,9 +59,14 @@ type Ticket struct {
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	// FirstResponseAt is when the ticket first left "new" or staff first
-	// commented on it; ResolvedAt when it was last completed.
+	// commented on it; ResolvedAt when it last became completed or closed.
 	FirstResponseAt *time.Time
 	ResolvedAt      *time.Time
+	// The SLA clocks (see Policy): due times and states.
+	FirstResponseDueAt *time.Time
+	ResolutionDueAt    *time.Time
+	FirstResponseSLA   Clock
+	ResolutionSLA      Clock
 }
 
 // DisplayID is "REQ" and the id padded to six digits.
@@ -147,6 +152,13 @@ type Store interface {
 	// CountLimit+1 when there are more than CountLimit), and the cursor of
 	// the next page (nil on the last).
 	List(ctx context.Context, f Filter, p Page) ([]View, int64, *Cursor, error)
+
+	// BreachDue marks as breached at most limit pending clocks of kind
+	// whose due time has passed, skipping tickets that other transactions
+	// hold, and stores with them the events that events(t) returns for
+	// each ticket t (as marked), all in one transaction. It returns how
+	// many it marked.
+	BreachDue(ctx context.Context, kind ClockKind, limit int, events func(Ticket) ([]events.Event, error)) (int, error)
 
 	// AddComment inserts c with the events that events(saved) returns and,
 	// when firstResponse is set, marks the ticket's first response if unset,
