@@ -230,9 +230,12 @@ FROM generate_series(1, 1001) AS i`); err != nil {
 var pgbenchScripts = map[string]string{
 	"create": `\set owner random(1, 1000)
 BEGIN;
-INSERT INTO tickets.requests (owner_id, staff_id, title, text, status, priority, category)
-VALUES (:owner, NULL, NULL, 'Printer on floor 3 jams', 'new', 'normal', NULL)
-RETURNING id, owner_id, staff_id, title, text, status, priority, category, staff_comment, version, created_at, updated_at, first_response_at, resolved_at;
+INSERT INTO tickets.requests (owner_id, staff_id, title, text, status, priority, category, created_at, updated_at,
+ first_response_due_at, resolution_due_at, first_response_sla, resolution_sla)
+VALUES (:owner, NULL, NULL, 'Printer on floor 3 jams', 'new', 'normal', NULL, now(), now(),
+ now() + interval '8 hours', now() + interval '72 hours', 'pending', 'pending')
+RETURNING id, owner_id, staff_id, title, text, status, priority, category, staff_comment, version, created_at, updated_at,
+ first_response_at, resolved_at, first_response_due_at, resolution_due_at, first_response_sla, resolution_sla;
 INSERT INTO tickets.outbox (event_id, event) VALUES (gen_random_uuid(), :event);
 SELECT pg_notify('tickets_outbox', '');
 COMMIT;
@@ -250,6 +253,7 @@ SELECT count(*) FROM (SELECT FROM tickets.requests r WHERE r.owner_id = :owner L
 // staff member (services/tickets/internal/postgres).
 const viewSelect = `SELECT r.id, r.owner_id, r.staff_id, r.title, r.text, r.status, r.priority, r.category, r.staff_comment,
  r.version, r.created_at, r.updated_at, r.first_response_at, r.resolved_at,
+ r.first_response_due_at, r.resolution_due_at, r.first_response_sla, r.resolution_sla,
  o.email AS owner_email, o.role AS owner_role, o.first_name AS owner_first_name,
  o.last_name AS owner_last_name, o.father_name AS owner_father_name, o.active AS owner_active,
  o.inn AS owner_inn, o.phone AS owner_phone,

@@ -20,7 +20,7 @@ func TestEveryTypeIsDocumented(t *testing.T) {
 	}
 	want := []string{
 		events.TypeAPIRequest, events.TypeAPIRefused, events.TypeTicketAssigned, events.TypeTicketCommentAdded, events.TypeTicketCreated,
-		events.TypeTicketDeleted, events.TypeTicketStatusChanged, events.TypeTicketUnassigned, events.TypeTicketUpdated,
+		events.TypeTicketDeleted, events.TypeTicketSLABreached, events.TypeTicketStatusChanged, events.TypeTicketUnassigned, events.TypeTicketUpdated,
 		events.TypeUserDeleted, events.TypeUserLoggedIn, events.TypeUserLoggedOut, events.TypeUserLoginFailed,
 		events.TypeUserPasswordChanged, events.TypeUserProfileUpdated, events.TypeUserRefreshReused, events.TypeUserRegistered,
 		events.TypeUserRoleChanged,
@@ -66,6 +66,10 @@ func TestValidate(t *testing.T) {
 	if err := v.Validate(good); err != nil {
 		t.Errorf("a valid event: %v", err)
 	}
+	breach := encode(t, events.SourceTickets, events.TypeTicketSLABreached, events.TicketSLABreached{Kind: "first_response", DueAt: now, Ticket: tk})
+	if err := v.Validate(breach); err != nil {
+		t.Errorf("a valid breach: %v", err)
+	}
 	// The official CloudEvents SDK reads what we publish.
 	var ce cloudevents.Event
 	if err := json.Unmarshal(good, &ce); err != nil {
@@ -81,6 +85,7 @@ func TestValidate(t *testing.T) {
 		"missing after":      encode(t, events.SourceTickets, events.TypeTicketCreated, map[string]any{"before": nil}),
 		"password in a user": encode(t, events.SourceAuth, events.TypeUserRegistered, map[string]any{"user": map[string]any{"id": 1, "display_id": "USR000001", "email": "a@b.c", "role": "user", "active": true, "password": "x"}, "created_at": now}),
 		"query in a path":    encode(t, events.SourceGateway, events.TypeAPIRequest, events.APIRequest{Method: "GET", Route: "/x", Path: "/x?token=1"}),
+		"unknown SLA clock":  encode(t, events.SourceTickets, events.TypeTicketSLABreached, events.TicketSLABreached{Kind: "reply", DueAt: now, Ticket: tk}),
 		"unknown type":       []byte(`{"specversion":"1.0","id":"1","source":"/x","type":"support.x.y.v1","time":"2026-01-01T00:00:00Z","datacontenttype":"application/json","data":{}}`),
 	}
 	for name, raw := range bad {

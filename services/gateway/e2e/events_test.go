@@ -19,7 +19,7 @@ import (
 // the schema of its type in the AsyncAPI document and decodes with the
 // official CloudEvents SDK.
 func TestEveryEventMatchesTheAsyncAPIDocument(t *testing.T) {
-	s := startSystem(t, "RATE_LIMIT_USER_PER_MINUTE=40")
+	s := startSystem(t, "RATE_LIMIT_USER_PER_MINUTE=40", "SLA_POLICY=urgent=1s/1h,normal=8h/72h")
 	admin := s.login(adminEmail, adminPassword)
 
 	s.json(201, "POST", "/auth/register", "", map[string]any{"email": "ev@example.com", "password": "Ev3ntsPassw0rd"})
@@ -42,6 +42,8 @@ func TestEveryEventMatchesTheAsyncAPIDocument(t *testing.T) {
 		return resp.StatusCode == 200
 	})
 	s.json(200, "PUT", "/staff/requests/"+id+"/status", staffTok, map[string]any{"status": "new"}) // unassigns
+	// An urgent ticket nobody answers within its second: an SLA breach.
+	s.json(201, "POST", "/user_request/", tok, map[string]any{"text": "unanswered", "priority": "urgent"})
 	_, tk2 := s.json(201, "POST", "/user_request/", tok, map[string]any{"text": "to delete"})
 	s.json(200, "DELETE", fmt.Sprint("/user_request/", tk2["id"]), tok, nil)
 	s.json(200, "POST", "/auth/change-password", tok, map[string]string{"current_password": "Ev3ntsPassw0rd", "new_password": "N3wEv3ntsPassw0rd"})
