@@ -4,8 +4,8 @@ SHELL := /bin/bash
 
 # Go modules of the workspace (go.work), in dependency order. `go test ./...` at the repository root
 # does not cross modules, so every target below loops over them.
-MODULES  := pkg services/auth services/tickets services/audit services/gateway bench deploy
-SERVICES := auth tickets audit gateway
+MODULES  := pkg services/auth services/tickets services/audit services/gateway services/webhooks bench deploy
+SERVICES := auth tickets audit webhooks gateway
 # Modules outside go.work, built with GOWORK=off.
 TOOL_MODULES := deploy/ferretdb
 

@@ -22,7 +22,7 @@ import (
 )
 
 // services are the binaries of the system, in the order they start.
-var services = []string{"auth", "tickets", "audit", "gateway"}
+var services = []string{"auth", "tickets", "audit", "webhooks", "gateway"}
 
 // stack is a whole system of the benchmark's own: a database on the local
 // PostgreSQL, a JetStream server in this process, and the four services as
@@ -96,7 +96,7 @@ func newStack(ctx context.Context, root, adminURL string) (*stack, error) {
 	}
 	s := &stack{root: root, work: work, adminURL: adminURL, ports: map[string]string{}, procs: map[string]*exec.Cmd{}}
 	logf("building the services")
-	build := exec.CommandContext(ctx, "go", "build", "-o", work+"/", "./services/auth", "./services/tickets", "./services/audit", "./services/gateway")
+	build := exec.CommandContext(ctx, "go", "build", "-o", work+"/", "./services/auth", "./services/tickets", "./services/audit", "./services/webhooks", "./services/gateway")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		return s, fmt.Errorf("build: %w\n%s", err, out)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole system on this machine without Docker (`make run`):
-# PostgreSQL and NATS (started only if not already running), then auth, tickets, audit and gateway.
+# PostgreSQL and NATS (started only if not already running), then auth, tickets, audit, webhooks and gateway.
 # The audit log is kept in PostgreSQL too, unless MONGODB_URL is set. Ctrl-C stops what this script started.
 #
 # Configuration comes from .env when present, otherwise from development-only defaults.
@@ -68,12 +68,15 @@ export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/support_s
 export NATS_URL=${NATS_URL:-nats://127.0.0.1:4222}
 export MONGODB_DATABASE=${MONGODB_DATABASE:-app_logs}
 export AUTH_ADDR=${AUTH_ADDR:-:8001} TICKETS_ADDR=${TICKETS_ADDR:-:8002}
-export AUDIT_ADDR=${AUDIT_ADDR:-:8003} GATEWAY_ADDR=${GATEWAY_ADDR:-:8000}
+export AUDIT_ADDR=${AUDIT_ADDR:-:8003} WEBHOOKS_ADDR=${WEBHOOKS_ADDR:-:8004} GATEWAY_ADDR=${GATEWAY_ADDR:-:8000}
+# Development only: lets webhooks registered here call receivers on this machine (localhost and private
+# addresses), which production refuses. Set WEBHOOK_ALLOW_PRIVATE=false to try the refusal.
+export WEBHOOK_ALLOW_PRIVATE=${WEBHOOK_ALLOW_PRIVATE:-true}
 
 # Each service: name, listen address, readiness path. Started in this order, stopped in reverse.
-SERVICES=(auth tickets audit gateway)
-declare -A ADDR=([auth]=$AUTH_ADDR [tickets]=$TICKETS_ADDR [audit]=$AUDIT_ADDR [gateway]=$GATEWAY_ADDR)
-declare -A READY_PATH=([auth]=/health/ready [tickets]=/health/ready [audit]=/health/ready [gateway]=/health)
+SERVICES=(auth tickets audit webhooks gateway)
+declare -A ADDR=([auth]=$AUTH_ADDR [tickets]=$TICKETS_ADDR [audit]=$AUDIT_ADDR [webhooks]=$WEBHOOKS_ADDR [gateway]=$GATEWAY_ADDR)
+declare -A READY_PATH=([auth]=/health/ready [tickets]=/health/ready [audit]=/health/ready [webhooks]=/health/ready [gateway]=/health)
 port_of() { echo "${ADDR[$1]##*:}"; }
 
 # ---- process bookkeeping -------------------------------------------------------------------------
@@ -227,7 +230,8 @@ cat <<EOF
     auth         http://localhost:$(port_of auth)/health/ready
     tickets      http://localhost:$(port_of tickets)/health/ready
     audit        http://localhost:$(port_of audit)/health/ready
-    Logs         $LOG_DIR/{auth,tickets,audit,gateway}.log
+    webhooks     http://localhost:$(port_of webhooks)/health/ready (WEBHOOK_ALLOW_PRIVATE=$WEBHOOK_ALLOW_PRIVATE: development only)
+    Logs         $LOG_DIR/{auth,tickets,audit,webhooks,gateway}.log
   Press Ctrl-C to stop.
 
 EOF

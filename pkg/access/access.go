@@ -46,6 +46,7 @@ const (
 	ViewStatistics      Permission = "view-statistics"
 	ExportData          Permission = "export-data"
 	ViewLogs            Permission = "view-logs"
+	ManageWebhooks      Permission = "manage-webhooks"
 )
 
 var userPerms = []Permission{ViewOwnRequests, CreateRequest, UpdateOwnRequests, DeleteOwnRequests, ManageProfile}
@@ -56,7 +57,7 @@ var adminPerms = []Permission{
 	ViewOwnRequests, CreateRequest, UpdateOwnRequests, DeleteOwnRequests, ManageProfile,
 	ViewRequests, ManageRequests, UpdateRequestStatus,
 	ViewUsers, ManageUsers, DeleteUsers, ViewStaff, ManageStaff, DeleteStaff,
-	AssignRequests, ViewStatistics, ExportData, ViewLogs,
+	AssignRequests, ViewStatistics, ExportData, ViewLogs, ManageWebhooks,
 }
 
 // Permissions returns the permissions of r, in a fixed order, or nil for an

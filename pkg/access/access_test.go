@@ -31,8 +31,8 @@ func TestHas(t *testing.T) {
 			}
 		})
 	}
-	if n := len(access.Permissions(access.RoleAdmin)); n != 18 {
-		t.Errorf("admin holds %d permissions, want all 18", n)
+	if n := len(access.Permissions(access.RoleAdmin)); n != 19 {
+		t.Errorf("admin holds %d permissions, want all 19", n)
 	}
 }
 

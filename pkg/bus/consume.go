@@ -43,12 +43,15 @@ type DeadLetter func(ctx context.Context, msg jetstream.Msg, ev events.Event, re
 
 // ConsumerConfig configures a durable pull consumer.
 type ConsumerConfig struct {
-	Stream        string        // stream name; StreamName by default
-	Durable       string        // durable name, shared by every replica of the service
-	FilterSubject string        // e.g. "support.>" or "support.user.>"
-	MaxDeliver    int           // deliveries before a message is given up; 0 means 50
-	AckWait       time.Duration // time a handler has before redelivery; 0 means 30s
-	MaxDelay      time.Duration // cap of the nak back-off; 0 means 30s
+	Stream        string // stream name; StreamName by default
+	Durable       string // durable name, shared by every replica of the service
+	FilterSubject string // e.g. "support.>" or "support.user.>"
+	// FilterSubjects, instead of FilterSubject, are several filters, e.g.
+	// every subject but support.api.>.
+	FilterSubjects []string
+	MaxDeliver     int           // deliveries before a message is given up; 0 means 50
+	AckWait        time.Duration // time a handler has before redelivery; 0 means 30s
+	MaxDelay       time.Duration // cap of the nak back-off; 0 means 30s
 	// BatchSize is the most messages handed to a BatchHandler at once; 0
 	// means 1. A batch holds what has arrived, waiting for more at most
 	// Linger after its first message.
@@ -159,12 +162,13 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 func ConsumeBatch(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h BatchHandler, dead DeadLetter, logger *slog.Logger) (*Consumer, error) {
 	cfg.setDefaults()
 	cons, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
-		Durable:       cfg.Durable,
-		FilterSubject: cfg.FilterSubject,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckWait:       cfg.AckWait,
-		MaxDeliver:    cfg.MaxDeliver,
+		Durable:        cfg.Durable,
+		FilterSubject:  cfg.FilterSubject,
+		FilterSubjects: cfg.FilterSubjects,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		AckWait:        cfg.AckWait,
+		MaxDeliver:     cfg.MaxDeliver,
 		// Room for the batches in hand, the next one arriving and their
 		// acks on the way: the server stops delivering at this many.
 		MaxAckPending: max(1000, (cfg.Workers+2)*cfg.BatchSize),

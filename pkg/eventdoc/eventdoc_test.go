@@ -23,7 +23,7 @@ func TestEveryTypeIsDocumented(t *testing.T) {
 		events.TypeTicketDeleted, events.TypeTicketSLABreached, events.TypeTicketStatusChanged, events.TypeTicketUnassigned, events.TypeTicketUpdated,
 		events.TypeUserDeleted, events.TypeUserLoggedIn, events.TypeUserLoggedOut, events.TypeUserLoginFailed,
 		events.TypeUserPasswordChanged, events.TypeUserProfileUpdated, events.TypeUserRefreshReused, events.TypeUserRegistered,
-		events.TypeUserRoleChanged,
+		events.TypeUserRoleChanged, events.TypeWebhookDeactivated,
 	}
 	if got := strings.Join(v.Types(), " "); got != strings.Join(sorted(want), " ") {
 		t.Errorf("documented types:\n%s\nwant:\n%s", got, strings.Join(sorted(want), " "))
@@ -65,6 +65,13 @@ func TestValidate(t *testing.T) {
 	good := encode(t, events.SourceTickets, events.TypeTicketCreated, events.TicketCreated{After: tk})
 	if err := v.Validate(good); err != nil {
 		t.Errorf("a valid event: %v", err)
+	}
+	off := time.Now().Add(-120 * time.Hour).UTC()
+	deactivated := encode(t, events.SourceWebhooks, events.TypeWebhookDeactivated, events.WebhookDeactivated{
+		Webhook: events.Webhook{ID: "0b7e4c52-6a3e-4d6f-9d52-2f7f0f4c2a11", URL: "https://hooks.example.com/x", EventTypes: []string{events.TypeTicketCreated}, FailingSince: &off},
+		Reason:  "every delivery failed"})
+	if err := v.Validate(deactivated); err != nil {
+		t.Errorf("a valid deactivation: %v", err)
 	}
 	breach := encode(t, events.SourceTickets, events.TypeTicketSLABreached, events.TicketSLABreached{Kind: "first_response", DueAt: now, Ticket: tk})
 	if err := v.Validate(breach); err != nil {

@@ -22,15 +22,17 @@ const (
 	TypeTicketUnassigned    = "support.ticket.unassigned.v1"
 	TypeTicketCommentAdded  = "support.ticket.comment_added.v1"
 	TypeTicketSLABreached   = "support.ticket.sla_breached.v1"
+	TypeWebhookDeactivated  = "support.webhook.deactivated.v1"
 	TypeAPIRequest          = "support.api.request.v1"
 	TypeAPIRefused          = "support.api.refused.v1"
 )
 
 // Sources name the service that emitted an event.
 const (
-	SourceAuth    = "/services/auth"
-	SourceTickets = "/services/tickets"
-	SourceGateway = "/services/gateway"
+	SourceAuth     = "/services/auth"
+	SourceTickets  = "/services/tickets"
+	SourceGateway  = "/services/gateway"
+	SourceWebhooks = "/services/webhooks"
 )
 
 // User is the public view of a user carried in user events. It never holds
@@ -131,6 +133,24 @@ type TicketSLABreached struct {
 	Kind   string    `json:"kind"`
 	DueAt  time.Time `json:"due_at"`
 	Ticket Ticket    `json:"ticket"`
+}
+
+// Webhook is a webhook endpoint as webhook events carry it: never its
+// secret.
+type Webhook struct {
+	ID           string     `json:"id"`
+	URL          string     `json:"url"`
+	EventTypes   []string   `json:"event_types"`
+	Description  string     `json:"description"`
+	Active       bool       `json:"active"`
+	FailingSince *time.Time `json:"failing_since"`
+}
+
+// WebhookDeactivated is the data of support.webhook.deactivated.v1: an
+// endpoint whose deliveries kept failing was turned off.
+type WebhookDeactivated struct {
+	Webhook Webhook `json:"webhook"`
+	Reason  string  `json:"reason"`
 }
 
 // Comment is a comment in a ticket's thread.

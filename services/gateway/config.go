@@ -14,7 +14,7 @@ import (
 // Config is the gateway's configuration, read once from the environment.
 type Config struct {
 	config.Common
-	Upstreams map[route.Upstream]*url.URL // AUTH_URL, TICKETS_URL, AUDIT_URL
+	Upstreams map[route.Upstream]*url.URL // AUTH_URL, TICKETS_URL, AUDIT_URL, WEBHOOKS_URL
 	// APIEventBuffer bounds the api.request events waiting to be published
 	// (API_EVENT_BUFFER); past it, events are dropped and counted.
 	APIEventBuffer int
@@ -82,9 +82,10 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		cfg.TrustedProxies = append(cfg.TrustedProxies, p)
 	}
 	for name, def := range map[route.Upstream]struct{ key, url string }{
-		route.Auth:    {"AUTH_URL", "http://127.0.0.1:8001"},
-		route.Tickets: {"TICKETS_URL", "http://127.0.0.1:8002"},
-		route.Audit:   {"AUDIT_URL", "http://127.0.0.1:8003"},
+		route.Auth:     {"AUTH_URL", "http://127.0.0.1:8001"},
+		route.Tickets:  {"TICKETS_URL", "http://127.0.0.1:8002"},
+		route.Audit:    {"AUDIT_URL", "http://127.0.0.1:8003"},
+		route.Webhooks: {"WEBHOOKS_URL", "http://127.0.0.1:8004"},
 	} {
 		raw := r.String(def.key, def.url)
 		u, err := url.Parse(raw)

@@ -12,7 +12,7 @@ import (
 // reading any configuration (the environment is empty), and an unknown
 // argument is refused with the usage, before anything starts.
 func TestEveryBinaryAnswersHelp(t *testing.T) {
-	for _, name := range []string{"auth", "tickets", "audit", "gateway"} {
+	for _, name := range []string{"auth", "tickets", "audit", "webhooks", "gateway"} {
 		t.Run(name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			cmd := exec.Command(filepath.Join(binDir, name), "--help")

@@ -19,8 +19,12 @@ import (
 // the schema of its type in the AsyncAPI document and decodes with the
 // official CloudEvents SDK.
 func TestEveryEventMatchesTheAsyncAPIDocument(t *testing.T) {
-	s := startSystem(t, "RATE_LIMIT_USER_PER_MINUTE=40", "SLA_POLICY=urgent=1s/1h,normal=8h/72h")
+	s := startSystem(t, "RATE_LIMIT_USER_PER_MINUTE=40", "SLA_POLICY=urgent=1s/1h,normal=8h/72h",
+		"WEBHOOK_ALLOW_PRIVATE=true", "WEBHOOK_RETRY_SCHEDULE=100ms", "WEBHOOK_DISABLE_AFTER=50ms")
 	admin := s.login(adminEmail, adminPassword)
+	// A webhook whose receiver always fails: deactivated at its second failure.
+	failing := newHookReceiver(t, 500)
+	s.json(201, "POST", "/admin/webhooks", admin, map[string]any{"url": failing.URL, "event_types": []string{"support.ticket.created.v1"}})
 
 	s.json(201, "POST", "/auth/register", "", map[string]any{"email": "ev@example.com", "password": "Ev3ntsPassw0rd"})
 	s.json(401, "POST", "/auth/login", "", map[string]string{"email": "ev@example.com", "password": "Wr0ngPassw0rd"})

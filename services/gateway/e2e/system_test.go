@@ -152,7 +152,7 @@ func buildAndRun(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	build := exec.Command("go", "build", "-o", dir+"/", "./services/auth", "./services/tickets", "./services/audit", "./services/gateway")
+	build := exec.Command("go", "build", "-o", dir+"/", "./services/auth", "./services/tickets", "./services/audit", "./services/gateway", "./services/webhooks")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build services: %v\n%s", err, out)
@@ -204,7 +204,7 @@ func startSystem(t *testing.T, extraEnv ...string) *system {
 func startSystemOn(t *testing.T, databaseURL, natsURL string, extraEnv ...string) *system {
 	t.Helper()
 	ports := map[string]string{}
-	for _, svc := range []string{"gateway", "gateway-admin", "auth", "tickets", "audit"} {
+	for _, svc := range []string{"gateway", "gateway-admin", "auth", "tickets", "audit", "webhooks"} {
 		ports[svc] = freePort(t)
 	}
 	env := []string{
@@ -227,9 +227,11 @@ func startSystemOn(t *testing.T, databaseURL, natsURL string, extraEnv ...string
 		"AUTH_ADDR=127.0.0.1:" + ports["auth"],
 		"TICKETS_ADDR=127.0.0.1:" + ports["tickets"],
 		"AUDIT_ADDR=127.0.0.1:" + ports["audit"],
+		"WEBHOOKS_ADDR=127.0.0.1:" + ports["webhooks"],
 		"AUTH_URL=http://127.0.0.1:" + ports["auth"],
 		"TICKETS_URL=http://127.0.0.1:" + ports["tickets"],
 		"AUDIT_URL=http://127.0.0.1:" + ports["audit"],
+		"WEBHOOKS_URL=http://127.0.0.1:" + ports["webhooks"],
 	}
 	// auth migrates and bootstraps first, so that the others start on a
 	// ready database; then the rest, in any order.
@@ -240,7 +242,7 @@ func startSystemOn(t *testing.T, databaseURL, natsURL string, extraEnv ...string
 	}
 	env = append(env, extraEnv...)
 	procs := map[string]*process{}
-	for _, svc := range []string{"auth", "tickets", "audit", "gateway"} {
+	for _, svc := range []string{"auth", "tickets", "audit", "webhooks", "gateway"} {
 		procs[svc] = startService(t, filepath.Join(binDir, svc), env)
 	}
 

@@ -41,7 +41,7 @@ func engine(t testing.TB) *gin.Engine {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse("http://127.0.0.1:9")
-	upstreams := map[route.Upstream]*url.URL{route.Auth: u, route.Tickets: u, route.Audit: u}
+	upstreams := map[route.Upstream]*url.URL{route.Auth: u, route.Tickets: u, route.Audit: u, route.Webhooks: u}
 	tokens := token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute)
 	if err := edge.New(tokens, upstreams, http.DefaultTransport, nil, logger).Routes(e, route.Table()); err != nil {
 		t.Fatal(err)

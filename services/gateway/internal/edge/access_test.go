@@ -29,7 +29,7 @@ func TestEveryRouteAgainstEveryRole(t *testing.T) {
 	}))
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
-	e, tm := setup(t, map[route.Upstream]*url.URL{route.Auth: u, route.Tickets: u, route.Audit: u})
+	e, tm := setup(t, map[route.Upstream]*url.URL{route.Auth: u, route.Tickets: u, route.Audit: u, route.Webhooks: u})
 	e.GET("/health", func(c *gin.Context) {}) // as main.go does
 	wrapped := httptest.NewServer(e)
 	defer wrapped.Close()

@@ -89,7 +89,7 @@ func setup(t *testing.T, upstreams map[route.Upstream]*url.URL) (*gin.Engine, *t
 func TestProxyChecksAccessAndStripsIdentity(t *testing.T) {
 	got := make(chan seen, 10)
 	u := upstream(t, got)
-	e, tm := setup(t, map[route.Upstream]*url.URL{route.Auth: u, route.Tickets: u, route.Audit: u})
+	e, tm := setup(t, map[route.Upstream]*url.URL{route.Auth: u, route.Tickets: u, route.Audit: u, route.Webhooks: u})
 	tok := func(id int64, role access.Role) string {
 		s, _, _ := tm.Issue(id, role, "s")
 		return "Bearer " + s
@@ -158,7 +158,7 @@ func TestProxyChecksAccessAndStripsIdentity(t *testing.T) {
 
 func TestUpstreamDownIsProblem(t *testing.T) {
 	dead, _ := url.Parse("http://127.0.0.1:1")
-	e, _ := setup(t, map[route.Upstream]*url.URL{route.Auth: dead, route.Tickets: dead, route.Audit: dead})
+	e, _ := setup(t, map[route.Upstream]*url.URL{route.Auth: dead, route.Tickets: dead, route.Audit: dead, route.Webhooks: dead})
 	rec := serve(t, e, httptest.NewRequest("POST", "/auth/login", strings.NewReader(`{}`)))
 	var p map[string]any
 	_ = json.Unmarshal(rec.Body.Bytes(), &p)
@@ -198,11 +198,11 @@ func TestHealth(t *testing.T) {
 		want      string
 		code      int
 	}{
-		{"all up", map[route.Upstream]*url.URL{route.Auth: pgUp, route.Tickets: pgUp, route.Audit: mongoUp}, natsOK, "healthy", 200},
-		{"mongo down", map[route.Upstream]*url.URL{route.Auth: pgUp, route.Tickets: pgUp, route.Audit: mongoDown}, natsOK, "degraded", 200},
-		{"nats down", map[route.Upstream]*url.URL{route.Auth: pgUp, route.Tickets: pgUp, route.Audit: mongoUp}, natsDown, "degraded", 200},
-		{"postgres down", map[route.Upstream]*url.URL{route.Auth: pgDown, route.Tickets: pgUp, route.Audit: mongoUp}, natsOK, "unhealthy", 503},
-		{"tickets unreachable", map[route.Upstream]*url.URL{route.Auth: pgUp, route.Tickets: dead, route.Audit: mongoUp}, natsOK, "unhealthy", 503},
+		{"all up", map[route.Upstream]*url.URL{route.Auth: pgUp, route.Tickets: pgUp, route.Audit: mongoUp, route.Webhooks: pgUp}, natsOK, "healthy", 200},
+		{"mongo down", map[route.Upstream]*url.URL{route.Auth: pgUp, route.Tickets: pgUp, route.Audit: mongoDown, route.Webhooks: pgUp}, natsOK, "degraded", 200},
+		{"nats down", map[route.Upstream]*url.URL{route.Auth: pgUp, route.Tickets: pgUp, route.Audit: mongoUp, route.Webhooks: pgUp}, natsDown, "degraded", 200},
+		{"postgres down", map[route.Upstream]*url.URL{route.Auth: pgDown, route.Tickets: pgUp, route.Audit: mongoUp, route.Webhooks: pgUp}, natsOK, "unhealthy", 503},
+		{"tickets unreachable", map[route.Upstream]*url.URL{route.Auth: pgUp, route.Tickets: dead, route.Audit: mongoUp, route.Webhooks: dead}, natsOK, "unhealthy", 503},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -241,7 +241,7 @@ func TestRefreshTokenLeavesTheURL(t *testing.T) {
 	}))
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
-	e, _ := setup(t, map[route.Upstream]*url.URL{route.Auth: u, route.Tickets: u, route.Audit: u})
+	e, _ := setup(t, map[route.Upstream]*url.URL{route.Auth: u, route.Tickets: u, route.Audit: u, route.Webhooks: u})
 	rec := serve(t, e, httptest.NewRequest("POST", "/auth/refresh?refresh_token=secret-token", nil))
 	if rec.Code != 200 {
 		t.Fatalf("= %d", rec.Code)
@@ -272,7 +272,7 @@ func TestTrustedProxiesNameTheClient(t *testing.T) {
 		{"no header from a trusted proxy", []string{"127.0.0.1/32"}, "", "127.0.0.1"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e, _ := setup(t, map[route.Upstream]*url.URL{route.Auth: u, route.Tickets: u, route.Audit: u})
+			e, _ := setup(t, map[route.Upstream]*url.URL{route.Auth: u, route.Tickets: u, route.Audit: u, route.Webhooks: u})
 			if err := edge.TrustProxies(e, tt.trusted); err != nil {
 				t.Fatal(err)
 			}

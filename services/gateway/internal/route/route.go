@@ -10,9 +10,10 @@ type Upstream string
 
 // The backend services.
 const (
-	Auth    Upstream = "auth"
-	Tickets Upstream = "tickets"
-	Audit   Upstream = "audit"
+	Auth     Upstream = "auth"
+	Tickets  Upstream = "tickets"
+	Audit    Upstream = "audit"
+	Webhooks Upstream = "webhooks"
 )
 
 // Route is one method and path template (Gin syntax) of the public API.
@@ -72,5 +73,13 @@ func Table() []Route {
 		{Method: "GET", Path: "/admin/logs/events", Upstream: Audit, Permission: access.ViewLogs},
 		// Stats also admits view-statistics; every role holding one holds both.
 		{Method: "GET", Path: "/admin/logs/stats", Upstream: Audit, Permission: access.ViewLogs},
+
+		{Method: "POST", Path: "/admin/webhooks", Upstream: Webhooks, Permission: access.ManageWebhooks},
+		{Method: "GET", Path: "/admin/webhooks", Upstream: Webhooks, Permission: access.ManageWebhooks},
+		{Method: "GET", Path: "/admin/webhooks/:id", Upstream: Webhooks, Permission: access.ManageWebhooks},
+		{Method: "PATCH", Path: "/admin/webhooks/:id", Upstream: Webhooks, Permission: access.ManageWebhooks},
+		{Method: "DELETE", Path: "/admin/webhooks/:id", Upstream: Webhooks, Permission: access.ManageWebhooks},
+		{Method: "POST", Path: "/admin/webhooks/:id/rotate-secret", Upstream: Webhooks, Permission: access.ManageWebhooks},
+		{Method: "GET", Path: "/admin/webhooks/:id/deliveries", Upstream: Webhooks, Permission: access.ManageWebhooks},
 	}
 }

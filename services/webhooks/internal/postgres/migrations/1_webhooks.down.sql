@@ -1,0 +1,4 @@
+DROP TABLE webhooks.outbox;
+DROP TABLE webhooks.attempts;
+DROP TABLE webhooks.jobs;
+DROP TABLE webhooks.endpoints;
