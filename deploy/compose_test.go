@@ -69,7 +69,7 @@ func TestComposeIsCompleteAndSafe(t *testing.T) {
 	for _, s := range p.Services {
 		services[s.Name] = s
 	}
-	for _, name := range []string{"postgres", "mongodb", "nats", "jaeger", "stream", "auth", "tickets", "audit", "gateway"} {
+	for _, name := range []string{"postgres", "mongodb", "nats", "jaeger", "stream", "auth", "tickets", "audit", "webhooks", "gateway"} {
 		if _, ok := services[name]; !ok {
 			t.Fatalf("no %s service", name)
 		}
@@ -77,7 +77,7 @@ func TestComposeIsCompleteAndSafe(t *testing.T) {
 
 	secretSettings := []string{"SECRET_KEY", "DATABASE_URL", "MONGODB_URL", "NATS_URL",
 		"INITIAL_ADMIN_PASSWORD", "INITIAL_STAFF_PASSWORD", "INITIAL_USER_PASSWORD"}
-	for _, svc := range []string{"auth", "tickets", "audit", "gateway"} {
+	for _, svc := range []string{"auth", "tickets", "audit", "webhooks", "gateway"} {
 		env := services[svc].Environment
 		for _, setting := range settings(t, svc) {
 			_, plain := env[setting]

@@ -69,7 +69,7 @@ func TestKustomizationHasTheEssentials(t *testing.T) {
 	}
 
 	image := regexp.MustCompile(`^supportdesk/[a-z]+:\d+\.\d+\.\d+$`)
-	for _, svc := range []string{"auth", "tickets", "audit", "gateway"} {
+	for _, svc := range []string{"auth", "tickets", "audit", "webhooks", "gateway"} {
 		d := res["Deployment/"+svc]
 		if d == nil {
 			t.Errorf("no Deployment %s", svc)
@@ -114,11 +114,11 @@ func TestKustomizationHasTheEssentials(t *testing.T) {
 
 	job := res["Job/supportdesk-setup"]
 	var steps []string
-	for i := range 3 {
+	for i := range 4 {
 		steps = append(steps, field(t, job, fmt.Sprintf("spec.template.spec.containers[%d].image", i))+" "+
 			field(t, job, fmt.Sprintf("spec.template.spec.containers[%d].args", i)))
 	}
-	for _, want := range []string{"supportdesk/auth:0.1.0 [migrate up]", "supportdesk/tickets:0.1.0 [migrate up]", "supportdesk/gateway:0.1.0 [stream]"} {
+	for _, want := range []string{"supportdesk/auth:0.1.0 [migrate up]", "supportdesk/tickets:0.1.0 [migrate up]", "supportdesk/webhooks:0.1.0 [migrate up]", "supportdesk/gateway:0.1.0 [stream]"} {
 		if !slices.Contains(steps, want) {
 			t.Errorf("the setup Job does not run %q (it runs %q)", want, steps)
 		}
