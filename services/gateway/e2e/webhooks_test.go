@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/supportdesk/supportdesk/pkg/bus"
 )
 
 // hookReceiver is a webhook receiver on loopback recording what it got.
@@ -102,6 +106,9 @@ func TestWebhooks(t *testing.T) {
 		ev.Data.After.ID != tk["id"] {
 		t.Errorf("delivered %s (%v), webhook-id %q", first.body, err, first.header.Get("webhook-id"))
 	}
+	if published := publishedEvent(t, s, ev.ID); string(published) != string(first.body) {
+		t.Errorf("the body is not the event as published:\n got %s\nwant %s", first.body, published)
+	}
 	var deliveries map[string]any
 	s.waitFor("the delivery in the log", 5*time.Second, func() bool {
 		_, deliveries = s.json(200, "GET", "/admin/webhooks/"+id+"/deliveries", admin, nil)
@@ -140,4 +147,29 @@ func TestWebhooks(t *testing.T) {
 		t.Errorf("delete = %d %s", resp.StatusCode, body)
 	}
 	s.json(404, "GET", "/admin/webhooks/"+id, admin, nil)
+}
+
+// publishedEvent returns the bytes of the event id as the stream holds it.
+func publishedEvent(t *testing.T, s *system, id string) []byte {
+	t.Helper()
+	nc, js, err := bus.Connect(s.natsURL, "e2e-webhooks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, bus.StreamName, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"support.ticket.created"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatalf("event %s not on the stream: %v", id, err)
+		}
+		if msg.Headers().Get("Nats-Msg-Id") == id {
+			return msg.Data()
+		}
+	}
 }
