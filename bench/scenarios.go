@@ -361,22 +361,27 @@ func s6Footprint(ctx context.Context, st *stack, f *fixture) (Scenario, error) {
 			return nil
 		}
 	}
+	// A failed request does not stop the run: it is counted, and any
+	// failure means the target is not met.
 	var without, with []float64
+	var failed []string
 	for r := range rounds {
-		ls, bad := latencies(openLoop(rate, 15*time.Second, next()), 0)
+		reads := openLoop(rate, 15*time.Second, next())
+		ls, bad := latencies(reads, 0)
 		if bad > 0 {
-			return Scenario{}, fmt.Errorf("S6: %d of the read mix failed without logins", bad)
+			failed = append(failed, fmt.Sprintf("round %d without logins: %d of the read mix (%s)", r+1, bad, failures(reads, 0)))
 		}
 		without = append(without, ms(percentile(ls, 99)))
 		time.Sleep(3 * time.Second)
 		loginDone := make(chan []*vegeta.Result)
 		go func() { loginDone <- openLoop(20, 15*time.Second, logins()) }()
-		reads := openLoop(rate, 15*time.Second, next())
+		reads = openLoop(rate, 15*time.Second, next())
 		loginResults := <-loginDone
 		ls, bad = latencies(reads, 0)
 		_, loginBad := latencies(loginResults, 200)
 		if bad > 0 || loginBad > 0 {
-			return Scenario{}, fmt.Errorf("S6: %d of the read mix (%s) and %d logins (%s) failed", bad, failures(reads, 0), loginBad, failures(loginResults, 200))
+			failed = append(failed, fmt.Sprintf("round %d with logins: %d of the read mix (%s), %d of %d logins (%s)",
+				r+1, bad, failures(reads, 0), loginBad, len(loginResults), failures(loginResults, 200)))
 		}
 		with = append(with, ms(percentile(ls, 99)))
 		logf("S6 round %d at %d/s: p99 %.1f ms without logins, %.1f ms with 20 logins/s", r+1, rate, without[r], with[r])
@@ -392,13 +397,14 @@ func s6Footprint(ctx context.Context, st *stack, f *fixture) (Scenario, error) {
 		Title: fmt.Sprintf("footprint: memory idle and at S1's peak; read-mix p99 at %d/s while 20 logins/s run", rate),
 		Value: value, Unit: "ms p99", Baseline: baseline, BaselineOf: "the same read mix without logins",
 		Ratio: value / baseline, Target: "idle RSS ≤ 40 MiB each; p99 ≤ 1.5 × without logins",
-		Met: idleOK && value <= 1.5*baseline,
+		Met: idleOK && value <= 1.5*baseline && len(failed) == 0,
 		Details: map[string]any{
 			"idle RSS MiB":               st.idleRSS,
 			"RSS MiB at S1 peak":         st.s1Peak,
 			"rounds p99 ms without":      without,
 			"rounds p99 ms with logins":  with,
 			"read-mix rate (0.7 × S2's)": rate,
+			"failed requests":            failed,
 		},
 	}, nil
 }
