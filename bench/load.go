@@ -115,7 +115,7 @@ func latencies(results []*vegeta.Result, want uint16) ([]time.Duration, int) {
 	var ls []time.Duration
 	bad := 0
 	for _, r := range results {
-		if r.Code != want && (want != 0 || r.Code < 200 || r.Code > 299) {
+		if failed(r, want) {
 			bad++
 			continue
 		}
@@ -124,13 +124,19 @@ func latencies(results []*vegeta.Result, want uint16) ([]time.Duration, int) {
 	return ls, bad
 }
 
+// failed reports whether r is not the answer wanted: status want, or any
+// 2xx when want is 0.
+func failed(r *vegeta.Result, want uint16) bool {
+	return r.Code != want && (want != 0 || r.Code < 200 || r.Code > 299)
+}
+
 // failures describes the answers latencies counted as bad: how many of
 // each status (0: no answer) and the first error.
 func failures(results []*vegeta.Result, want uint16) string {
 	codes := map[uint16]int{}
 	first := ""
 	for _, r := range results {
-		if r.Code != want && (want != 0 || r.Code < 200 || r.Code > 299) {
+		if failed(r, want) {
 			codes[r.Code]++
 			if first == "" {
 				first = r.Error

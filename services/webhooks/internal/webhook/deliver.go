@@ -174,12 +174,17 @@ func (d *Dispatcher) Intake(ctx context.Context, evs []events.Event) []error {
 		return fill(errs, err)
 	}
 	if n > 0 {
-		select {
-		case d.wake <- struct{}{}:
-		default:
-		}
+		d.poke()
 	}
 	return errs
+}
+
+// poke wakes Run, unless a wake-up is pending already.
+func (d *Dispatcher) poke() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
 }
 
 func fill(errs []error, err error) []error {
@@ -214,7 +219,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				slots <- struct{}{}
 				d.hold(j.Endpoint.ID, 1)
 				wg.Go(func() {
-					defer func() { d.hold(j.Endpoint.ID, -1); <-slots }()
+					defer func() {
+						d.hold(j.Endpoint.ID, -1)
+						<-slots
+						d.poke() // a slot is free: claim again without waiting for the tick
+					}()
 					d.attempt(context.WithoutCancel(ctx), j)
 				})
 			}
