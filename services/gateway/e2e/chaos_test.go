@@ -151,7 +151,7 @@ func TestChaos(t *testing.T) {
 	// The services stop while their infrastructure still runs, as in an
 	// orderly shutdown, and each must stop cleanly after all it went
 	// through. (The test's cleanups stop the last NATS server first.)
-	for _, svc := range []string{"gateway", "audit", "tickets", "auth"} {
+	for _, svc := range []string{"gateway", "webhooks", "audit", "tickets", "auth"} {
 		if err := s.stop(svc); err != nil {
 			t.Errorf("%s did not stop cleanly after the faults: %v", svc, err)
 		}
