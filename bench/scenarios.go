@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -344,7 +345,7 @@ func s5Hop(ctx context.Context, st *stack, f *fixture) (sc Scenario, err error) 
 // logins a second (each a memory-hard password hash) do to the read mix's
 // p99.
 func s6Footprint(ctx context.Context, st *stack, f *fixture) (Scenario, error) {
-	rate := int(st.s2Rate * 0.7)
+	rate := int(math.Round(st.s2Rate * 0.7))
 	if rate == 0 {
 		rate = 300
 	}

@@ -283,8 +283,9 @@ func (s *Service) Login(ctx context.Context, email, password, client string) (Se
 	return sess, err
 }
 
-// upgradeHash replaces a legacy bcrypt hash by argon2id. A failure is logged
-// only: the login itself succeeded.
+// upgradeHash replaces a legacy bcrypt hash, or an argon2id hash made with
+// other parameters, by a current one. A failure is logged only: the login
+// itself succeeded.
 func (s *Service) upgradeHash(ctx context.Context, id int64, password string) {
 	hash, err := s.hash(ctx, password)
 	if err == nil {

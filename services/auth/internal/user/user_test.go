@@ -1,10 +1,13 @@
 package user_test
 
 import (
+	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/supportdesk/supportdesk/pkg/fault"
@@ -118,6 +121,19 @@ func TestPasswordHashing(t *testing.T) {
 	}
 	if ok, _, _ := user.VerifyPassword(hash, "wrong"); ok {
 		t.Error("wrong password verified")
+	}
+
+	// A hash made with earlier parameters (19 MiB, 2 passes) verifies and
+	// is upgraded; a wrong password upgrades nothing.
+	salt := []byte("0123456789abcdef")
+	b64 := base64.RawStdEncoding
+	older := fmt.Sprintf("$argon2id$v=19$m=19456,t=2,p=1$%s$%s", b64.EncodeToString(salt),
+		b64.EncodeToString(argon2.IDKey([]byte("SecureUserPass123!"), salt, 2, 19456, 1, 32)))
+	if ok, rehash, err := user.VerifyPassword(older, "SecureUserPass123!"); !ok || !rehash || err != nil {
+		t.Errorf("argon2id with older parameters = %v, %v, %v; want ok and rehash", ok, rehash, err)
+	}
+	if ok, rehash, err := user.VerifyPassword(older, "wrong"); ok || rehash || err != nil {
+		t.Errorf("wrong password against older parameters = %v, %v, %v", ok, rehash, err)
 	}
 
 	legacy, err := bcrypt.GenerateFromPassword([]byte("SecureUserPass123!"), bcrypt.MinCost)
