@@ -28,6 +28,10 @@ type Config struct {
 	// per endpoint (WEBHOOK_WORKERS 16, WEBHOOK_PER_ENDPOINT 4; per replica).
 	Workers     int
 	PerEndpoint int
+	// KeepAttempts is how long delivery attempts are kept for
+	// GET /admin/webhooks/{id}/deliveries (WEBHOOK_KEEP_ATTEMPTS, default
+	// 720h: 30 days); older ones are deleted every hour.
+	KeepAttempts time.Duration
 }
 
 func loadConfig(getenv func(string) string) (Config, error) {
@@ -39,9 +43,10 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		DisableAfter: r.Duration("WEBHOOK_DISABLE_AFTER", 120*time.Hour),
 		Workers:      r.Int("WEBHOOK_WORKERS", 16),
 		PerEndpoint:  r.Int("WEBHOOK_PER_ENDPOINT", 4),
+		KeepAttempts: r.Duration("WEBHOOK_KEEP_ATTEMPTS", 720*time.Hour),
 	}
-	if cfg.Workers < 1 || cfg.PerEndpoint < 1 || cfg.DisableAfter <= 0 {
-		r.Check(fmt.Errorf("WEBHOOK_WORKERS, WEBHOOK_PER_ENDPOINT and WEBHOOK_DISABLE_AFTER must be positive"))
+	if cfg.Workers < 1 || cfg.PerEndpoint < 1 || cfg.DisableAfter <= 0 || cfg.KeepAttempts <= 0 {
+		r.Check(fmt.Errorf("WEBHOOK_WORKERS, WEBHOOK_PER_ENDPOINT, WEBHOOK_DISABLE_AFTER and WEBHOOK_KEEP_ATTEMPTS must be positive"))
 	}
 	if raw := r.String("WEBHOOK_RETRY_SCHEDULE", ""); raw == "" {
 		cfg.Schedule = webhook.DefaultSchedule

@@ -87,5 +87,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	api.New(webhook.NewService(store, guard), tokens, logger).Routes(engine)
 
 	intake.RegisterMetrics(svc.Registry)
-	return svc.Serve(ctx, engine, svc.Relay(postgres.Outbox, pool, js), dispatcher.Run)
+	prune := func(ctx context.Context) error {
+		return webhook.PruneAttempts(ctx, store, cfg.KeepAttempts, time.Hour, logger)
+	}
+	return svc.Serve(ctx, engine, svc.Relay(postgres.Outbox, pool, js), dispatcher.Run, prune)
 }

@@ -185,6 +185,17 @@ FROM webhooks.attempts WHERE endpoint_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $
 	return out, total, nil
 }
 
+// PruneAttempts implements webhook.AttemptPruner.
+func (s *Store) PruneAttempts(ctx context.Context, before time.Time, limit int) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `
+DELETE FROM webhooks.attempts WHERE id IN (
+    SELECT id FROM webhooks.attempts WHERE created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, before, limit)
+	if err != nil {
+		return 0, fmt.Errorf("delete webhook attempts before %s: %w", before.Format(time.RFC3339), err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // Enqueue implements webhook.Queue: one statement for the batch.
 func (s *Store) Enqueue(ctx context.Context, evs []webhook.Queued) (int, error) {
 	if len(evs) == 0 {

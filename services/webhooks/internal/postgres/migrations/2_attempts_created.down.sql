@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS webhooks.attempts_created_idx;
