@@ -176,8 +176,10 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // at which next's requests are answered with want at p99 ≤ bound and
 // fewer than 0.1 % errors, each rate held for step: what the system
 // sustains without a queue building (a closed loop's maximum is higher,
-// and its latency unbounded). It returns 0 when even the lowest fails.
-func sustainedRate(rates []int, step, bound time.Duration, want uint16, next func() vegeta.Targeter) (int, []string) {
+// and its latency unbounded). between runs after each step that held,
+// before the next (the pipeline catching up). It returns 0 when even the
+// lowest fails.
+func sustainedRate(rates []int, step, bound time.Duration, want uint16, next func() vegeta.Targeter, between func()) (int, []string) {
 	best := 0
 	var log []string
 	for _, rate := range rates {
@@ -189,7 +191,7 @@ func sustainedRate(rates []int, step, bound time.Duration, want uint16, next fun
 			break
 		}
 		best = rate
-		time.Sleep(2 * time.Second) // let the pipeline catch up between steps
+		between()
 	}
 	return best, log
 }

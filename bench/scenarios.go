@@ -79,7 +79,8 @@ func (rs rateSearch) run(ctx context.Context, st *stack, next func() vegeta.Targ
 		if rs.around != nil {
 			after = rs.around(r)
 		}
-		rate, search := sustainedRate(rs.steps, 8*time.Second, rs.bound, rs.want, next)
+		st.quiet(ctx)
+		rate, search := sustainedRate(rs.steps, 8*time.Second, rs.bound, rs.want, next, func() { st.quiet(ctx) })
 		after(rate)
 		out.rates = append(out.rates, float64(rate))
 		out.searches = append(out.searches, strings.Join(search, "; "))

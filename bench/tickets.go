@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // The ticket scenarios share one fixture: seedUsers accounts with their
@@ -411,6 +412,48 @@ func cpuShare(before, after map[string]float64, d time.Duration) map[string]floa
 		out[k] = float64(int((v-before[k])/d.Seconds()*100)) / 100
 	}
 	return out
+}
+
+// quiet waits, up to a minute, until every consumer of the events stream
+// has nothing pending or unacknowledged, so that a load step starts on a
+// quiet system instead of on the previous step's backlog. Not getting
+// there is logged; the run goes on.
+func (s *stack) quiet(ctx context.Context) {
+	nc, js, err := s.jetStream()
+	if err != nil {
+		logf("waiting for the consumers: %v", err)
+		return
+	}
+	defer nc.Close()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		busy, err := busyConsumers(ctx, js)
+		if err == nil && len(busy) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			logf("consumers still busy after a minute: %v (%v)", busy, err)
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// busyConsumers names the consumers of the events stream with messages
+// pending or unacknowledged, and how many.
+func busyConsumers(ctx context.Context, js jetstream.JetStream) ([]string, error) {
+	stream, err := js.Stream(ctx, streamName)
+	if err != nil {
+		return nil, err
+	}
+	lister := stream.ListConsumers(ctx)
+	var busy []string
+	for ci := range lister.Info() {
+		if n := ci.NumPending + uint64(ci.NumAckPending); n > 0 {
+			busy = append(busy, fmt.Sprintf("%s: %d", ci.Name, n))
+		}
+	}
+	return busy, lister.Err()
 }
 
 // auditCaughtUp waits until the audit consumer has nothing pending or
