@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string) error {
 	s8Events := fs.Int("s8-events", 1_000_000, "events S8 seeds")
 	s8Requests := fs.Int("s8-requests", 30, "requests per S8 query and round, over 1.5 s, and per baseline")
 	keepLogs := fs.String("logs", "", "a folder to copy the services' logs to at the end")
-	s6Rate := fs.Float64("s6-rate", 0, "the read-mix rate S6 runs at when S2 is not run first (0: 300/s)")
+	s6Rate := fs.Int("s6-rate", 0, "the read-mix rate S6 runs at when S2 is not run first (0: 300/s)")
 	profiles := fs.String("profiles", "", "a folder for CPU profiles of the services taken during S1, S2 and S5")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -74,7 +74,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	st.profiles = *profiles
-	st.s2Rate = *s6Rate / 0.7
+	st.s6Rate = *s6Rate
 	time.Sleep(5 * time.Second) // settled after start-up
 	st.idleRSS = map[string]float64{}
 	for _, name := range services {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -279,7 +278,7 @@ func s5Hop(ctx context.Context, st *stack, f *fixture) (sc Scenario, err error) 
 		if rerr := st.start(ctx, "audit"); rerr != nil && err == nil {
 			err = rerr
 		}
-		if werr := st.auditCaughtUp(ctx, 5*time.Minute); werr != nil && err == nil {
+		if werr := st.caughtUp(ctx, 5*time.Minute); werr != nil && err == nil {
 			err = werr
 		}
 	}()
@@ -346,7 +345,10 @@ func s5Hop(ctx context.Context, st *stack, f *fixture) (sc Scenario, err error) 
 // logins a second (each a memory-hard password hash) do to the read mix's
 // p99.
 func s6Footprint(ctx context.Context, st *stack, f *fixture) (Scenario, error) {
-	rate := int(math.Round(st.s2Rate * 0.7))
+	rate := st.s6Rate
+	if rate == 0 {
+		rate = int(st.s2Rate * 0.7)
+	}
 	if rate == 0 {
 		rate = 300
 	}

@@ -44,6 +44,7 @@ type stack struct {
 	idleRSS map[string]float64 // each service's memory before any load, MiB
 	s1Peak  map[string]float64 // each service's peak memory in S1's last search
 	s2Rate  float64            // S2's sustained rate
+	s6Rate  int                // S6's read-mix rate when set (-s6-rate); else 0.7 × S2's
 
 	profiles string // a folder for CPU profiles taken during the scenarios; "" takes none
 }

@@ -414,28 +414,13 @@ func cpuShare(before, after map[string]float64, d time.Duration) map[string]floa
 	return out
 }
 
-// quiet waits, up to a minute, until every consumer of the events stream
-// has nothing pending or unacknowledged, so that a load step starts on a
-// quiet system instead of on the previous step's backlog. Not getting
-// there is logged; the run goes on.
+// quiet waits, up to a minute, until the consumers have caught up (see
+// caughtUp), so that a load step starts on a quiet system instead of on
+// the previous step's backlog. Not getting there is logged; the run goes
+// on.
 func (s *stack) quiet(ctx context.Context) {
-	nc, js, err := s.jetStream()
-	if err != nil {
-		logf("waiting for the consumers: %v", err)
-		return
-	}
-	defer nc.Close()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		busy, err := busyConsumers(ctx, js)
-		if err == nil && len(busy) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			logf("consumers still busy after a minute: %v (%v)", busy, err)
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := s.caughtUp(ctx, time.Minute); err != nil {
+		logf("%v", err)
 	}
 }
 
@@ -456,9 +441,9 @@ func busyConsumers(ctx context.Context, js jetstream.JetStream) ([]string, error
 	return busy, lister.Err()
 }
 
-// auditCaughtUp waits until the audit consumer has nothing pending or
-// unacknowledged.
-func (s *stack) auditCaughtUp(ctx context.Context, within time.Duration) error {
+// caughtUp waits, up to within, until every consumer of the events stream
+// has nothing pending or unacknowledged.
+func (s *stack) caughtUp(ctx context.Context, within time.Duration) error {
 	nc, js, err := s.jetStream()
 	if err != nil {
 		return err
@@ -466,13 +451,13 @@ func (s *stack) auditCaughtUp(ctx context.Context, within time.Duration) error {
 	defer nc.Close()
 	deadline := time.Now().Add(within)
 	for {
-		pending, unacked, err := consumerState(ctx, js)
-		if err == nil && pending+unacked == 0 {
+		busy, err := busyConsumers(ctx, js)
+		if err == nil && len(busy) == 0 {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the audit consumer has %d pending and %d unacknowledged after %v (%v)", pending, unacked, within, err)
+			return fmt.Errorf("consumers still busy after %v: %v (%v)", within, busy, err)
 		}
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
 }
