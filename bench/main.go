@@ -73,6 +73,11 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *profiles != "" {
+		if err := os.MkdirAll(*profiles, 0o755); err != nil {
+			return err
+		}
+	}
 	st.profiles = *profiles
 	st.s6Rate = *s6Rate
 	time.Sleep(5 * time.Second) // settled after start-up

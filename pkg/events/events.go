@@ -69,7 +69,8 @@ func New(ctx context.Context, source, typ, subject string, actor Actor, data any
 		ActorRole:       actor.Role,
 		TraceParent:     carrier.Get("traceparent"),
 	}
-	return ev, ev.Validate()
+	// raw came from json.Marshal: valid JSON, no need to scan it again.
+	return ev, ev.validateAttributes()
 }
 
 // Topic returns the NATS subject an event of type typ is published on:
@@ -86,8 +87,16 @@ func Topic(typ string) string {
 func (e Event) Topic() string { return Topic(e.Type) }
 
 // Validate checks the attributes CloudEvents requires and the ones this
-// system relies on.
+// system relies on, and that the data is JSON.
 func (e Event) Validate() error {
+	err := e.validateAttributes()
+	if len(e.Data) == 0 || !json.Valid(e.Data) {
+		err = errors.Join(err, errors.New("data is not JSON"))
+	}
+	return err
+}
+
+func (e Event) validateAttributes() error {
 	var errs []error
 	if e.SpecVersion != SpecVersion {
 		errs = append(errs, fmt.Errorf("specversion %q, want %q", e.SpecVersion, SpecVersion))
@@ -103,9 +112,6 @@ func (e Event) Validate() error {
 	}
 	if e.Time.IsZero() {
 		errs = append(errs, errors.New("time is empty"))
-	}
-	if len(e.Data) == 0 || !json.Valid(e.Data) {
-		errs = append(errs, errors.New("data is not JSON"))
 	}
 	return errors.Join(errs...)
 }

@@ -212,7 +212,7 @@ func (s *Service) Check(name string, check web.Check) { s.checks[name] = check }
 // readiness checks every part the service opened, and those added by Check
 // before.
 func (s *Service) Engine(middleware ...gin.HandlerFunc) *gin.Engine {
-	engine := web.NewEngine(s.cfg.ServiceName, s.Logger, s.Registry)
+	engine := web.NewEngine(s.Logger, s.Registry)
 	if s.cfg.AdminAddr == "" {
 		web.MetricsRoute(engine, s.Registry)
 	}

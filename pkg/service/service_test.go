@@ -34,7 +34,7 @@ func TestAdminServesTheProfilerAndMetrics(t *testing.T) {
 		}
 	}
 	// The public engine has no profiler.
-	public := web.NewEngine("test", nil, prometheus.NewRegistry())
+	public := web.NewEngine(nil, prometheus.NewRegistry())
 	rec := httptest.NewRecorder()
 	public.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/pprof/", nil))
 	if rec.Code != http.StatusNotFound {

@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
+	"go.opentelemetry.io/otel"
 
 	"github.com/supportdesk/supportdesk/pkg/fault"
 	"github.com/supportdesk/supportdesk/pkg/problem"
@@ -29,11 +29,11 @@ import (
 // that no call changes it under another.
 func init() { gin.SetMode(gin.ReleaseMode) }
 
-// NewEngine returns a Gin engine for service with tracing, request metrics
-// registered on reg, panic recovery and problem+json 404/405 answers. It
-// trusts no proxy: a client's address is its peer's (gin would believe
-// any X-Forwarded-For otherwise).
-func NewEngine(service string, logger *slog.Logger, reg *prometheus.Registry) *gin.Engine {
+// NewEngine returns a Gin engine with tracing (a server span of the global
+// tracer provider per request), request metrics registered on reg, panic
+// recovery and problem+json 404/405 answers. It trusts no proxy: a client's
+// address is its peer's (gin would believe any X-Forwarded-For otherwise).
+func NewEngine(logger *slog.Logger, reg *prometheus.Registry) *gin.Engine {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.RedirectTrailingSlash = false
@@ -43,7 +43,7 @@ func NewEngine(service string, logger *slog.Logger, reg *prometheus.Registry) *g
 	}
 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	e.Use(otelgin.Middleware(service), metrics(reg), recovery(logger))
+	e.Use(tracing(otel.GetTracerProvider()), metrics(reg), recovery(logger))
 	e.NoRoute(func(c *gin.Context) {
 		problem.WriteError(c.Writer, c.Request, logger, fault.New(fault.NotFound, "not_found", "No route matches "+c.Request.URL.Path))
 	})

@@ -30,7 +30,7 @@ type body struct {
 
 func newEngine(tm *token.Manager) *gin.Engine {
 	reg := prometheus.NewRegistry()
-	e := web.NewEngine("test", quiet(), reg)
+	e := web.NewEngine(quiet(), reg)
 	web.MetricsRoute(e, reg)
 	web.HealthRoutes(e, map[string]web.Check{
 		"ok": func(context.Context) error { return nil },
@@ -154,7 +154,7 @@ func TestRunChecksReportsFailures(t *testing.T) {
 
 func TestAuthenticateRefuses(t *testing.T) {
 	tm := token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute)
-	e := web.NewEngine("test", quiet(), prometheus.NewRegistry())
+	e := web.NewEngine(quiet(), prometheus.NewRegistry())
 	e.GET("/x", web.Authenticate(tm, func(c token.Claims) bool { return c.SessionID == "revoked" }), func(c *gin.Context) { c.Status(http.StatusOK) })
 	for session, want := range map[string]int{"live": 200, "revoked": 401} {
 		tok, _, _ := tm.Issue(1, access.RoleUser, session)

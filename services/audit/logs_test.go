@@ -37,7 +37,7 @@ func TestRouterIsReadOnly(t *testing.T) {
 	svc := audit.NewService(nil, time.Now) // routes only: never called
 	// The engine as serve builds it (service.Engine): metrics, health and
 	// the log queries.
-	e := web.NewEngine("audit", logger, prometheus.NewRegistry())
+	e := web.NewEngine(logger, prometheus.NewRegistry())
 	web.HealthRoutes(e, map[string]web.Check{})
 	api.Routes(e, svc, tm, api.Limits{Concurrent: 1, Timeout: time.Second}, logger)
 	routes := e.Routes()

@@ -22,7 +22,7 @@ import (
 // view-logs.
 func TestRequireAny(t *testing.T) {
 	tm := token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute)
-	e := web.NewEngine("audit-test", slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	e := web.NewEngine(slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
 	ok := func(c *gin.Context) { c.Status(http.StatusNoContent) }
 	e.GET("/logs-or-create", web.Authenticate(tm), web.Require(access.ViewLogs, access.CreateRequest), ok)
 	e.GET("/manage-or-logs", web.Authenticate(tm), web.Require(access.ManageRequests, access.ViewLogs), ok)

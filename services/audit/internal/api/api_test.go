@@ -92,7 +92,7 @@ func newServer(tb testing.TB) *server {
 	tm := token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := &fakeService{}
-	e := web.NewEngine("audit-test", logger, prometheus.NewRegistry())
+	e := web.NewEngine(logger, prometheus.NewRegistry())
 	api.Routes(e, svc, tm, api.Limits{Concurrent: 4, Timeout: 5 * time.Second}, logger)
 	issue := func(role access.Role) string {
 		tok, _, err := tm.Issue(1, role, "session-1")
@@ -302,7 +302,7 @@ func TestRequestActionsServiceErrors(t *testing.T) {
 func TestEveryRouteNeedsAToken(t *testing.T) {
 	tm := token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e := web.NewEngine("audit-test", logger, prometheus.NewRegistry())
+	e := web.NewEngine(logger, prometheus.NewRegistry())
 	api.Routes(e, &fakeService{}, tm, api.Limits{Concurrent: 4, Timeout: 5 * time.Second}, logger)
 	var checked int
 	for _, r := range e.Routes() {
@@ -359,7 +359,7 @@ func TestQueriesAreBounded(t *testing.T) {
 	tm := token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := &blockingService{started: make(chan struct{}, 4), release: make(chan struct{}), ctxErr: make(chan error, 4)}
-	e := web.NewEngine("audit-test", logger, prometheus.NewRegistry())
+	e := web.NewEngine(logger, prometheus.NewRegistry())
 	api.Routes(e, svc, tm, api.Limits{Concurrent: 2, Timeout: 300 * time.Millisecond}, logger)
 	tok, _, err := tm.Issue(1, access.RoleAdmin, "s")
 	if err != nil {

@@ -41,7 +41,7 @@ func setup(t *testing.T) env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := web.NewEngine("auth-test", logger, prometheus.NewRegistry())
+	e := web.NewEngine(logger, prometheus.NewRegistry())
 	api.New(users, tokens, logger).Routes(e)
 	return env{engine: e, pool: pool, tokens: tokens, users: users}
 }

@@ -200,7 +200,7 @@ func (r *Recorder) record(c *gin.Context, took time.Duration) {
 // room, up to MaxWait, while NATS is connected; otherwise, or past that,
 // it drops the event.
 func (r *Recorder) enqueue(ctx context.Context, ev events.Event) {
-	msg, err := bus.Message(ev.Context(context.WithoutCancel(ctx)), ev)
+	msg, err := bus.Message(ctx, ev) // the request's trace: the event's own traceparent
 	if err != nil {
 		r.logger.ErrorContext(ctx, "api event not encoded", "event_id", ev.ID, "err", err)
 		return

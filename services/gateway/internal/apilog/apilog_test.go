@@ -64,7 +64,7 @@ func newRig(t *testing.T, natsURL string, s apilog.Settings, middleware ...gin.H
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rec.Close(context.Background()) })
-	e := web.NewEngine("apilog-test", quiet(), prometheus.NewRegistry())
+	e := web.NewEngine(quiet(), prometheus.NewRegistry())
 	e.Use(append([]gin.HandlerFunc{rec.Middleware()}, middleware...)...)
 	e.GET("/user_request/:id", web.Authenticate(tm), func(c *gin.Context) { c.String(http.StatusOK, "ok") })
 	web.HealthRoutes(e, nil)

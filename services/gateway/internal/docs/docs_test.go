@@ -33,7 +33,7 @@ import (
 func engine(t testing.TB) *gin.Engine {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e := web.NewEngine("gateway", logger, prometheus.NewRegistry())
+	e := web.NewEngine(logger, prometheus.NewRegistry())
 	e.Use(edge.Middleware()...)
 	e.GET("/health", func(c *gin.Context) {})
 	web.HealthRoutes(e, nil)

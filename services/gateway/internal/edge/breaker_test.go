@@ -59,7 +59,7 @@ func TestUpstreamFailureIsBounded(t *testing.T) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.ResponseHeaderTimeout = 150 * time.Millisecond
 	tm := token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute)
-	e := web.NewEngine("breaker-test", quiet(), prometheus.NewRegistry())
+	e := web.NewEngine(quiet(), prometheus.NewRegistry())
 	e.Use(edge.Middleware()...)
 	gw := edge.New(tm, map[route.Upstream]*url.URL{route.Tickets: su, route.Auth: fu}, transport, nil, quiet())
 	table := []route.Route{
@@ -136,7 +136,7 @@ func TestClientHangUpIsNotAnUpstreamFailure(t *testing.T) {
 	}))
 	t.Cleanup(up.Close)
 	u, _ := url.Parse(up.URL)
-	e := web.NewEngine("breaker-test", quiet(), prometheus.NewRegistry())
+	e := web.NewEngine(quiet(), prometheus.NewRegistry())
 	e.Use(edge.Middleware()...)
 	gw := edge.New(token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute), map[route.Upstream]*url.URL{route.Tickets: u},
 		http.DefaultTransport, nil, quiet())

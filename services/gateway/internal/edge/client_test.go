@@ -37,7 +37,7 @@ func echoGateway(t *testing.T) *gin.Engine {
 	}))
 	t.Cleanup(up.Close)
 	u, _ := url.Parse(up.URL)
-	e := web.NewEngine("client-test", quiet(), prometheus.NewRegistry())
+	e := web.NewEngine(quiet(), prometheus.NewRegistry())
 	e.Use(edge.Middleware()...)
 	e.Use(func(c *gin.Context) {
 		c.Header("Cache-Control", "no-store") // as guard.SecurityHeaders does
@@ -113,7 +113,7 @@ func TestSlowBodyIs408(t *testing.T) {
 // registered before its API routes and one registered after them alike,
 // since Routes installs no middleware of its own.
 func TestRoutesChangeNothingElse(t *testing.T) {
-	e := web.NewEngine("order-test", quiet(), prometheus.NewRegistry())
+	e := web.NewEngine(quiet(), prometheus.NewRegistry())
 	e.Use(edge.Middleware()...)
 	e.GET("/before", func(c *gin.Context) { c.Status(http.StatusNoContent) })
 	gw := edge.New(token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute), map[route.Upstream]*url.URL{}, http.DefaultTransport, nil, quiet())

@@ -77,7 +77,7 @@ func setup(t *testing.T, upstreams map[route.Upstream]*url.URL) (*gin.Engine, *t
 	otel.SetTracerProvider(sdktrace.NewTracerProvider())
 	otel.SetTextMapPropagator(propagation.TraceContext{})
 	tm := token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute)
-	e := web.NewEngine("gateway-test", quiet(), prometheus.NewRegistry())
+	e := web.NewEngine(quiet(), prometheus.NewRegistry())
 	e.Use(edge.Middleware()...)
 	gw := edge.New(tm, upstreams, http.DefaultTransport, revoked{66: true}, quiet())
 	if err := gw.Routes(e, route.Table()); err != nil {

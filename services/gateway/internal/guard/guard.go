@@ -26,25 +26,28 @@ type RateLimit struct {
 	buckets *ratelimit.Keyed
 	key     func(*gin.Context) string // "" skips the limit
 	scope   string
+	policy  string // RateLimit-Policy and RateLimit-Limit, the same on every answer
+	limit   string
+}
+
+func newRateLimit(perMinute int, key func(*gin.Context) string, scope string) *RateLimit {
+	b := ratelimit.New(perMinute, time.Minute/time.Duration(perMinute))
+	return &RateLimit{
+		buckets: b, key: key, scope: scope,
+		policy: fmt.Sprintf("%d;w=%s", b.Burst(), seconds(b.Window())),
+		limit:  strconv.Itoa(b.Burst()),
+	}
 }
 
 // PerClient limits each client address to perMinute requests a minute.
 func PerClient(perMinute int) *RateLimit {
-	return &RateLimit{
-		buckets: ratelimit.New(perMinute, time.Minute/time.Duration(perMinute)),
-		key:     func(c *gin.Context) string { return c.ClientIP() },
-		scope:   "client address",
-	}
+	return newRateLimit(perMinute, func(c *gin.Context) string { return c.ClientIP() }, "client address")
 }
 
 // PerUser limits each authenticated user to perMinute requests a minute;
 // it must run after authentication.
 func PerUser(perMinute int) *RateLimit {
-	return &RateLimit{
-		buckets: ratelimit.New(perMinute, time.Minute/time.Duration(perMinute)),
-		key:     func(c *gin.Context) string { return web.Claims(c).Subject },
-		scope:   "user",
-	}
+	return newRateLimit(perMinute, func(c *gin.Context) string { return web.Claims(c).Subject }, "user")
 }
 
 // Buckets are the limit's buckets, to share across replicas.
@@ -68,8 +71,8 @@ func (l *RateLimit) Handler() gin.HandlerFunc {
 		}
 		d := l.buckets.Allow(key)
 		h := c.Writer.Header()
-		h.Set("RateLimit-Policy", fmt.Sprintf("%d;w=%s", l.buckets.Burst(), seconds(l.buckets.Window())))
-		h.Set("RateLimit-Limit", strconv.Itoa(l.buckets.Burst()))
+		h.Set("RateLimit-Policy", l.policy)
+		h.Set("RateLimit-Limit", l.limit)
 		h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
 		h.Set("RateLimit-Reset", seconds(d.Reset))
 		if !d.Allowed {

@@ -20,7 +20,7 @@ import (
 )
 
 func newEngine(tm *token.Manager) *gin.Engine {
-	e := web.NewEngine("guard-test", slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	e := web.NewEngine(slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
 	e.Use(guard.SecurityHeaders(), guard.CORS([]string{"https://app.example.com"}), guard.PerClient(5).Handler(), guard.BodyLimit(16))
 	e.GET("/open", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
 	e.POST("/echo", func(c *gin.Context) {
@@ -134,7 +134,7 @@ func TestCORSAndHeaders(t *testing.T) {
 // X-Forwarded-For; without trust they all share the balancer's.
 func TestPerClientRateLimitBehindAProxy(t *testing.T) {
 	for _, trusted := range []bool{true, false} {
-		e := web.NewEngine("guard-test", slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+		e := web.NewEngine(slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
 		if trusted {
 			if err := edge.TrustProxies(e, []string{"192.0.2.10/32"}); err != nil {
 				t.Fatal(err)

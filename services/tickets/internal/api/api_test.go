@@ -47,7 +47,7 @@ func setup(t *testing.T) env {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	tokens := token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute)
 	store := postgres.NewStore(pool)
-	e := web.NewEngine("tickets-test", logger, prometheus.NewRegistry())
+	e := web.NewEngine(logger, prometheus.NewRegistry())
 	api.New(ticket.NewService(store, defaultPolicy(t)), ticket.NewReports(store), tokens, logger).Routes(e)
 
 	// The directory learns of users from auth's events, as in production.

@@ -50,7 +50,7 @@ func BenchmarkCreateRequest(b *testing.B) {
 		b.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	engine := web.NewEngine("bench", logger, prometheus.NewRegistry())
+	engine := web.NewEngine(logger, prometheus.NewRegistry())
 	api.New(ticket.NewService(&createOnly{}, defaultPolicy(b)), nil, tm, logger).Routes(engine)
 	const body = `{"title":"Printer jams","text":"The printer on floor 3 jams again","priority":"high","category":"hardware"}`
 	b.ReportAllocs()

@@ -60,7 +60,7 @@ func newReportEnv(tb testing.TB, reports api.Reporter, logger *slog.Logger) repo
 		reports = ticket.NewReports(postgres.NewStore(pool))
 	}
 	tokens := token.NewManager([]byte(strings.Repeat("k", 32)), time.Minute)
-	e := web.NewEngine("tickets-test", logger, prometheus.NewRegistry())
+	e := web.NewEngine(logger, prometheus.NewRegistry())
 	api.New(nil, reports, tokens, logger).Routes(e)
 	pgtest.Exec(tb, pool, reportDirectory)
 	return reportEnv{engine: e, pool: pool, tokens: tokens}
