@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/supportdesk/supportdesk/pkg/freeport"
 )
 
 // Start runs a JetStream-enabled NATS server on a random loopback port with
@@ -148,10 +150,9 @@ func (c *Cluster) waitForLeader() {
 
 func freePort(tb testing.TB) int {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Get()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }

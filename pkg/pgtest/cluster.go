@@ -3,7 +3,6 @@ package pgtest
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/supportdesk/supportdesk/pkg/freeport"
 )
 
 // Cluster is a PostgreSQL server of a test's own: made with initdb in a
@@ -51,7 +52,7 @@ func StartCluster(tb testing.TB) *Cluster {
 			tb.Fatal(err)
 		}
 	}
-	if c.Port, err = freePort(); err != nil {
+	if c.Port, err = freeport.Get(); err != nil {
 		tb.Fatal(err)
 	}
 	if out, err := c.run("initdb", "-D", c.dir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"); err != nil {
@@ -147,13 +148,4 @@ func postgresAccount() (*syscall.Credential, error) {
 		return nil, fmt.Errorf("the postgres account has ids %s:%s", u.Uid, u.Gid)
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }

@@ -9,12 +9,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,6 +24,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
+	"github.com/supportdesk/supportdesk/pkg/freeport"
 	"github.com/supportdesk/supportdesk/pkg/mongotest"
 	"github.com/supportdesk/supportdesk/pkg/natstest"
 	"github.com/supportdesk/supportdesk/pkg/pgtest"
@@ -182,12 +183,11 @@ func repoRoot() (string, error) {
 
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Get()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	return strconv.Itoa(port)
 }
 
 // startSystem builds the services and starts them on fresh infrastructure:
