@@ -11,6 +11,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,7 +37,7 @@ CREATE TABLE svc.outbox (
 	"1_outbox.down.sql": {Data: []byte(`DROP SCHEMA svc CASCADE;`)},
 }}
 
-var box = outbox.Outbox{Table: "svc.outbox", Channel: "svc_outbox"}
+var box = outbox.New("svc.outbox")
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
@@ -49,26 +50,27 @@ func event(t *testing.T, subject string) events.Event {
 	return ev
 }
 
-// insert writes a thing and its event in one transaction, committed or not.
+// insert writes a thing and its event in one transaction (box.Tx, which
+// wakes the relay), committed or not.
 func insert(t *testing.T, pool *pgxpool.Pool, id int, commit bool) events.Event {
 	t.Helper()
 	ctx := context.Background()
 	ev := event(t, "thing")
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck
-	if _, err := tx.Exec(ctx, "INSERT INTO svc.things VALUES ($1)", id); err != nil {
-		t.Fatal(err)
-	}
-	if err := box.Add(ctx, tx, ev); err != nil {
-		t.Fatal(err)
-	}
-	if commit {
-		if err := tx.Commit(ctx); err != nil {
-			t.Fatal(err)
+	errRollBack := errors.New("roll back")
+	err := box.Tx(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "INSERT INTO svc.things VALUES ($1)", id); err != nil {
+			return err
 		}
+		if err := box.Add(ctx, tx, ev); err != nil {
+			return err
+		}
+		if !commit {
+			return errRollBack
+		}
+		return nil
+	})
+	if err != nil && (commit || !errors.Is(err, errRollBack)) {
+		t.Fatal(err)
 	}
 	return ev
 }
@@ -137,7 +139,7 @@ func TestRelayPublishesCommittedEventsOnlyInOrder(t *testing.T) {
 
 	// The first publish fails: the row must stay and be retried.
 	pub := &flakyPublisher{failures: 1, next: bus.NewPublisher(js)}
-	// A long poll interval proves that NOTIFY, not polling, wakes the relay.
+	// A long poll interval proves that the commit, not polling, wakes the relay.
 	relay := outbox.NewRelay(box, pool, pub, outbox.RelayConfig{PollInterval: time.Hour, RetryDelay: 20 * time.Millisecond}, quiet())
 	done := make(chan error)
 	go func() { done <- relay.Run(ctx) }()
@@ -231,7 +233,7 @@ func (b *batchSizes) seen() []int {
 }
 
 // TestRelayLingers: rows committed one by one, shortly after one another,
-// go out as one batch when the relay lingers after a notification.
+// go out as one batch when the relay lingers after a wake-up.
 func TestRelayLingers(t *testing.T) {
 	pool, _ := pgtest.New(t, migrations)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -258,11 +260,11 @@ func TestRelayLingers(t *testing.T) {
 	}
 }
 
-func TestRelayPollsWithoutNotification(t *testing.T) {
+func TestRelayPollsWithoutWakeUp(t *testing.T) {
 	pool, _ := pgtest.New(t, migrations)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	// A row written behind the relay's back, with no NOTIFY.
+	// A row written behind the relay's back (another process), with no wake-up.
 	ev := event(t, "quiet")
 	pgtest.Exec(t, pool, "INSERT INTO svc.outbox (event_id, event) VALUES ($1, $2)", ev.ID, ev)
 
@@ -270,6 +272,31 @@ func TestRelayPollsWithoutNotification(t *testing.T) {
 	relay := outbox.NewRelay(box, pool, pub, outbox.RelayConfig{PollInterval: 50 * time.Millisecond}, quiet())
 	go relay.Run(ctx) //nolint:errcheck
 	waitFor(t, "polled event", func() bool { return len(pub.published()) == 1 })
+}
+
+// A commit outside Tx does not wake the relay (it waits for the poll); Tx's
+// commit does, and a rolled-back Tx publishes nothing.
+func TestTxWakesTheRelayAfterCommit(t *testing.T) {
+	pool, _ := pgtest.New(t, migrations)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pub := &flakyPublisher{}
+	relay := outbox.NewRelay(box, pool, pub, outbox.RelayConfig{PollInterval: time.Hour}, quiet())
+	go relay.Run(ctx) //nolint:errcheck
+	time.Sleep(300 * time.Millisecond) // the relay's first, empty drain is done
+
+	unannounced := event(t, "no wake-up")
+	pgtest.Exec(t, pool, "INSERT INTO svc.outbox (event_id, event) VALUES ($1, $2)", unannounced.ID, unannounced)
+	insert(t, pool, 1, false)
+	time.Sleep(300 * time.Millisecond)
+	if got := pub.published(); len(got) != 0 {
+		t.Fatalf("published %v before any committed Tx", got)
+	}
+	woken := insert(t, pool, 2, true)
+	waitFor(t, "both rows published", func() bool { return len(pub.published()) == 2 })
+	if got := pub.published(); got[0] != unannounced.ID || got[1] != woken.ID {
+		t.Errorf("published %v, want %s then %s", got, unannounced.ID, woken.ID)
+	}
 }
 
 func TestTwoRelaysShareOneOutbox(t *testing.T) {

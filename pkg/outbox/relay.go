@@ -29,10 +29,10 @@ type BatchPublisher interface {
 // RelayConfig tunes a Relay; zero values take the defaults.
 type RelayConfig struct {
 	BatchSize    int           // rows claimed per transaction; default 100
-	PollInterval time.Duration // fallback when no notification arrives; default 2s
+	PollInterval time.Duration // how often it looks without a wake-up (rows other processes wrote); default 2s
 	RetryDelay   time.Duration // pause after a failed publish; default 1s
 	// Linger is how long the relay lets more rows arrive after a
-	// notification before it claims them: at a high rate of single-event
+	// wake-up before it claims them: at a high rate of single-event
 	// transactions, a few milliseconds make one claim, publish and delete
 	// serve several events. 0 claims at once.
 	Linger time.Duration
@@ -74,9 +74,6 @@ func NewRelay(o Outbox, pool *pgxpool.Pool, pub Publisher, cfg RelayConfig, logg
 // Run relays until ctx is cancelled. It stops between batches, never in the
 // middle of one, and returns nil on cancellation.
 func (r *Relay) Run(ctx context.Context) error {
-	wake := make(chan struct{}, 1)
-	go r.listen(ctx, wake)
-
 	for {
 		n, err := r.drain(ctx)
 		if ctx.Err() != nil {
@@ -92,7 +89,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-wake:
+		case <-r.outbox.wake:
 			if r.cfg.Linger > 0 {
 				select {
 				case <-ctx.Done():
@@ -185,43 +182,4 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		return 0, errors.Join(pubErr, fmt.Errorf("commit: %w", err))
 	}
 	return len(done), pubErr
-}
-
-// listen signals wake on every notification on the outbox channel. When the
-// listening connection breaks it reconnects after a pause; meanwhile the
-// relay's polling keeps events flowing.
-func (r *Relay) listen(ctx context.Context, wake chan<- struct{}) {
-	for ctx.Err() == nil {
-		err := r.listenOnce(ctx, wake)
-		if ctx.Err() != nil {
-			return
-		}
-		r.logger.WarnContext(ctx, "outbox relay: LISTEN connection lost; polling meanwhile", "channel", r.outbox.Channel, "err", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(r.cfg.RetryDelay):
-		}
-	}
-}
-
-func (r *Relay) listenOnce(ctx context.Context, wake chan<- struct{}) error {
-	pooled, err := r.pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	// A connection that was LISTENing must not go back to the pool.
-	conn := pooled.Hijack()
-	defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{r.outbox.Channel}.Sanitize()); err != nil {
-		return err
-	}
-	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
-			return err
-		}
-		select {
-		case wake <- struct{}{}:
-		default: // a wake-up is already pending
-		}
-	}
 }

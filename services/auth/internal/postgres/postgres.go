@@ -27,7 +27,7 @@ var migrationFiles embed.FS
 var Migrations = pgdb.Migrations{FS: migrationFiles, Dir: "migrations", Table: "auth_schema_migrations"}
 
 // Outbox is the auth service's outbox.
-var Outbox = outbox.Outbox{Table: "auth.outbox", Channel: "auth_outbox"}
+var Outbox = outbox.New("auth.outbox")
 
 // Store implements user.Store.
 type Store struct {
@@ -67,7 +67,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 RETURNING ` + userColumns
 
 	var created user.User
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := Outbox.Tx(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
 		created, err = queryUser(ctx, tx, q, u.Email, u.PasswordHash, string(u.Role), u.INN, u.Phone,
 			u.FirstName, u.LastName, u.FatherName, u.BirthDate)
@@ -142,7 +142,7 @@ FROM auth.refresh_tokens WHERE token_hash = $1 FOR UPDATE`
 
 	var t user.RefreshToken
 	var reused bool
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := Outbox.Tx(ctx, s.pool, func(tx pgx.Tx) error {
 		var used, revoked bool
 		err := tx.QueryRow(ctx, find, old).Scan(&t.UserID, &t.FamilyID, &t.ExpiresAt, &used, &revoked)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -189,7 +189,7 @@ func (s *Store) RevokeSession(ctx context.Context, userID int64, session string,
 UPDATE auth.refresh_tokens SET revoked_at = now()
 WHERE user_id = $1 AND revoked_at IS NULL
   AND (family_id = $2 OR family_id = (SELECT family_id FROM auth.refresh_tokens WHERE token_hash = $3))`
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := Outbox.Tx(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, q, userID, session, hash); err != nil {
 			return err
 		}
@@ -204,7 +204,7 @@ WHERE user_id = $1 AND revoked_at IS NULL
 // ChangePassword implements user.Store.
 func (s *Store) ChangePassword(ctx context.Context, id int64, hash, keep string, evs func(revoked []string) ([]events.Event, error)) error {
 	const set = `UPDATE auth.users SET password_hash = $2, updated_at = now() WHERE id = $1`
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := Outbox.Tx(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, set, id, hash)
 		if err != nil {
 			return err
@@ -235,7 +235,7 @@ WHERE id = $1
 RETURNING ` + userColumns
 
 	var saved user.User
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := Outbox.Tx(ctx, s.pool, func(tx pgx.Tx) error {
 		u, err := queryUser(ctx, tx, lock, id)
 		if err != nil {
 			return err
@@ -256,7 +256,7 @@ RETURNING ` + userColumns
 
 // Append implements user.Store.
 func (s *Store) Append(ctx context.Context, evs ...events.Event) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return Outbox.Add(ctx, tx, evs...) })
+	return Outbox.Tx(ctx, s.pool, func(tx pgx.Tx) error { return Outbox.Add(ctx, tx, evs...) })
 }
 
 // List implements user.Store.
@@ -283,7 +283,7 @@ func (s *Store) Delete(ctx context.Context, id int64, role access.Role, evs func
 	const lock = `SELECT ` + userColumns + ` FROM auth.users WHERE id = $1 AND role = $2 FOR UPDATE`
 	const owned = `SELECT EXISTS (SELECT 1 FROM auth.ticket_refs WHERE owner_id = $1 AND NOT deleted)`
 	const del = `DELETE FROM auth.users WHERE id = $1`
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return Outbox.Tx(ctx, s.pool, func(tx pgx.Tx) error {
 		u, err := queryUser(ctx, tx, lock, id, string(role))
 		if err != nil {
 			return err
@@ -333,7 +333,7 @@ func (s *Store) ChangeRole(ctx context.Context, id int64, role access.Role, evs 
 	const lock = `SELECT ` + userColumns + ` FROM auth.users WHERE id = $1 FOR UPDATE`
 	const set = `UPDATE auth.users SET role = $2, updated_at = now(), version = version + 1 WHERE id = $1 RETURNING ` + userColumns
 	var saved user.User
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := Outbox.Tx(ctx, s.pool, func(tx pgx.Tx) error {
 		before, err := queryUser(ctx, tx, lock, id)
 		if err != nil {
 			return err

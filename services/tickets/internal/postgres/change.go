@@ -44,7 +44,7 @@ func save(ctx context.Context, tx pgx.Tx, t ticket.Ticket) error {
 // Update implements ticket.Store.
 func (s *Store) Update(ctx context.Context, id int64, change func(*ticket.Ticket) ([]events.Event, error)) (ticket.Ticket, error) {
 	var saved ticket.Ticket
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := Outbox.Tx(ctx, s.pool, func(tx pgx.Tx) error {
 		t, err := lock(ctx, tx, id)
 		if err != nil {
 			return err
@@ -64,7 +64,7 @@ func (s *Store) Update(ctx context.Context, id int64, change func(*ticket.Ticket
 
 // Delete implements ticket.Store.
 func (s *Store) Delete(ctx context.Context, id int64, check func(ticket.Ticket) ([]events.Event, error)) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := Outbox.Tx(ctx, s.pool, func(tx pgx.Tx) error {
 		t, err := lock(ctx, tx, id)
 		if err != nil {
 			return err
@@ -85,7 +85,7 @@ func (s *Store) Delete(ctx context.Context, id int64, check func(ticket.Ticket) 
 func (s *Store) UnassignStaff(ctx context.Context, staffID int64, evs func(before, after ticket.Ticket) ([]events.Event, error)) error {
 	const q = `SELECT ` + ticketColumns + ` FROM tickets.requests
 WHERE staff_id = $1 AND status IN ('new', 'in_progress') ORDER BY id FOR UPDATE`
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := Outbox.Tx(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, q, staffID)
 		if err != nil {
 			return err
@@ -160,7 +160,7 @@ WITH due AS (
 UPDATE tickets.requests SET %[2]s = 'breached' FROM due WHERE id = due.due_id
 RETURNING `+ticketColumns, cols[0], cols[1])
 	n := 0
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := Outbox.Tx(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, q, limit)
 		if err != nil {
 			return err

@@ -26,7 +26,7 @@ var migrationFiles embed.FS
 var Migrations = pgdb.Migrations{FS: migrationFiles, Dir: "migrations", Table: "tickets_schema_migrations"}
 
 // Outbox is the tickets service's outbox.
-var Outbox = outbox.Outbox{Table: "tickets.outbox", Channel: "tickets_outbox"}
+var Outbox = outbox.New("tickets.outbox")
 
 // Store implements ticket.Store.
 type Store struct {
@@ -88,7 +88,7 @@ func (s *Store) idempotent(ctx context.Context, idem *ticket.Idempotency, insert
 	const record = `INSERT INTO tickets.idempotency_keys (actor_id, scope, key, request_hash, resource_id) VALUES ($1, $2, $3, $4, $5)`
 	for attempt := 0; ; attempt++ {
 		replayed = false
-		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err = Outbox.Tx(ctx, s.pool, func(tx pgx.Tx) error {
 			if idem != nil {
 				var hash []byte
 				err := tx.QueryRow(ctx, find, idem.ActorID, idem.Scope, idem.Key).Scan(&hash, &id)

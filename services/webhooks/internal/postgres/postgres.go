@@ -27,7 +27,7 @@ var migrationFiles embed.FS
 var Migrations = pgdb.Migrations{FS: migrationFiles, Dir: "migrations", Table: "webhooks_schema_migrations"}
 
 // Outbox is the webhooks service's outbox.
-var Outbox = outbox.Outbox{Table: "webhooks.outbox", Channel: "webhooks_outbox"}
+var Outbox = outbox.New("webhooks.outbox")
 
 // Store implements webhook.Store and webhook.Queue.
 type Store struct {
@@ -268,7 +268,7 @@ FROM claimed c JOIN webhooks.endpoints e ON e.id = c.endpoint_id`, limit, perEnd
 
 // Finish implements webhook.Queue.
 func (s *Store) Finish(ctx context.Context, j webhook.Job, a webhook.Attempt, retryAt *time.Time, settle func(*webhook.Endpoint) ([]events.Event, error)) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := Outbox.Tx(ctx, s.pool, func(tx pgx.Tx) error {
 		e, err := lock(ctx, tx, j.Endpoint.ID)
 		if err != nil {
 			return err // gone: its jobs and attempts went with it
