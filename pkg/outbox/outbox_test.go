@@ -283,8 +283,8 @@ func TestTxWakesTheRelayAfterCommit(t *testing.T) {
 	pub := &flakyPublisher{}
 	relay := outbox.NewRelay(box, pool, pub, outbox.RelayConfig{PollInterval: time.Hour}, quiet())
 	go relay.Run(ctx) //nolint:errcheck
-	time.Sleep(300 * time.Millisecond) // the relay's first, empty drain is done
 
+	time.Sleep(300 * time.Millisecond) // the relay's first, empty drain is done
 	unannounced := event(t, "no wake-up")
 	pgtest.Exec(t, pool, "INSERT INTO svc.outbox (event_id, event) VALUES ($1, $2)", unannounced.ID, unannounced)
 	insert(t, pool, 1, false)
