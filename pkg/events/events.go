@@ -69,8 +69,7 @@ func New(ctx context.Context, source, typ, subject string, actor Actor, data any
 		ActorRole:       actor.Role,
 		TraceParent:     carrier.Get("traceparent"),
 	}
-	// raw came from json.Marshal: valid JSON, no need to scan it again.
-	return ev, ev.validateAttributes()
+	return ev, ev.validate(false) // raw came from json.Marshal: JSON
 }
 
 // Topic returns the NATS subject an event of type typ is published on:
@@ -88,15 +87,11 @@ func (e Event) Topic() string { return Topic(e.Type) }
 
 // Validate checks the attributes CloudEvents requires and the ones this
 // system relies on, and that the data is JSON.
-func (e Event) Validate() error {
-	err := e.validateAttributes()
-	if len(e.Data) == 0 || !json.Valid(e.Data) {
-		err = errors.Join(err, errors.New("data is not JSON"))
-	}
-	return err
-}
+func (e Event) Validate() error { return e.validate(true) }
 
-func (e Event) validateAttributes() error {
+// validate is Validate; scanData false skips scanning data that is known
+// to be JSON (marshalled by New, or unmarshalled with the envelope).
+func (e Event) validate(scanData bool) error {
 	var errs []error
 	if e.SpecVersion != SpecVersion {
 		errs = append(errs, fmt.Errorf("specversion %q, want %q", e.SpecVersion, SpecVersion))
@@ -113,6 +108,9 @@ func (e Event) validateAttributes() error {
 	if e.Time.IsZero() {
 		errs = append(errs, errors.New("time is empty"))
 	}
+	if len(e.Data) == 0 || scanData && !json.Valid(e.Data) {
+		errs = append(errs, errors.New("data is not JSON"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -122,7 +120,8 @@ func Decode(b []byte) (Event, error) {
 	if err := json.Unmarshal(b, &e); err != nil {
 		return Event{}, fmt.Errorf("decode event: %w", err)
 	}
-	if err := e.Validate(); err != nil {
+	// Unmarshal has checked all of b, data included, for JSON.
+	if err := e.validate(false); err != nil {
 		return Event{}, fmt.Errorf("invalid event: %w", err)
 	}
 	return e, nil

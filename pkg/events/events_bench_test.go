@@ -28,3 +28,26 @@ func BenchmarkEncodeTicketCreated(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeAPIRequest decodes the event of one API call, as every
+// consumer of the stream does for every request the gateway answers.
+func BenchmarkDecodeAPIRequest(b *testing.B) {
+	user := int64(42)
+	ev, err := events.New(context.Background(), events.SourceGateway, events.TypeAPIRequest, "/user_request/1234",
+		events.Actor{ID: "42", Role: "user"}, events.APIRequest{Method: "GET", Route: "/user_request/:id",
+			Path: "/user_request/1234", StatusCode: 200, ProcessTime: 0.0012, IPAddress: "127.0.0.1",
+			UserAgent: "bench", UserID: &user, Role: "user", RequestID: "6f1c1d8e-8f57-4a55-9a53-3d1f7a0f2b11"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := events.Decode(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

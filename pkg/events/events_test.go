@@ -64,6 +64,7 @@ func TestDecodeRejects(t *testing.T) {
 		"foreign type":  `{"specversion":"1.0","id":"1","source":"s","type":"com.example.x","time":"2026-01-01T00:00:00Z","data":{}}`,
 		"unversioned":   `{"specversion":"1.0","id":"1","source":"s","type":"support.a.b","time":"2026-01-01T00:00:00Z","data":{}}`,
 		"no data":       `{"specversion":"1.0","id":"1","source":"s","type":"support.a.b.v1","time":"2026-01-01T00:00:00Z"}`,
+		"data not json": `{"specversion":"1.0","id":"1","source":"s","type":"support.a.b.v1","time":"2026-01-01T00:00:00Z","data":{"a":}}`,
 		"no time":       `{"specversion":"1.0","id":"1","source":"s","type":"support.a.b.v1","data":{}}`,
 	}
 	for name, raw := range tests {
