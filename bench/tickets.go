@@ -225,8 +225,9 @@ FROM generate_series(1, 1001) AS i`); err != nil {
 }
 
 // The statements of the service's hot paths, as pgbench scripts over
-// baselineDB: a create (ticket and outbox row in one transaction), a read of one ticket with its owner and staff
-// member, and a list page of 50 with its count.
+// baselineDB: a create (ticket and outbox row in one transaction), a read
+// of one ticket with its owner and staff member, and a list page of 50 with
+// its count.
 var pgbenchScripts = map[string]string{
 	"create": `\set owner random(1, 1000)
 BEGIN;

@@ -63,21 +63,22 @@ func (o Outbox) Add(ctx context.Context, tx pgx.Tx, evs ...events.Event) error {
 // lets one notifying transaction commit at a time (a lock for the whole
 // cluster, held through the commit's WAL flush): the ticket transaction ran
 // at 1 780 tx/s with it against 3 200 without (pgbench, 32 connections), and
-// its p99 at a fixed 1 200/s doubled. The relay runs in the process that
-// writes, so a channel wakes it without that lock; the relays of other
-// replicas, and rows written by other programs, are found by polling.
+// at a fixed 1 200/s its p99 was 16–27 ms against 10–13 ms. The relay runs
+// in the process that writes, so a channel wakes it without that lock; the
+// relays of other replicas, and rows written by other programs, are found
+// by polling.
 func (o Outbox) Tx(ctx context.Context, db interface {
 	Begin(context.Context) (pgx.Tx, error)
 }, fn func(pgx.Tx) error) error {
 	if err := pgx.BeginFunc(ctx, db, fn); err != nil {
 		return err
 	}
-	o.Wake()
+	o.wakeRelay()
 	return nil
 }
 
-// Wake tells the relay that rows were committed. It never waits.
-func (o Outbox) Wake() {
+// wakeRelay tells the relay that rows were committed. It never waits.
+func (o Outbox) wakeRelay() {
 	select {
 	case o.wake <- struct{}{}:
 	default: // a wake-up is already pending, or no relay listens (zero Outbox)
