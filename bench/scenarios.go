@@ -295,7 +295,11 @@ func s5Hop(ctx context.Context, st *stack, f *fixture) (sc Scenario, err error) 
 	cores := map[string]map[string]float64{}                       // CPU by process in round 1
 	closedLoop(workers, 5*time.Second, getTicket(f, st.gateway())) // warm-up
 	for r := range rounds {
-		for _, t := range targets {
+		// Each round starts one target later, so that each is measured
+		// first, second and last once: on a machine whose speed drifts
+		// during a round, a fixed order would favour whichever ran first.
+		order := slices.Concat(targets[r%len(targets):], targets[:r%len(targets)])
+		for _, t := range order {
 			wait := func() {}
 			if r == 0 && t.name == "gateway" {
 				wait = st.profile("gateway", d-time.Second, "s5-gateway.pprof")

@@ -177,9 +177,11 @@ var identityPrefixes = []string{"X-User-", "X-Auth-", "X-Forwarded-User", "X-Rem
 
 func stripIdentity(h http.Header) {
 	for name := range h {
+		canonical := http.CanonicalHeaderKey(name)
 		for _, p := range identityPrefixes {
-			if strings.HasPrefix(http.CanonicalHeaderKey(name), p) {
-				h.Del(name)
+			if strings.HasPrefix(canonical, p) {
+				delete(h, name)
+				break
 			}
 		}
 	}

@@ -118,6 +118,7 @@ func TestProxyChecksAccessAndStripsIdentity(t *testing.T) {
 			req.Header.Set("X-User-Id", "1")
 			req.Header.Set("X-User-Role", "admin")
 			req.Header.Set("X-Forwarded-User", "admin")
+			req.Header["x-remote-user"] = []string{"admin"} // not canonical: sent as it is
 			if tt.auth != "" {
 				req.Header.Set("Authorization", tt.auth)
 			}
@@ -141,7 +142,7 @@ func TestProxyChecksAccessAndStripsIdentity(t *testing.T) {
 			if s.path != tt.path {
 				t.Errorf("upstream path = %q, want %q", s.path, tt.path)
 			}
-			for _, h := range []string{"X-User-Id", "X-User-Role", "X-Forwarded-User"} {
+			for _, h := range []string{"X-User-Id", "X-User-Role", "X-Forwarded-User", "X-Remote-User"} {
 				if v := s.header.Get(h); v != "" {
 					t.Errorf("upstream received client header %s: %q", h, v)
 				}

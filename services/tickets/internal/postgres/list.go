@@ -141,7 +141,11 @@ func (s *Store) List(ctx context.Context, f ticket.Filter, p ticket.Page) ([]tic
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("list tickets: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, pgx.RowToStructByName[rankedRow])
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (rankedRow, error) {
+		var r rankedRow
+		err := row.Scan(r.targets(&r.Rank, &r.Total)...)
+		return r, err
+	})
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("list tickets: %w", err)
 	}
@@ -174,6 +178,6 @@ func (s *Store) List(ctx context.Context, f ticket.Filter, p ticket.Page) ([]tic
 // in a search's page by number, the count of every match (else -1).
 type rankedRow struct {
 	viewRow
-	Rank  float32 `db:"rank"`
-	Total int64   `db:"total"`
+	Rank  float32
+	Total int64
 }
