@@ -6,8 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -183,10 +187,11 @@ func sustainedRate(rates []int, step, bound time.Duration, want uint16, next fun
 	best := 0
 	var log []string
 	for _, rate := range rates {
-		ls, bad := latencies(openLoop(rate, step, next()), want)
+		results := openLoop(rate, step, next())
+		ls, bad := latencies(results, want)
 		p99 := percentile(ls, 99)
 		ok := p99 <= bound && float64(bad) < 0.001*float64(len(ls)+bad)
-		log = append(log, fmt.Sprintf("%d/s: p99 %.1f ms, %d failed", rate, ms(p99), bad))
+		log = append(log, fmt.Sprintf("%d/s: p99 %.1f ms%s, %d failed", rate, ms(p99), byKind(results, want), bad))
 		if !ok {
 			break
 		}
@@ -194,6 +199,44 @@ func sustainedRate(rates []int, step, bound time.Duration, want uint16, next fun
 		between()
 	}
 	return best, log
+}
+
+// byKind is the p99 of each kind of request (method and path, ids left
+// out) among results, as " (GET /x/:id 3.1 ms, ...)", when there are
+// several kinds: which of a mix's requests make its tail.
+func byKind(results []*vegeta.Result, want uint16) string {
+	kinds := map[string][]time.Duration{}
+	for _, r := range results {
+		if failed(r, want) {
+			continue
+		}
+		k := r.Method + " " + routeOf(r.URL)
+		kinds[k] = append(kinds[k], r.Latency)
+	}
+	if len(kinds) < 2 {
+		return ""
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(kinds)) {
+		parts = append(parts, fmt.Sprintf("%s %.1f ms", k, ms(percentile(kinds[k], 99))))
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// routeOf is the path of url without its host and query, numeric segments
+// as :id.
+func routeOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	segs := strings.Split(u.Path, "/")
+	for i, s := range segs {
+		if _, err := strconv.ParseInt(s, 10, 64); err == nil {
+			segs[i] = ":id"
+		}
+	}
+	return strings.Join(segs, "/")
 }
 
 // every calls f every period until ctx ends.

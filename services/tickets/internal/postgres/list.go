@@ -91,17 +91,18 @@ func (s *Store) List(ctx context.Context, f ticket.Filter, p ticket.Page) ([]tic
 	args := slices.Clone(whereArgs)
 	search := f.Query != ""
 	total := int64(-1)
-	countAll := func() error {
-		count := fmt.Sprintf(`SELECT count(*) FROM (SELECT FROM tickets.requests r%s LIMIT %d) AS matching`, cond, ticket.CountLimit+1)
-		if err := s.pool.QueryRow(ctx, count, whereArgs...).Scan(&total); err != nil {
+	count := fmt.Sprintf(`SELECT count(*) FROM (SELECT FROM tickets.requests r%s LIMIT %d) AS matching`, cond, ticket.CountLimit+1)
+	countInto := func(row pgx.Row) error {
+		if err := row.Scan(&total); err != nil {
 			return fmt.Errorf("count tickets: %w", err)
 		}
 		return nil
 	}
+	// A page by number outside a search is counted by a statement of its
+	// own, sent with the page's: one round trip for both.
+	batch := &pgx.Batch{}
 	if p.After == nil && !search {
-		if err := countAll(); err != nil {
-			return nil, 0, nil, err
-		}
+		batch.Queue(count, whereArgs...).QueryRow(countInto)
 	}
 
 	// The rank is 0 outside a search; in one, where's last argument is the
@@ -137,24 +138,27 @@ func (s *Store) List(ctx context.Context, f ticket.Filter, p ticket.Page) ([]tic
 	args = append(args, p.Size+1, offset)
 	q += fmt.Sprintf(" ORDER BY %s LIMIT $%d OFFSET $%d", order, len(args)-1, len(args))
 
-	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, 0, nil, fmt.Errorf("list tickets: %w", err)
-	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (rankedRow, error) {
-		var r rankedRow
-		err := row.Scan(r.targets(&r.Rank, &r.Total)...)
-		return r, err
+	var list []rankedRow
+	batch.Queue(q, args...).Query(func(rows pgx.Rows) (err error) {
+		list, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (rankedRow, error) {
+			var r rankedRow
+			err := row.Scan(r.targets(&r.Rank, &r.Total)...)
+			return r, err
+		})
+		if err != nil {
+			return fmt.Errorf("list tickets: %w", err)
+		}
+		return nil
 	})
-	if err != nil {
-		return nil, 0, nil, fmt.Errorf("list tickets: %w", err)
+	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
+		return nil, 0, nil, err
 	}
 	switch {
 	case search && p.After == nil && len(list) > 0:
 		total = min(list[0].Total, ticket.CountLimit+1)
 	case search && p.After == nil && p.Number > 1:
 		// A page past the matches has no row to carry their count.
-		if err := countAll(); err != nil {
+		if err := countInto(s.pool.QueryRow(ctx, count, whereArgs...)); err != nil {
 			return nil, 0, nil, err
 		}
 	}
