@@ -140,12 +140,7 @@ func (s *Store) List(ctx context.Context, f ticket.Filter, p ticket.Page) ([]tic
 
 	var list []rankedRow
 	batch.Queue(q, args...).Query(func(rows pgx.Rows) (err error) {
-		list, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (rankedRow, error) {
-			var r rankedRow
-			err := row.Scan(r.targets(&r.Rank, &r.Total)...)
-			return r, err
-		})
-		if err != nil {
+		if list, err = pgx.CollectRows(rows, scanRanked); err != nil {
 			return fmt.Errorf("list tickets: %w", err)
 		}
 		return nil
@@ -184,4 +179,11 @@ type rankedRow struct {
 	viewRow
 	Rank  float32
 	Total int64
+}
+
+// scanRanked reads a list's row: viewColumns, the rank and the total.
+func scanRanked(row pgx.CollectableRow) (rankedRow, error) {
+	var r rankedRow
+	err := row.Scan(r.targets(&r.Rank, &r.Total)...)
+	return r, err
 }
