@@ -45,7 +45,7 @@ help:
 	@echo "make test-security  the OWASP API Top 10 attack battery through the gateway; prints cases per category (about 2 min)"
 	@echo "make fuzz       every fuzz target for FUZZTIME each (default 30s)"
 	@echo "make lint       gofmt, go vet, staticcheck and go mod tidy -diff in every module"
-	@echo "make bench      the system's benchmark scenarios on a stack of their own: bench/results.{json,md} (about 15 min)"
+	@echo "make bench      the system's benchmark scenarios on a stack of their own: bench/results.{json,md} (about 40 min)"
 	@echo "make bench-go   the Go micro-benchmarks of every module"
 	@echo "make tidy       go mod tidy in every module"
 	@echo "make clean      remove bin/ and coverage files (data/ is kept)"
