@@ -15,22 +15,37 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 )
 
-// Get returns a port that was free on 127.0.0.1 a moment ago and that no
-// outgoing connection will be given.
+// given holds the ports Get handed out in this process: a port is never
+// given twice, even when its first server has not bound it yet.
+var given = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// Get returns a port that was free on 127.0.0.1 a moment ago, that no
+// outgoing connection will be given and that Get has not returned before
+// in this process.
 func Get() (int, error) {
 	lo, hi := outsideEphemeral()
+	given.Lock()
+	defer given.Unlock()
 	for range 100 {
 		port := lo + rand.IntN(hi-lo)
+		if given.ports[port] {
+			continue
+		}
 		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
 			continue // taken: draw again
 		}
 		ln.Close()
+		given.ports[port] = true
 		return port, nil
 	}
-	return 0, errors.New("freeport: 100 ports drawn outside the ephemeral range were all taken")
+	return 0, errors.New("freeport: 100 ports drawn outside the ephemeral range were all taken or given")
 }
 
 // outsideEphemeral returns the range [lo, hi) ports are drawn from: the

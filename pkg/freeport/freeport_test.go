@@ -54,3 +54,19 @@ func TestGetSkipsTakenPorts(t *testing.T) {
 		}
 	}
 }
+
+// Servers are started after all their ports are drawn: two draws must never
+// give the same port, though the first is not bound yet.
+func TestGetNeverGivesAPortTwice(t *testing.T) {
+	seen := map[int]bool{}
+	for range 500 {
+		port, err := Get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[port] {
+			t.Fatalf("port %d given twice", port)
+		}
+		seen[port] = true
+	}
+}
