@@ -33,20 +33,18 @@ INSERT INTO tickets.requests (owner_id, staff_id, title, text, status, priority,
 VALUES (7, 8, 'the title', 'the text', 'completed', 'high', 'the category', 'the staff comment', 3,
     $1, $2, $3, $4, $5, $6, 'met', 'breached')`, at(1), at(2), at(3), at(4), at(5), at(6))
 
-	str := func(s string) *string { return &s }
-	tm := func(minute int) *time.Time { v := at(minute); return &v }
 	want := ticket.View{
 		Ticket: ticket.Ticket{
-			ID: 1, OwnerID: 7, StaffID: new(int64(8)), Title: str("the title"), Text: "the text",
-			Status: ticket.StatusCompleted, Priority: ticket.PriorityHigh, Category: str("the category"),
-			StaffComment: str("the staff comment"), Version: 3, CreatedAt: at(1), UpdatedAt: at(2),
-			FirstResponseAt: tm(3), ResolvedAt: tm(4), FirstResponseDueAt: tm(5), ResolutionDueAt: tm(6),
+			ID: 1, OwnerID: 7, StaffID: new(int64(8)), Title: new("the title"), Text: "the text",
+			Status: ticket.StatusCompleted, Priority: ticket.PriorityHigh, Category: new("the category"),
+			StaffComment: new("the staff comment"), Version: 3, CreatedAt: at(1), UpdatedAt: at(2),
+			FirstResponseAt: new(at(3)), ResolvedAt: new(at(4)), FirstResponseDueAt: new(at(5)), ResolutionDueAt: new(at(6)),
 			FirstResponseSLA: ticket.ClockMet, ResolutionSLA: ticket.ClockBreached,
 		},
-		Owner: ticket.User{ID: 7, Email: "owner@example.com", Role: access.RoleUser, FirstName: str("Olga"),
-			LastName: str("Orlova"), FatherName: str("Olegovna"), INN: str("770000000007"), Phone: str("+79000000007"), Active: true},
-		Staff: &ticket.User{ID: 8, Email: "staff@example.com", Role: access.RoleStaff, FirstName: str("Sergei"),
-			LastName: str("Smirnov"), FatherName: str("Stepanovich"), Active: false},
+		Owner: ticket.User{ID: 7, Email: "owner@example.com", Role: access.RoleUser, FirstName: new("Olga"),
+			LastName: new("Orlova"), FatherName: new("Olegovna"), INN: new("770000000007"), Phone: new("+79000000007"), Active: true},
+		Staff: &ticket.User{ID: 8, Email: "staff@example.com", Role: access.RoleStaff, FirstName: new("Sergei"),
+			LastName: new("Smirnov"), FatherName: new("Stepanovich"), Active: false},
 	}
 	same := cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })
 
