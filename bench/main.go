@@ -27,6 +27,13 @@ func logf(format string, args ...any) {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) == 3 && os.Args[1] == "bare-proxy" { // S5's baseline, started by S5
+		if err := serveBareProxy(ctx, os.Args[2]); err != nil {
+			logf("bare proxy: %v", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, os.Args[1:]); err != nil {
 		logf("error: %v", err)
 		os.Exit(1)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -58,6 +59,25 @@ func (s *stack) profile(name string, d time.Duration, file string) (wait func())
 		return func() {}
 	}
 	done := make(chan struct{})
+	if name == "bench" { // this process: the load generator and NATS
+		go func() {
+			defer close(done)
+			f, err := os.Create(filepath.Join(s.profiles, file))
+			if err == nil {
+				err = pprof.StartCPUProfile(f)
+			}
+			if err != nil {
+				logf("profile %s: %v", name, err)
+				return
+			}
+			time.Sleep(d)
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				logf("profile %s: %v", name, err)
+			}
+		}()
+		return func() { <-done }
+	}
 	go func() {
 		defer close(done)
 		u := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.env[strings.ToUpper(name)+"_ADMIN_ADDR"], int(d.Seconds()))
