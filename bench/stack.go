@@ -63,15 +63,16 @@ func (s *stack) profile(name string, d time.Duration, file string) (wait func())
 		go func() {
 			defer close(done)
 			f, err := os.Create(filepath.Join(s.profiles, file))
-			if err == nil {
-				err = pprof.StartCPUProfile(f)
-			}
 			if err != nil {
 				logf("profile %s: %v", name, err)
 				return
 			}
-			time.Sleep(d)
-			pprof.StopCPUProfile()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				logf("profile %s: %v", name, err)
+			} else {
+				time.Sleep(d)
+				pprof.StopCPUProfile()
+			}
 			if err := f.Close(); err != nil {
 				logf("profile %s: %v", name, err)
 			}
