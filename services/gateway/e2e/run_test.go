@@ -45,10 +45,14 @@ func TestMakeRunStopsEverything(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ports := map[string]string{}
 			env := append(os.Environ(), "DATABASE_URL="+databaseURL, "NATS_URL="+natsURL, "LOG_DIR="+t.TempDir(), "READY_TIMEOUT=60")
-			for _, svc := range []string{"auth", "tickets", "audit", "gateway"} {
+			// Every listener on a port of its own, so that neither a
+			// developer's `make run` nor a failed case's leftovers collide.
+			for _, svc := range []string{"auth", "tickets", "audit", "webhooks", "gateway"} {
 				ports[svc] = freePort(t)
 				env = append(env, strings.ToUpper(svc)+"_ADDR=127.0.0.1:"+ports[svc], strings.ToUpper(svc)+"_URL=http://127.0.0.1:"+ports[svc])
 			}
+			ports["gateway admin"] = freePort(t)
+			env = append(env, "GATEWAY_ADMIN_ADDR=127.0.0.1:"+ports["gateway admin"])
 			cmd := exec.Command("make", "--no-print-directory", "run")
 			cmd.Dir, cmd.Env = root, env
 			out, err := os.Create(filepath.Join(t.TempDir(), "make-run.log"))
@@ -86,6 +90,7 @@ func TestMakeRunStopsEverything(t *testing.T) {
 			select {
 			case <-exited:
 			case <-time.After(60 * time.Second):
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 				showLog()
 				t.Fatalf("make run was still running 60 s after %v", sig)
 			}
