@@ -237,8 +237,8 @@ cat <<EOF
 EOF
 
 # Run until Ctrl-C, or until one of the processes exits on its own. Each wait is at most a second:
-# a signal that arrives just before bash starts waiting is only acted on when the wait ends (one
-# waiting on the services themselves once never ended, and the signal was lost).
+# a signal that arrives just before bash starts waiting is acted on only when the wait ends, and a
+# wait on the services themselves may never end (likely why CI once saw make run ignore a SIGHUP).
 while :; do
 	for i in "${!started_pids[@]}"; do
 		if ! kill -0 "${started_pids[i]}" 2>/dev/null; then
