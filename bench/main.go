@@ -28,7 +28,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if len(os.Args) == 3 && os.Args[1] == "bare-proxy" { // S5's baseline, started by S5
-		if err := serveBareProxy(ctx, os.Args[2]); err != nil {
+		if err := serveBareProxy(ctx, os.Args[2], os.Stdout); err != nil {
 			logf("bare proxy: %v", err)
 			os.Exit(1)
 		}

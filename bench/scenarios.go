@@ -239,9 +239,9 @@ func (s *stack) bareProxy(target string) (addr string, stop func() error, err er
 }
 
 // serveBareProxy is `bench bare-proxy TARGET`: a reverse proxy to target
-// with the transport the gateway uses, on a free loopback port it writes to
-// stdout, until ctx ends.
-func serveBareProxy(ctx context.Context, target string) error {
+// with the transport the gateway uses, on a free loopback port whose URL it
+// writes to addr as a line, until ctx ends.
+func serveBareProxy(ctx context.Context, target string, addr io.Writer) error {
 	u, err := url.Parse(target)
 	if err != nil {
 		return err
@@ -259,7 +259,10 @@ func serveBareProxy(ctx context.Context, target string) error {
 		<-ctx.Done()
 		_ = srv.Close()
 	}()
-	fmt.Printf("http://%s\n", ln.Addr())
+	if _, err := fmt.Fprintf(addr, "http://%s\n", ln.Addr()); err != nil {
+		ln.Close()
+		return err
+	}
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
