@@ -236,15 +236,10 @@ cat <<EOF
 
 EOF
 
-# Run until Ctrl-C, or until one of the processes exits on its own. Each wait is at most a second:
-# a signal that arrives just before bash starts waiting is acted on only when the wait ends, and a
-# wait on the services themselves may never end (likely why CI once saw make run ignore a SIGHUP).
-while :; do
-	for i in "${!started_pids[@]}"; do
-		if ! kill -0 "${started_pids[i]}" 2>/dev/null; then
-			die "${started_names[i]} exited unexpectedly: see $LOG_DIR/${started_names[i]}.log"
-		fi
-	done
-	sleep 1 &
-	wait $! || true
+# Run until Ctrl-C, or until one of the processes exits on its own.
+wait -n "${started_pids[@]}" || true
+for i in "${!started_pids[@]}"; do
+	if ! kill -0 "${started_pids[i]}" 2>/dev/null; then
+		die "${started_names[i]} exited unexpectedly: see $LOG_DIR/${started_names[i]}.log"
+	fi
 done

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -30,6 +31,12 @@ func TestMakeRunStopsEverything(t *testing.T) {
 	}
 	databaseURL := pgtest.NewDatabase(t)
 	natsURL := natstest.Start(t)
+	// A test run under nohup starts with SIGHUP ignored, which make and
+	// its script would inherit (and a shell cannot trap a signal ignored
+	// on entry). Handled here meanwhile, it is at its default in them.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	for _, c := range []struct {
 		sig      syscall.Signal
 		starting bool // signalled as soon as the first service answers
@@ -90,7 +97,14 @@ func TestMakeRunStopsEverything(t *testing.T) {
 			select {
 			case <-exited:
 			case <-time.After(60 * time.Second):
-				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				// Leave nothing running: SIGTERM lets the script stop
+				// the services it started in sessions of their own.
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+				select {
+				case <-exited:
+				case <-time.After(2 * time.Minute):
+					_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				}
 				showLog()
 				t.Fatalf("make run was still running 60 s after %v", sig)
 			}
