@@ -42,6 +42,7 @@ func TestBareProxy(t *testing.T) {
 	}))
 	defer upstream.Close()
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	r, w := io.Pipe()
 	served := make(chan error, 1)
 	go func() { served <- serveBareProxy(ctx, upstream.URL, w) }()
