@@ -349,7 +349,7 @@ func s5Hop(ctx context.Context, st *stack, f *fixture) (sc Scenario, err error) 
 		for _, t := range order {
 			wait := func() {}
 			if r == 0 && t.name == "gateway" {
-				gw, self := st.profile("gateway", d-time.Second, "s5-gateway.pprof"), st.profile("bench", d-time.Second, "s5-bench.pprof")
+				gw, self := st.profile("gateway", d-time.Second, "s5-gateway.pprof"), st.profileSelf(d-time.Second, "s5-bench.pprof")
 				wait = func() { gw(); self() }
 			}
 			cpu := st.cpuSeconds()

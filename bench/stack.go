@@ -58,42 +58,52 @@ func (s *stack) profile(name string, d time.Duration, file string) (wait func())
 	if s.profiles == "" {
 		return func() {}
 	}
-	done := make(chan struct{})
-	if name == "bench" { // this process: the load generator and NATS
-		go func() {
-			defer close(done)
-			f, err := os.Create(filepath.Join(s.profiles, file))
-			if err != nil {
-				logf("profile %s: %v", name, err)
-				return
-			}
-			if err := pprof.StartCPUProfile(f); err != nil {
-				logf("profile %s: %v", name, err)
-			} else {
-				time.Sleep(d)
-				pprof.StopCPUProfile()
-			}
-			if err := f.Close(); err != nil {
-				logf("profile %s: %v", name, err)
-			}
-		}()
-		return func() { <-done }
-	}
-	go func() {
-		defer close(done)
+	path := filepath.Join(s.profiles, file)
+	return inBackground(name, func() error {
 		u := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.env[strings.ToUpper(name)+"_ADMIN_ADDR"], int(d.Seconds()))
 		resp, err := http.Get(u)
 		if err != nil {
-			logf("profile %s: %v", name, err)
-			return
+			return err
 		}
 		defer resp.Body.Close()
 		b, err := io.ReadAll(resp.Body)
-		if err == nil {
-			err = os.WriteFile(filepath.Join(s.profiles, file), b, 0o644)
-		}
 		if err != nil {
-			logf("profile %s: %v", name, err)
+			return err
+		}
+		return os.WriteFile(path, b, 0o644)
+	})
+}
+
+// profileSelf is profile for this process: the load generator and the
+// JetStream server.
+func (s *stack) profileSelf(d time.Duration, file string) (wait func()) {
+	if s.profiles == "" {
+		return func() {}
+	}
+	path := filepath.Join(s.profiles, file)
+	return inBackground("bench", func() error {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		time.Sleep(d)
+		pprof.StopCPUProfile()
+		return f.Close()
+	})
+}
+
+// inBackground runs take in a goroutine and logs its error as the
+// profile of what; wait returns when take has.
+func inBackground(what string, take func() error) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := take(); err != nil {
+			logf("profile %s: %v", what, err)
 		}
 	}()
 	return func() { <-done }

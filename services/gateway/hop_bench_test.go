@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,7 +31,7 @@ func BenchmarkHop(b *testing.B) {
 		`"staff":null,"version":1,"created_at":"2026-12-07T10:00:00Z","updated_at":"2026-12-07T10:00:00Z"}`
 	tickets := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.Header().Set("Content-Length", fmt.Sprint(len(ticket)))
+		w.Header().Set("Content-Length", strconv.Itoa(len(ticket)))
 		io.WriteString(w, ticket)
 	}))
 	defer tickets.Close()
@@ -38,9 +39,9 @@ func BenchmarkHop(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	secret := strings.Repeat("k", 40)
+	secret, ttlMinutes := strings.Repeat("k", 40), 30
 	env := map[string]string{
-		"SECRET_KEY": secret, "NATS_URL": natstest.Start(b), "LOG_LEVEL": "error",
+		"SECRET_KEY": secret, "ACCESS_TOKEN_EXPIRE_MINUTES": strconv.Itoa(ttlMinutes), "NATS_URL": natstest.Start(b), "LOG_LEVEL": "error",
 		"GATEWAY_ADDR": fmt.Sprintf("127.0.0.1:%d", port), "GATEWAY_ADMIN_ADDR": "off", "TICKETS_URL": tickets.URL,
 		"RATE_LIMIT_CLIENT_PER_MINUTE": "1000000000", "RATE_LIMIT_USER_PER_MINUTE": "1000000000",
 	}
@@ -54,7 +55,7 @@ func BenchmarkHop(b *testing.B) {
 		}
 	}()
 
-	bearer, _, err := token.NewManager([]byte(secret), 30*time.Minute).Issue(42, access.RoleUser, "bench-session")
+	bearer, _, err := token.NewManager([]byte(secret), time.Duration(ttlMinutes)*time.Minute).Issue(42, access.RoleUser, "bench-session")
 	if err != nil {
 		b.Fatal(err)
 	}
