@@ -19,8 +19,10 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/supportdesk/supportdesk/pkg/events"
+	"github.com/supportdesk/supportdesk/pkg/pgdb"
 )
 
 // Outbox names a service's outbox table and wakes the service's relay when
@@ -35,13 +37,25 @@ type Outbox struct {
 func New(table string) Outbox { return Outbox{Table: table, wake: make(chan struct{}, 1)} }
 
 // Add stores evs in the outbox within tx. The relay publishes them once tx
-// has committed: Tx wakes it then; rows written otherwise wait for its
-// polling.
+// has committed: Tx and Pipelined wake it then; rows written otherwise wait
+// for its polling.
 func (o Outbox) Add(ctx context.Context, tx pgx.Tx, evs ...events.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
 	batch := &pgx.Batch{}
+	if err := o.Queue(batch, evs...); err != nil {
+		return err
+	}
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("add %d events to %s: %w", len(evs), o.Table, err)
+	}
+	return nil
+}
+
+// Queue adds to batch a statement storing each of evs in the outbox, for a
+// transaction that sends batch (see Pipelined).
+func (o Outbox) Queue(batch *pgx.Batch, evs ...events.Event) error {
 	q := "INSERT INTO " + o.Table + " (event_id, event) VALUES ($1, $2)"
 	for _, ev := range evs {
 		raw, err := json.Marshal(ev)
@@ -50,9 +64,19 @@ func (o Outbox) Add(ctx context.Context, tx pgx.Tx, evs ...events.Event) error {
 		}
 		batch.Queue(q, ev.ID, raw)
 	}
-	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-		return fmt.Errorf("add %d events to %s: %w", len(evs), o.Table, err)
+	return nil
+}
+
+// Pipelined runs a transaction in two round trips, as pgdb.Pipelined does,
+// and wakes the relay once it has committed. then queues the events with
+// Queue.
+func (o Outbox) Pipelined(ctx context.Context, pool *pgxpool.Pool, first *pgx.Batch,
+	then func(br pgx.BatchResults, last *pgx.Batch) error,
+) error {
+	if err := pgdb.Pipelined(ctx, pool, first, then); err != nil {
+		return err
 	}
+	o.wakeRelay()
 	return nil
 }
 

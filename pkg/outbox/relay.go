@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/supportdesk/supportdesk/pkg/events"
+	"github.com/supportdesk/supportdesk/pkg/pgdb"
 )
 
 // Publisher sends one event and returns once the bus has stored it.
@@ -122,64 +123,61 @@ func (r *Relay) drain(ctx context.Context) (int, error) {
 }
 
 // publishBatch claims up to BatchSize rows, publishes them in order and
-// deletes those that were published, all in one transaction.
+// deletes those that were published, all in one transaction of two round
+// trips (the claim with BEGIN, the deletion with COMMIT).
 func (r *Relay) publishBatch(ctx context.Context) (int, error) {
-	tx, err := r.pool.Begin(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
-
-	q := "SELECT seq, event FROM " + r.outbox.Table + " ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED"
-	rows, err := tx.Query(ctx, q, r.cfg.BatchSize)
-	if err != nil {
-		return 0, fmt.Errorf("claim rows: %w", err)
-	}
 	type row struct {
 		seq int64
 		ev  events.Event
 	}
-	claimed, err := pgx.CollectRows(rows, func(rw pgx.CollectableRow) (row, error) {
-		var out row
-		err := rw.Scan(&out.seq, &out.ev)
-		return out, err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("read rows: %w", err)
-	}
-
+	claim := &pgx.Batch{}
+	claim.Queue("SELECT seq, event FROM "+r.outbox.Table+" ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED", r.cfg.BatchSize)
 	var done []int64
 	var pubErr error
-	if batch, ok := r.pub.(BatchPublisher); ok && len(claimed) > 0 {
-		evs := make([]events.Event, len(claimed))
-		for i, c := range claimed {
-			evs[i] = c.ev
+	err := pgdb.Pipelined(ctx, r.pool, claim, func(br pgx.BatchResults, last *pgx.Batch) error {
+		rows, err := br.Query()
+		if err != nil {
+			return fmt.Errorf("claim rows: %w", err)
 		}
-		var n int
-		n, pubErr = batch.PublishBatch(ctx, evs)
-		if pubErr != nil {
-			r.failed.Inc()
+		claimed, err := pgx.CollectRows(rows, func(rw pgx.CollectableRow) (row, error) {
+			var out row
+			err := rw.Scan(&out.seq, &out.ev)
+			return out, err
+		})
+		if err != nil {
+			return fmt.Errorf("read rows: %w", err)
 		}
-		for _, c := range claimed[:n] {
-			done = append(done, c.seq)
-		}
-	} else {
-		for _, c := range claimed {
-			if err := r.pub.Publish(c.ev.Context(ctx), c.ev); err != nil {
-				r.failed.Inc()
-				pubErr = err
-				break
+
+		if batch, ok := r.pub.(BatchPublisher); ok && len(claimed) > 0 {
+			evs := make([]events.Event, len(claimed))
+			for i, c := range claimed {
+				evs[i] = c.ev
 			}
-			done = append(done, c.seq)
+			var n int
+			n, pubErr = batch.PublishBatch(ctx, evs)
+			if pubErr != nil {
+				r.failed.Inc()
+			}
+			for _, c := range claimed[:n] {
+				done = append(done, c.seq)
+			}
+		} else {
+			for _, c := range claimed {
+				if err := r.pub.Publish(c.ev.Context(ctx), c.ev); err != nil {
+					r.failed.Inc()
+					pubErr = err
+					break
+				}
+				done = append(done, c.seq)
+			}
 		}
-	}
-	if len(done) > 0 {
-		if _, err := tx.Exec(ctx, "DELETE FROM "+r.outbox.Table+" WHERE seq = ANY($1)", done); err != nil {
-			return 0, errors.Join(pubErr, fmt.Errorf("mark published: %w", err))
+		if len(done) > 0 {
+			last.Queue("DELETE FROM "+r.outbox.Table+" WHERE seq = ANY($1)", done)
 		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, errors.Join(pubErr, fmt.Errorf("commit: %w", err))
+		return nil
+	})
+	if err != nil {
+		return 0, errors.Join(pubErr, fmt.Errorf("claim, delete published: %w", err))
 	}
 	return len(done), pubErr
 }

@@ -16,8 +16,16 @@ import (
 
 const lockTicket = `SELECT ` + ticketColumns + ` FROM tickets.requests WHERE id = $1 FOR UPDATE`
 
-func lock(ctx context.Context, tx pgx.Tx, id int64) (ticket.Ticket, error) {
-	rows, err := tx.Query(ctx, lockTicket, id)
+// lockBatch is the first round trip of a change to ticket id: locking it.
+func lockBatch(id int64) *pgx.Batch {
+	b := &pgx.Batch{}
+	b.Queue(lockTicket, id)
+	return b
+}
+
+// locked reads the ticket lockBatch locked.
+func locked(br pgx.BatchResults) (ticket.Ticket, error) {
+	rows, err := br.Query()
 	if err != nil {
 		return ticket.Ticket{}, err
 	}
@@ -34,18 +42,19 @@ UPDATE tickets.requests SET staff_id = $2, title = $3, text = $4, status = $5, p
     first_response_due_at = $13, resolution_due_at = $14, first_response_sla = $15, resolution_sla = $16
 WHERE id = $1`
 
-func save(ctx context.Context, tx pgx.Tx, t ticket.Ticket) error {
-	_, err := tx.Exec(ctx, saveTicket, t.ID, t.StaffID, t.Title, t.Text, string(t.Status), string(t.Priority), t.Category,
+// queueSave adds the update of t to b.
+func queueSave(b *pgx.Batch, t ticket.Ticket) {
+	b.Queue(saveTicket, t.ID, t.StaffID, t.Title, t.Text, string(t.Status), string(t.Priority), t.Category,
 		t.StaffComment, t.Version, t.UpdatedAt, t.FirstResponseAt, t.ResolvedAt,
 		t.FirstResponseDueAt, t.ResolutionDueAt, string(t.FirstResponseSLA), string(t.ResolutionSLA))
-	return err
 }
 
-// Update implements ticket.Store.
+// Update implements ticket.Store: the ticket is locked with BEGIN, and
+// saved with its events and COMMIT (two round trips).
 func (s *Store) Update(ctx context.Context, id int64, change func(*ticket.Ticket) ([]events.Event, error)) (ticket.Ticket, error) {
 	var saved ticket.Ticket
-	err := Outbox.Tx(ctx, s.pool, func(tx pgx.Tx) error {
-		t, err := lock(ctx, tx, id)
+	err := Outbox.Pipelined(ctx, s.pool, lockBatch(id), func(br pgx.BatchResults, last *pgx.Batch) error {
+		t, err := locked(br)
 		if err != nil {
 			return err
 		}
@@ -53,19 +62,17 @@ func (s *Store) Update(ctx context.Context, id int64, change func(*ticket.Ticket
 		if err != nil {
 			return err
 		}
-		if err := save(ctx, tx, t); err != nil {
-			return err
-		}
+		queueSave(last, t)
 		saved = t
-		return Outbox.Add(ctx, tx, evs...)
+		return Outbox.Queue(last, evs...)
 	})
 	return saved, fault.Wrap(err, "update ticket %d", id)
 }
 
-// Delete implements ticket.Store.
+// Delete implements ticket.Store, in two round trips as Update.
 func (s *Store) Delete(ctx context.Context, id int64, check func(ticket.Ticket) ([]events.Event, error)) error {
-	err := Outbox.Tx(ctx, s.pool, func(tx pgx.Tx) error {
-		t, err := lock(ctx, tx, id)
+	err := Outbox.Pipelined(ctx, s.pool, lockBatch(id), func(br pgx.BatchResults, last *pgx.Batch) error {
+		t, err := locked(br)
 		if err != nil {
 			return err
 		}
@@ -73,10 +80,8 @@ func (s *Store) Delete(ctx context.Context, id int64, check func(ticket.Ticket) 
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM tickets.requests WHERE id = $1`, id); err != nil {
-			return err
-		}
-		return Outbox.Add(ctx, tx, evs...)
+		last.Queue(`DELETE FROM tickets.requests WHERE id = $1`, id)
+		return Outbox.Queue(last, evs...)
 	})
 	return fault.Wrap(err, "delete ticket %d", id)
 }
@@ -95,6 +100,7 @@ WHERE staff_id = $1 AND status IN ('new', 'in_progress') ORDER BY id FOR UPDATE`
 			return err
 		}
 		now := time.Now().UTC()
+		b := &pgx.Batch{}
 		for _, before := range list {
 			after := before
 			after.StaffID = nil
@@ -103,18 +109,16 @@ WHERE staff_id = $1 AND status IN ('new', 'in_progress') ORDER BY id FOR UPDATE`
 			}
 			after.Version++
 			after.UpdatedAt = now
-			if err := save(ctx, tx, after); err != nil {
-				return err
-			}
+			queueSave(b, after)
 			out, err := evs(before, after)
 			if err != nil {
 				return err
 			}
-			if err := Outbox.Add(ctx, tx, out...); err != nil {
+			if err := Outbox.Queue(b, out...); err != nil {
 				return err
 			}
 		}
-		return nil
+		return tx.SendBatch(ctx, b).Close()
 	})
 	return fault.Wrap(err, "unassign the tickets of staff %d", staffID)
 }

@@ -52,23 +52,48 @@ WITH r AS (
     RETURNING *
 )` + viewColumns + ` FROM r` + viewJoins
 
+	args := []any{t.OwnerID, t.StaffID, t.Title, t.Text, string(t.Status), string(t.Priority), t.Category,
+		t.CreatedAt, t.UpdatedAt, t.FirstResponseDueAt, t.ResolutionDueAt, string(t.FirstResponseSLA), string(t.ResolutionSLA)}
 	var view ticket.View
-	id, replayed, err := s.idempotent(ctx, idem, func(tx pgx.Tx) (int64, error) {
-		rows, err := tx.Query(ctx, q, t.OwnerID, t.StaffID, t.Title, t.Text, string(t.Status), string(t.Priority), t.Category,
-			t.CreatedAt, t.UpdatedAt, t.FirstResponseDueAt, t.ResolutionDueAt, string(t.FirstResponseSLA), string(t.ResolutionSLA))
-		if err != nil {
-			return 0, err
-		}
+	inserted := func(rows pgx.Rows) ([]events.Event, error) {
 		row, err := pgx.CollectExactlyOneRow(rows, scanView)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		out, err := evs(row.Ticket)
+		view = toView(row)
+		return evs(row.Ticket)
+	}
+	if idem == nil {
+		// The hot path: the insert goes with BEGIN, the event with COMMIT.
+		first := &pgx.Batch{}
+		first.Queue(q, args...)
+		err := Outbox.Pipelined(ctx, s.pool, first, func(br pgx.BatchResults, last *pgx.Batch) error {
+			rows, err := br.Query()
+			if err != nil {
+				return err
+			}
+			out, err := inserted(rows)
+			if err != nil {
+				return err
+			}
+			return Outbox.Queue(last, out...)
+		})
+		if err != nil {
+			return ticket.View{}, fmt.Errorf("insert ticket: %w", err)
+		}
+		return view, nil
+	}
+
+	id, replayed, err := s.idempotent(ctx, idem, func(tx pgx.Tx) (int64, error) {
+		rows, err := tx.Query(ctx, q, args...)
 		if err != nil {
 			return 0, err
 		}
-		view = toView(row)
-		return row.ID, Outbox.Add(ctx, tx, out...)
+		out, err := inserted(rows)
+		if err != nil {
+			return 0, err
+		}
+		return view.ID, Outbox.Add(ctx, tx, out...)
 	})
 	if err != nil {
 		return ticket.View{}, fmt.Errorf("insert ticket: %w", err)
