@@ -103,9 +103,12 @@ func closedLoop(workers int, d time.Duration, do func(worker, i int) error) (ok,
 
 // openLoop sends the requests of next at a fixed rate per second for d,
 // whatever the answers' pace (slow answers are not hidden by waiting for
-// them), and returns every result.
+// them), and returns every result. The answers' bodies are read and
+// dropped: keeping them (vegeta's default) made the load generator's
+// collector work on every list page of the read mix.
 func openLoop(rate int, d time.Duration, next vegeta.Targeter) []*vegeta.Result {
-	attacker := vegeta.NewAttacker(vegeta.Timeout(30*time.Second), vegeta.KeepAlive(true), vegeta.Workers(8), vegeta.MaxWorkers(1024))
+	attacker := vegeta.NewAttacker(vegeta.Timeout(30*time.Second), vegeta.KeepAlive(true), vegeta.Workers(8), vegeta.MaxWorkers(1024),
+		vegeta.MaxBody(0))
 	var out []*vegeta.Result
 	for res := range attacker.Attack(next, vegeta.Rate{Freq: rate, Per: time.Second}, d, "bench") {
 		out = append(out, res)

@@ -182,6 +182,9 @@ func readMix(f *fixture, gw string) func() vegeta.Targeter {
 // s2ReadMix: the highest rate of the read mix with p99 ≤ 30 ms, against
 // pgbench running the same statements in the same mix.
 func s2ReadMix(ctx context.Context, st *stack, f *fixture) (Scenario, error) {
+	next := readMix(f, st.gateway())
+	var cores map[string]float64
+	coresAt := 0
 	res, err := rateSearch{
 		name:    "S2",
 		steps:   []int{200, 300, 400, 500, 600, 800, 1000, 1250, 1500, 2000, 2500, 3000, 4000, 5000, 6000},
@@ -194,20 +197,33 @@ func s2ReadMix(ctx context.Context, st *stack, f *fixture) (Scenario, error) {
 				for _, name := range services {
 					waits = append(waits, st.profile(name, 30*time.Second, "s2-"+name+".pprof"))
 				}
+				waits = append(waits, st.profileSelf(30*time.Second, "s2-bench.pprof"))
 			}
-			return func(int) {
+			return func(rate int) {
 				for _, wait := range waits {
 					wait()
 				}
+				if round > 0 {
+					return
+				}
+				// Where the machine goes at the sustained rate: is it
+				// the cores that run out?
+				coresAt = rate
+				st.quiet(ctx)
+				cpu := st.cpuSeconds()
+				openLoop(coresAt, 10*time.Second, next())
+				cores = cpuShare(cpu, st.cpuSeconds(), 10*time.Second)
 			}
 		},
-	}.run(ctx, st, readMix(f, st.gateway()))
+	}.run(ctx, st, next)
 	if err != nil {
 		return Scenario{}, err
 	}
 	st.s2Rate = median(res.rates)
 	return res.scenario("read mix through the gateway (80 % one ticket, 15 % a list page of 50, 5 % create): highest rate with p99 ≤ 30 ms",
-		"requests/s", "pgbench, 32 clients: the same statements in the same mix", 0.4, map[string]any{}), nil
+		"requests/s", "pgbench, 32 clients: the same statements in the same mix", 0.4, map[string]any{
+			fmt.Sprintf("cores used by each process at %d/s (round 1)", coresAt): cores,
+		}), nil
 }
 
 // bareProxy starts S5's baseline, a bare httputil.ReverseProxy in front of
