@@ -65,6 +65,8 @@ WITH r AS (
 	}
 	if idem == nil {
 		// The hot path: the insert goes with BEGIN, the event with COMMIT.
+		// With a key, the key is looked up first (idempotent), in round
+		// trips of their own.
 		first := &pgx.Batch{}
 		first.Queue(q, args...)
 		err := Outbox.Pipelined(ctx, s.pool, first, func(br pgx.BatchResults, last *pgx.Batch) error {
