@@ -40,13 +40,23 @@ WHERE id = $1 AND first_response_at IS NULL`
 	const get = `SELECT ` + commentColumns + ` FROM tickets.comments WHERE id = $1`
 
 	var saved ticket.Comment
-	id, replayed, err := s.idempotent(ctx, idem, func(tx pgx.Tx) (int64, error) {
-		var err error
-		if saved, err = queryComment(ctx, tx, insert, c.TicketID, c.AuthorID, c.Body, c.Internal); err != nil {
+	id, replayed, err := s.insertOnce(ctx, idem, func(first *pgx.Batch) {
+		first.Queue(insert, c.TicketID, c.AuthorID, c.Body, c.Internal)
+		if firstResponse {
+			first.Queue(respond, c.TicketID)
+		}
+	}, func(br pgx.BatchResults, last *pgx.Batch) (int64, error) {
+		rows, err := br.Query()
+		if err != nil {
 			return 0, err
 		}
+		row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[commentRow])
+		if err != nil {
+			return 0, err
+		}
+		saved = toComment(row)
 		if firstResponse {
-			if _, err := tx.Exec(ctx, respond, c.TicketID); err != nil {
+			if _, err := br.Exec(); err != nil {
 				return 0, err
 			}
 		}
@@ -54,7 +64,7 @@ WHERE id = $1 AND first_response_at IS NULL`
 		if err != nil {
 			return 0, err
 		}
-		return saved.ID, Outbox.Add(ctx, tx, out...)
+		return saved.ID, Outbox.Queue(last, out...)
 	})
 	if err == nil && replayed {
 		saved, err = queryComment(ctx, s.pool, get, id)

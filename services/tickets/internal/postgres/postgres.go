@@ -52,50 +52,25 @@ WITH r AS (
     RETURNING *
 )` + viewColumns + ` FROM r` + viewJoins
 
-	args := []any{t.OwnerID, t.StaffID, t.Title, t.Text, string(t.Status), string(t.Priority), t.Category,
-		t.CreatedAt, t.UpdatedAt, t.FirstResponseDueAt, t.ResolutionDueAt, string(t.FirstResponseSLA), string(t.ResolutionSLA)}
 	var view ticket.View
-	inserted := func(rows pgx.Rows) ([]events.Event, error) {
+	id, replayed, err := s.insertOnce(ctx, idem, func(first *pgx.Batch) {
+		first.Queue(q, t.OwnerID, t.StaffID, t.Title, t.Text, string(t.Status), string(t.Priority), t.Category,
+			t.CreatedAt, t.UpdatedAt, t.FirstResponseDueAt, t.ResolutionDueAt, string(t.FirstResponseSLA), string(t.ResolutionSLA))
+	}, func(br pgx.BatchResults, last *pgx.Batch) (int64, error) {
+		rows, err := br.Query()
+		if err != nil {
+			return 0, err
+		}
 		row, err := pgx.CollectExactlyOneRow(rows, scanView)
 		if err != nil {
-			return nil, err
+			return 0, err
+		}
+		out, err := evs(row.Ticket)
+		if err != nil {
+			return 0, err
 		}
 		view = toView(row)
-		return evs(row.Ticket)
-	}
-	if idem == nil {
-		// The hot path: the insert goes with BEGIN, the event with COMMIT.
-		// With a key, the key is looked up first (idempotent), in round
-		// trips of their own.
-		first := &pgx.Batch{}
-		first.Queue(q, args...)
-		err := Outbox.Pipelined(ctx, s.pool, first, func(br pgx.BatchResults, last *pgx.Batch) error {
-			rows, err := br.Query()
-			if err != nil {
-				return err
-			}
-			out, err := inserted(rows)
-			if err != nil {
-				return err
-			}
-			return Outbox.Queue(last, out...)
-		})
-		if err != nil {
-			return ticket.View{}, fmt.Errorf("insert ticket: %w", err)
-		}
-		return view, nil
-	}
-
-	id, replayed, err := s.idempotent(ctx, idem, func(tx pgx.Tx) (int64, error) {
-		rows, err := tx.Query(ctx, q, args...)
-		if err != nil {
-			return 0, err
-		}
-		out, err := inserted(rows)
-		if err != nil {
-			return 0, err
-		}
-		return view.ID, Outbox.Add(ctx, tx, out...)
+		return row.ID, Outbox.Queue(last, out...)
 	})
 	if err != nil {
 		return ticket.View{}, fmt.Errorf("insert ticket: %w", err)
@@ -106,35 +81,58 @@ WITH r AS (
 	return view, nil
 }
 
-// idempotent runs insert in a transaction that also records idem, unless
-// idem was recorded before: then it checks the request is the same and
-// returns the first result's id, replayed. Two concurrent requests with one
-// key meet at the key's primary key; the loser retries and replays.
-func (s *Store) idempotent(ctx context.Context, idem *ticket.Idempotency, insert func(pgx.Tx) (int64, error)) (id int64, replayed bool, err error) {
+// insertOnce runs an insert and its events in one transaction: queue adds
+// the insert's statements to the first batch; then reads their results,
+// returns the new row's id and queues the rest (its events) in last.
+//
+// Without an idempotency key the transaction is pipelined: two round trips
+// (Outbox.Pipelined). With one, the key is looked up first: recorded
+// before, the request is replayed (the first result's id, replayed) if it
+// is the same and refused if not; new, it is recorded with the insert. Two
+// concurrent requests with one key meet at the key's primary key; the
+// loser retries and replays.
+func (s *Store) insertOnce(ctx context.Context, idem *ticket.Idempotency, queue func(first *pgx.Batch),
+	then func(br pgx.BatchResults, last *pgx.Batch) (int64, error),
+) (id int64, replayed bool, err error) {
+	if idem == nil {
+		first := &pgx.Batch{}
+		queue(first)
+		err := Outbox.Pipelined(ctx, s.pool, first, func(br pgx.BatchResults, last *pgx.Batch) error {
+			var err error
+			id, err = then(br, last)
+			return err
+		})
+		return id, false, err
+	}
+
 	const find = `SELECT request_hash, resource_id FROM tickets.idempotency_keys WHERE actor_id = $1 AND scope = $2 AND key = $3`
 	const record = `INSERT INTO tickets.idempotency_keys (actor_id, scope, key, request_hash, resource_id) VALUES ($1, $2, $3, $4, $5)`
 	for attempt := 0; ; attempt++ {
 		replayed = false
 		err = Outbox.Tx(ctx, s.pool, func(tx pgx.Tx) error {
-			if idem != nil {
-				var hash []byte
-				err := tx.QueryRow(ctx, find, idem.ActorID, idem.Scope, idem.Key).Scan(&hash, &id)
-				switch {
-				case err == nil && !bytes.Equal(hash, idem.Hash):
-					return ticket.ErrIdempotencyMismatch
-				case err == nil:
-					replayed = true
-					return nil
-				case !errors.Is(err, pgx.ErrNoRows):
-					return err
-				}
-			}
-			var err error
-			if id, err = insert(tx); err != nil || idem == nil {
+			var hash []byte
+			err := tx.QueryRow(ctx, find, idem.ActorID, idem.Scope, idem.Key).Scan(&hash, &id)
+			switch {
+			case err == nil && !bytes.Equal(hash, idem.Hash):
+				return ticket.ErrIdempotencyMismatch
+			case err == nil:
+				replayed = true
+				return nil
+			case !errors.Is(err, pgx.ErrNoRows):
 				return err
 			}
-			_, err = tx.Exec(ctx, record, idem.ActorID, idem.Scope, idem.Key, idem.Hash, id)
-			return err
+			first, last := &pgx.Batch{}, &pgx.Batch{}
+			queue(first)
+			br := tx.SendBatch(ctx, first)
+			id, err = then(br, last)
+			if cerr := br.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+			last.Queue(record, idem.ActorID, idem.Scope, idem.Key, idem.Hash, id)
+			return tx.SendBatch(ctx, last).Close()
 		})
 		if pgdb.IsUniqueViolation(err) && attempt == 0 {
 			continue
