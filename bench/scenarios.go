@@ -136,9 +136,7 @@ func s1Create(ctx context.Context, st *stack, f *fixture) (Scenario, error) {
 				for _, name := range services {
 					waits = append(waits, st.profile(name, 9*time.Second, fmt.Sprintf("s1-%s-%d.pprof", name, coresAt)))
 				}
-				cpu := st.cpuSeconds()
-				openLoop(coresAt, 10*time.Second, next())
-				cores = cpuShare(cpu, st.cpuSeconds(), 10*time.Second)
+				cores = st.coresAt(coresAt, next())
 				for _, wait := range waits {
 					wait()
 				}
@@ -210,9 +208,7 @@ func s2ReadMix(ctx context.Context, st *stack, f *fixture) (Scenario, error) {
 				// the cores that run out?
 				coresAt = rate
 				st.quiet(ctx)
-				cpu := st.cpuSeconds()
-				openLoop(coresAt, 10*time.Second, next())
-				cores = cpuShare(cpu, st.cpuSeconds(), 10*time.Second)
+				cores = st.coresAt(coresAt, next())
 			}
 		},
 	}.run(ctx, st, next)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +16,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/supportdesk/supportdesk/pkg/cputime"
 )
 
 // The ticket scenarios share one fixture: seedUsers accounts with their
@@ -366,41 +370,38 @@ func runCommand(ctx context.Context, name string, args ...string) (string, error
 // its processes), in seconds.
 func (s *stack) cpuSeconds() map[string]float64 {
 	out := map[string]float64{}
-	ticks := func(pid int) (string, float64) {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return "", 0
-		}
-		// comm is in parentheses and may hold spaces: the fields after
-		// the last ')' start with the state (field 3).
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 {
-			return "", 0
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 13 {
-			return "", 0
-		}
-		var user, sys float64
-		fmt.Sscan(f[11], &user)
-		fmt.Sscan(f[12], &sys)
-		return string(b[strings.IndexByte(string(b), '(')+1 : i]), (user + sys) / 100 // USER_HZ
+	seconds := func(pid int) float64 {
+		_, cpu, _ := cputime.Of(pid) // a process gone counts nothing
+		return cpu.Seconds()
 	}
 	for name, cmd := range s.procs {
-		_, out[name] = ticks(cmd.Process.Pid)
+		out[name] = seconds(cmd.Process.Pid)
 	}
-	_, out["bench (load, NATS)"] = ticks(os.Getpid())
+	out["bench (load, NATS)"] = seconds(os.Getpid())
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
 			continue
 		}
-		if comm, t := ticks(pid); comm == "postgres" {
-			out["postgres"] += t
+		if command, cpu, err := cputime.Of(pid); err == nil && command == "postgres" {
+			out["postgres"] += cpu.Seconds()
 		}
 	}
 	return out
+}
+
+// coresAt sends next's requests at rate per second for 10 s and returns
+// the cores each process used meanwhile; nothing for a rate of 0, which
+// vegeta would take as "as fast as possible".
+func (s *stack) coresAt(rate int, next vegeta.Targeter) map[string]float64 {
+	if rate <= 0 {
+		return nil
+	}
+	const d = 10 * time.Second
+	before := s.cpuSeconds()
+	openLoop(rate, d, next)
+	return cpuShare(before, s.cpuSeconds(), d)
 }
 
 // cpuShare returns what each part used of the machine between two

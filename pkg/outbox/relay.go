@@ -126,10 +126,6 @@ func (r *Relay) drain(ctx context.Context) (int, error) {
 // deletes those that were published, all in one transaction of two round
 // trips (the claim with BEGIN, the deletion with COMMIT).
 func (r *Relay) publishBatch(ctx context.Context) (int, error) {
-	type row struct {
-		seq int64
-		ev  events.Event
-	}
 	claim := &pgx.Batch{}
 	claim.Queue("SELECT seq, event FROM "+r.outbox.Table+" ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED", r.cfg.BatchSize)
 	var done []int64
@@ -139,39 +135,15 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		if err != nil {
 			return fmt.Errorf("claim rows: %w", err)
 		}
-		claimed, err := pgx.CollectRows(rows, func(rw pgx.CollectableRow) (row, error) {
-			var out row
+		claimed, err := pgx.CollectRows(rows, func(rw pgx.CollectableRow) (claimedRow, error) {
+			var out claimedRow
 			err := rw.Scan(&out.seq, &out.ev)
 			return out, err
 		})
 		if err != nil {
 			return fmt.Errorf("read rows: %w", err)
 		}
-
-		if batch, ok := r.pub.(BatchPublisher); ok && len(claimed) > 0 {
-			evs := make([]events.Event, len(claimed))
-			for i, c := range claimed {
-				evs[i] = c.ev
-			}
-			var n int
-			n, pubErr = batch.PublishBatch(ctx, evs)
-			if pubErr != nil {
-				r.failed.Inc()
-			}
-			for _, c := range claimed[:n] {
-				done = append(done, c.seq)
-			}
-		} else {
-			for _, c := range claimed {
-				if err := r.pub.Publish(c.ev.Context(ctx), c.ev); err != nil {
-					r.failed.Inc()
-					pubErr = err
-					break
-				}
-				done = append(done, c.seq)
-			}
-		}
-		if len(done) > 0 {
+		if done, pubErr = r.publish(ctx, claimed); len(done) > 0 {
 			last.Queue("DELETE FROM "+r.outbox.Table+" WHERE seq = ANY($1)", done)
 		}
 		return nil
@@ -180,4 +152,38 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		return 0, errors.Join(pubErr, fmt.Errorf("claim, delete published: %w", err))
 	}
 	return len(done), pubErr
+}
+
+// claimedRow is an outbox row the relay has locked.
+type claimedRow struct {
+	seq int64
+	ev  events.Event
+}
+
+// publish sends rows in order, as one batch when the publisher can, and
+// returns the seqs of those the bus acknowledged and the error that stopped
+// the next.
+func (r *Relay) publish(ctx context.Context, rows []claimedRow) (done []int64, err error) {
+	if batch, ok := r.pub.(BatchPublisher); ok && len(rows) > 0 {
+		evs := make([]events.Event, len(rows))
+		for i, c := range rows {
+			evs[i] = c.ev
+		}
+		n, err := batch.PublishBatch(ctx, evs)
+		if err != nil {
+			r.failed.Inc()
+		}
+		for _, c := range rows[:n] {
+			done = append(done, c.seq)
+		}
+		return done, err
+	}
+	for _, c := range rows {
+		if err := r.pub.Publish(c.ev.Context(ctx), c.ev); err != nil {
+			r.failed.Inc()
+			return done, err
+		}
+		done = append(done, c.seq)
+	}
+	return done, nil
 }

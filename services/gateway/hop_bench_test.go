@@ -8,11 +8,11 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/supportdesk/supportdesk/pkg/access"
+	"github.com/supportdesk/supportdesk/pkg/cputime"
 	"github.com/supportdesk/supportdesk/pkg/freeport"
 	"github.com/supportdesk/supportdesk/pkg/natstest"
 	"github.com/supportdesk/supportdesk/pkg/token"
@@ -83,20 +83,18 @@ func BenchmarkHop(b *testing.B) {
 	}
 
 	b.ReportAllocs()
-	before := cpu(b)
+	before, err := cputime.Self()
+	if err != nil {
+		b.Fatal(err)
+	}
 	for b.Loop() {
 		if status, err := get(); err != nil || status != http.StatusOK {
 			b.Fatalf("GET: %d, %v", status, err)
 		}
 	}
-	b.ReportMetric(float64(cpu(b)-before)/float64(b.N), "cpu-ns/op")
-}
-
-// cpu returns the CPU time the process has used, user and system.
-func cpu(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	after, err := cputime.Self()
+	if err != nil {
 		b.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64(after-before)/float64(b.N), "cpu-ns/op")
 }
