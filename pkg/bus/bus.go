@@ -26,6 +26,12 @@ const tracerName = "github.com/supportdesk/supportdesk/pkg/bus"
 // StreamName is the stream that holds every domain event.
 const StreamName = "SUPPORT_EVENTS"
 
+// asyncAckTimeout is how long an asynchronous publish (PublishBatch) waits
+// for its ack before it fails. Without it, nats.go waits forever: an ack
+// the server never sends holds one of the connection's slots for pending
+// publishes for good, and a caller that gave up earlier leaks it.
+const asyncAckTimeout = 30 * time.Second
+
 // Connect opens a NATS connection named after the service, which keeps
 // reconnecting forever, and a JetStream context on it.
 func Connect(url, name string) (*nats.Conn, jetstream.JetStream, error) {
@@ -38,7 +44,7 @@ func Connect(url, name string) (*nats.Conn, jetstream.JetStream, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
 	}
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(asyncAckTimeout))
 	if err != nil {
 		nc.Close()
 		return nil, nil, fmt.Errorf("jetstream: %w", err)

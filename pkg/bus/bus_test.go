@@ -120,6 +120,29 @@ func TestPublishBatch(t *testing.T) {
 	}
 }
 
+// TestPublishBatchEndsWithItsContext: a publish nobody acknowledges (here
+// a plain subscriber takes the message, so the stream never answers) fails
+// when the caller's context ends.
+func TestPublishBatchEndsWithItsContext(t *testing.T) {
+	ctx, js, _ := setup(t)
+	silent := newEvent(t, ctx, "REQ000001")
+	silent.Type = "elsewhere.thing.happened.v1"
+	sub, err := js.Conn().SubscribeSync(silent.Topic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe() //nolint:errcheck
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	n, err := bus.NewPublisher(js).PublishBatch(short, []events.Event{silent})
+	if n != 0 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("PublishBatch without an ack = %d, %v; want 0 and the context's deadline", n, err)
+	}
+	if _, err := sub.NextMsg(time.Second); err != nil {
+		t.Errorf("the subscriber got no message (%v): the test did not publish", err)
+	}
+}
+
 type recorder struct {
 	mu      sync.Mutex
 	calls   map[string]int

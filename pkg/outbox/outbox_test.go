@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -207,6 +208,50 @@ func TestRelayPublishesBatchesInOrder(t *testing.T) {
 		if msg.Header.Get("Nats-Msg-Id") != id {
 			t.Fatalf("message %d is event %s, want %s: commit order lost", i+1, msg.Header.Get("Nats-Msg-Id"), id)
 		}
+	}
+}
+
+// hangingPublisher never answers its first publish (a bus that took the
+// message and lost the ack, say): the call returns only when its context
+// ends (or, for a test to fail rather than hang, after 15 s). Later
+// publishes are recorded.
+type hangingPublisher struct {
+	flakyPublisher
+	hung atomic.Bool
+}
+
+func (p *hangingPublisher) Publish(ctx context.Context, ev events.Event) error {
+	if p.hung.CompareAndSwap(false, true) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(15 * time.Second): // past waitFor's bound: a relay without a timeout fails the test, not hangs it
+			return errors.New("no answer")
+		}
+	}
+	return p.flakyPublisher.Publish(ctx, ev)
+}
+
+// TestRelayBoundsAPublish: a publish that never gets its answer fails after
+// the publish timeout, and the row goes again, instead of holding the relay
+// (and the rows it locked) forever.
+func TestRelayBoundsAPublish(t *testing.T) {
+	pool, _ := pgtest.New(t, migrations)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pub := &hangingPublisher{}
+	relay := outbox.NewRelay(box, pool, pub, outbox.RelayConfig{
+		PollInterval: time.Hour, RetryDelay: 20 * time.Millisecond, PublishTimeout: 200 * time.Millisecond}, quiet())
+	go relay.Run(ctx) //nolint:errcheck
+	ev := insert(t, pool, 1, true)
+	waitFor(t, "the row published on the second try", func() bool { return len(pub.published()) == 1 })
+	if got := pub.published(); got[0] != ev.ID {
+		t.Errorf("published %v, want %s", got, ev.ID)
+	}
+	reg := prometheus.NewRegistry()
+	relay.RegisterMetrics(reg)
+	if n := metric(t, reg, "outbox_publish_failures_total"); n != 1 {
+		t.Errorf("outbox_publish_failures_total = %v, want the timed-out publish", n)
 	}
 }
 

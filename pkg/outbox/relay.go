@@ -32,6 +32,10 @@ type RelayConfig struct {
 	BatchSize    int           // rows claimed per transaction; default 100
 	PollInterval time.Duration // how often it looks without a wake-up (rows other processes wrote); default 2s
 	RetryDelay   time.Duration // pause after a failed publish; default 1s
+	// PublishTimeout bounds the publish of one claimed batch, acks
+	// included; past it the batch counts as failed and goes again. The
+	// claimed rows stay locked meanwhile. Default 10s.
+	PublishTimeout time.Duration
 	// Linger is how long the relay lets more rows arrive after a
 	// wake-up before it claims them: at a high rate of single-event
 	// transactions, a few milliseconds make one claim, publish and delete
@@ -63,6 +67,9 @@ func NewRelay(o Outbox, pool *pgxpool.Pool, pub Publisher, cfg RelayConfig, logg
 	}
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = time.Second
+	}
+	if cfg.PublishTimeout <= 0 {
+		cfg.PublishTimeout = 10 * time.Second
 	}
 	return &Relay{outbox: o, pool: pool, pub: pub, cfg: cfg, logger: logger,
 		failed: prometheus.NewCounter(prometheus.CounterOpts{
@@ -161,9 +168,11 @@ type claimedRow struct {
 }
 
 // publish sends rows in order, as one batch when the publisher can, and
-// returns the seqs of those the bus acknowledged and the error that stopped
-// the next.
+// returns the seqs of those the bus acknowledged within the publish timeout
+// and the error that stopped the next.
 func (r *Relay) publish(ctx context.Context, rows []claimedRow) (done []int64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
+	defer cancel()
 	if batch, ok := r.pub.(BatchPublisher); ok && len(rows) > 0 {
 		evs := make([]events.Event, len(rows))
 		for i, c := range rows {
