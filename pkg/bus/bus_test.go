@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -234,6 +235,52 @@ func TestConsumeOutcomes(t *testing.T) {
 	}
 	if len(deadReasons) != 2 {
 		t.Errorf("dead letters %v, want the permanent failure and the junk message", deadReasons)
+	}
+}
+
+// TestHandlerHasAckWait: a handler stuck on its store gets a context that
+// ends at AckWait, when the server redelivers the message anyway, and the
+// message goes again.
+func TestHandlerHasAckWait(t *testing.T) {
+	ctx, js, _ := setup(t)
+	const ackWait = 500 * time.Millisecond
+	ended := make(chan time.Duration, 1) // how long the stuck first call waited
+	handled := make(chan string, 1)
+	var calls atomic.Int32
+	handler := func(hctx context.Context, ev events.Event) error {
+		if calls.Add(1) > 1 {
+			select {
+			case handled <- ev.Subject:
+			default: // a later redelivery
+			}
+			return nil
+		}
+		start := time.Now()
+		select {
+		case <-hctx.Done():
+			ended <- time.Since(start)
+			return hctx.Err()
+		case <-time.After(10 * time.Second): // no deadline: fail the test, do not hang it
+			ended <- time.Since(start)
+			return errors.New("stuck")
+		}
+	}
+	c, err := bus.Consume(ctx, js, bus.ConsumerConfig{Durable: "test", FilterSubject: "support.>", AckWait: ackWait, MaxDelay: 100 * time.Millisecond},
+		handler, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop(context.Background()) })
+	if err := bus.NewPublisher(js).Publish(ctx, newEvent(t, ctx, "REQ000001")); err != nil {
+		t.Fatal(err)
+	}
+	if waited := <-ended; waited > 5*time.Second {
+		t.Errorf("the stuck handler waited %s: its context had no deadline (AckWait %s)", waited, ackWait)
+	}
+	select {
+	case <-handled:
+	case <-ctx.Done():
+		t.Fatal("the message was not handled again after the stuck call")
 	}
 }
 

@@ -49,9 +49,11 @@ type ConsumerConfig struct {
 	// FilterSubjects, instead of FilterSubject, are several filters, e.g.
 	// every subject but support.api.>.
 	FilterSubjects []string
-	MaxDeliver     int           // deliveries before a message is given up; 0 means 50
-	AckWait        time.Duration // time a handler has before redelivery; 0 means 30s
-	MaxDelay       time.Duration // cap of the nak back-off; 0 means 30s
+	MaxDeliver     int // deliveries before a message is given up; 0 means 50
+	// AckWait is the time a handler has for a batch: the server redelivers
+	// its messages after it, and the handler's context ends. 0 means 30s.
+	AckWait  time.Duration
+	MaxDelay time.Duration // cap of the nak back-off; 0 means 30s
 	// BatchSize is the most messages handed to a BatchHandler at once; 0
 	// means 1. A batch holds what has arrived, waiting for more at most
 	// Linger after its first message.
@@ -345,7 +347,11 @@ func (p *processor) process(ctx context.Context, batch []jetstream.Msg) {
 			trace.WithAttributes(attribute.Int("messaging.batch.message_count", len(ds))))
 		defer span.End()
 	}
+	// Past AckWait the server redelivers the batch anyway: a handler still
+	// waiting on a store would only hold its worker.
+	hctx, cancel := context.WithTimeout(hctx, p.cfg.AckWait)
 	errs := p.handle(hctx, evs)
+	cancel()
 	if len(errs) != len(ds) {
 		err := fmt.Errorf("batch handler returned %d outcomes for %d events", len(errs), len(ds))
 		errs = make([]error, len(ds))
@@ -405,7 +411,9 @@ func (p *processor) terminate(ctx context.Context, span trace.Span, msg jetstrea
 		// not redeliver past MaxDeliver. So the dead letter is retried here a
 		// few times, keeping the message ours meanwhile.
 		for try := 1; ; try++ {
-			err := p.dead(ctx, msg, ev, reason)
+			dctx, cancel := context.WithTimeout(ctx, p.cfg.AckWait)
+			err := p.dead(dctx, msg, ev, reason)
+			cancel()
 			if err == nil {
 				break
 			}

@@ -65,10 +65,21 @@ func (p *Parts) stop(pt part) error {
 }
 
 // Quiet adapts a stop that takes no context and cannot fail, such as
-// pgxpool.Pool.Close.
+// pgxpool.Pool.Close. It waits for stop until ctx ends, and then gives up
+// on it with ctx's error, leaving it to run: pgxpool's Close, for one,
+// waits for every connection in use, which a stalled query holds.
 func Quiet(stop func()) func(context.Context) error {
-	return func(context.Context) error {
-		stop()
-		return nil
+	return func(ctx context.Context) error {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			stop()
+		}()
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }

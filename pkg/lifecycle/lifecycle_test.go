@@ -61,4 +61,21 @@ func TestQuiet(t *testing.T) {
 	if err := lifecycle.Quiet(func() { called = true })(context.Background()); err != nil || !called {
 		t.Errorf("Quiet = %v, called %v", err, called)
 	}
+
+	// A stop that hangs (a pool waiting for a connection a stalled query
+	// holds) is given up at the part's deadline.
+	hang := make(chan struct{})
+	defer close(hang)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	result := make(chan error, 1)
+	go func() { result <- lifecycle.Quiet(func() { <-hang })(ctx) }()
+	select {
+	case err := <-result:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Quiet of a hanging stop = %v, want the deadline's error", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("Quiet waited for a hanging stop past its deadline")
+	}
 }

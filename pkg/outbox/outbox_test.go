@@ -233,7 +233,7 @@ func (p *hangingPublisher) Publish(ctx context.Context, ev events.Event) error {
 }
 
 // TestRelayBoundsAPublish: a publish that never gets its answer fails after
-// the publish timeout, and the row goes again, instead of holding the relay
+// the batch timeout, and the row goes again, instead of holding the relay
 // (and the rows it locked) forever.
 func TestRelayBoundsAPublish(t *testing.T) {
 	pool, _ := pgtest.New(t, migrations)
@@ -241,7 +241,7 @@ func TestRelayBoundsAPublish(t *testing.T) {
 	defer cancel()
 	pub := &hangingPublisher{}
 	relay := outbox.NewRelay(box, pool, pub, outbox.RelayConfig{
-		PollInterval: time.Hour, RetryDelay: 20 * time.Millisecond, PublishTimeout: 200 * time.Millisecond}, quiet())
+		PollInterval: time.Hour, RetryDelay: 20 * time.Millisecond, BatchTimeout: 200 * time.Millisecond}, quiet())
 	go relay.Run(ctx) //nolint:errcheck
 	ev := insert(t, pool, 1, true)
 	waitFor(t, "the row published on the second try", func() bool { return len(pub.published()) == 1 })
@@ -252,6 +252,36 @@ func TestRelayBoundsAPublish(t *testing.T) {
 	relay.RegisterMetrics(reg)
 	if n := metric(t, reg, "outbox_publish_failures_total"); n != 1 {
 		t.Errorf("outbox_publish_failures_total = %v, want the timed-out publish", n)
+	}
+}
+
+// TestRelayBoundsAStalledClaim: while the outbox cannot be read (here
+// another transaction holds a lock on the table), the relay's claim gives
+// up at the batch timeout, so the relay still stops when asked.
+func TestRelayBoundsAStalledClaim(t *testing.T) {
+	pool, _ := pgtest.New(t, migrations)
+	insert(t, pool, 1, true)
+	locker, err := pool.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Rollback(context.Background()) //nolint:errcheck
+	if _, err := locker.Exec(context.Background(), "LOCK TABLE svc.outbox IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	relay := outbox.NewRelay(box, pool, &flakyPublisher{}, outbox.RelayConfig{PollInterval: time.Hour, BatchTimeout: 200 * time.Millisecond}, quiet())
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(ctx) }()
+	time.Sleep(100 * time.Millisecond) // the relay is waiting for the lock
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Error("the relay did not stop while its claim waited on a lock")
+		_ = locker.Rollback(context.Background()) // let it go, so that the test ends
+		<-done
 	}
 }
 

@@ -32,10 +32,11 @@ type RelayConfig struct {
 	BatchSize    int           // rows claimed per transaction; default 100
 	PollInterval time.Duration // how often it looks without a wake-up (rows other processes wrote); default 2s
 	RetryDelay   time.Duration // pause after a failed publish; default 1s
-	// PublishTimeout bounds the publish of one claimed batch, acks
-	// included; past it the batch counts as failed and goes again. The
-	// claimed rows stay locked meanwhile. Default 10s.
-	PublishTimeout time.Duration
+	// BatchTimeout bounds one batch, from the claim to the commit, its
+	// publish and the bus's acks included: past it the transaction rolls
+	// back and the batch goes again, so that a stalled database or bus
+	// neither holds the relay nor keeps its rows locked. Default 15s.
+	BatchTimeout time.Duration
 	// Linger is how long the relay lets more rows arrive after a
 	// wake-up before it claims them: at a high rate of single-event
 	// transactions, a few milliseconds make one claim, publish and delete
@@ -68,8 +69,8 @@ func NewRelay(o Outbox, pool *pgxpool.Pool, pub Publisher, cfg RelayConfig, logg
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = time.Second
 	}
-	if cfg.PublishTimeout <= 0 {
-		cfg.PublishTimeout = 10 * time.Second
+	if cfg.BatchTimeout <= 0 {
+		cfg.BatchTimeout = 15 * time.Second
 	}
 	return &Relay{outbox: o, pool: pool, pub: pub, cfg: cfg, logger: logger,
 		failed: prometheus.NewCounter(prometheus.CounterOpts{
@@ -131,8 +132,11 @@ func (r *Relay) drain(ctx context.Context) (int, error) {
 
 // publishBatch claims up to BatchSize rows, publishes them in order and
 // deletes those that were published, all in one transaction of two round
-// trips (the claim with BEGIN, the deletion with COMMIT).
+// trips (the claim with BEGIN, the deletion with COMMIT), within the
+// batch timeout.
 func (r *Relay) publishBatch(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.BatchTimeout)
+	defer cancel()
 	claim := &pgx.Batch{}
 	claim.Queue("SELECT seq, event FROM "+r.outbox.Table+" ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED", r.cfg.BatchSize)
 	var done []int64
@@ -168,11 +172,9 @@ type claimedRow struct {
 }
 
 // publish sends rows in order, as one batch when the publisher can, and
-// returns the seqs of those the bus acknowledged within the publish timeout
-// and the error that stopped the next.
+// returns the seqs of those the bus acknowledged and the error that stopped
+// the next.
 func (r *Relay) publish(ctx context.Context, rows []claimedRow) (done []int64, err error) {
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
-	defer cancel()
 	if batch, ok := r.pub.(BatchPublisher); ok && len(rows) > 0 {
 		evs := make([]events.Event, len(rows))
 		for i, c := range rows {

@@ -256,3 +256,50 @@ func TestReplicasAndPerEndpointBound(t *testing.T) {
 		t.Errorf("%d attempts at once at the endpoint, want 2 to 4 (2 per replica)", peak)
 	}
 }
+
+// TestRecordingIsBounded: while an attempt's outcome cannot be recorded
+// (here another transaction holds its endpoint's row), recording gives up
+// at RecordTimeout, so the dispatcher still stops when asked, and the job,
+// still leased, goes again later.
+func TestRecordingIsBounded(t *testing.T) {
+	pool, _ := pgtest.New(t, postgres.Migrations)
+	store := postgres.NewStore(pool)
+	svc := webhook.NewService(store, webhook.Guard{AllowPrivate: true})
+	ok := newReceiver(t, 0, func(int32) int { return 200 })
+	e := register(t, svc, ok.URL, events.TypeTicketCreated)
+	d := dispatcher(store, webhook.DefaultSchedule, time.Hour, 2)
+	d.RecordTimeout = 200 * time.Millisecond
+	if errs := d.Intake(context.Background(), ticketEvents(t, 1)); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+
+	locker, err := pool.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Rollback(context.Background()) //nolint:errcheck
+	if _, err := locker.Exec(context.Background(), "SELECT 1 FROM webhooks.endpoints WHERE id = $1 FOR UPDATE", e.ID); err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	for deadline := time.Now().Add(5 * time.Second); ok.n.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if ok.n.Load() == 0 {
+		t.Fatal("the event was not sent")
+	}
+	stop()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Error("the dispatcher did not stop while recording an attempt waited on a lock")
+		_ = locker.Rollback(context.Background()) // let it go, so that the test ends
+		<-done
+	}
+	var jobs int
+	if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM webhooks.jobs").Scan(&jobs); err != nil || jobs != 1 {
+		t.Errorf("%d jobs queued (%v), want the one whose outcome was not recorded", jobs, err)
+	}
+}

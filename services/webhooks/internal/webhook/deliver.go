@@ -141,6 +141,10 @@ type Dispatcher struct {
 	PerEndpoint int
 	// Poll is how often Run looks for due jobs without being woken.
 	Poll time.Duration
+	// RecordTimeout bounds recording an attempt's outcome (0:
+	// AttemptTimeout), so that an attempt, sent and recorded, ends within
+	// its job's lease and a stalled database does not hold Run's stop.
+	RecordTimeout time.Duration
 
 	wake     chan struct{}
 	initOnce sync.Once
@@ -152,6 +156,9 @@ func (d *Dispatcher) init() {
 	d.initOnce.Do(func() {
 		d.wake = make(chan struct{}, 1)
 		d.busy = map[string]int{}
+		if d.RecordTimeout <= 0 {
+			d.RecordTimeout = AttemptTimeout
+		}
 	})
 }
 
@@ -282,6 +289,8 @@ func (d *Dispatcher) attempt(ctx context.Context, j Job) {
 		}
 		a.Error = &msg
 	}
+	ctx, cancel := context.WithTimeout(ctx, d.RecordTimeout)
+	defer cancel()
 	settle := func(e *Endpoint) ([]events.Event, error) { return d.settle(ctx, e, err == nil) }
 	if ferr := d.Queue.Finish(ctx, j, a, retryAt, settle); ferr != nil {
 		// The job stays leased and is tried again when the lease ends.
