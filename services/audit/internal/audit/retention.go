@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"time"
@@ -37,7 +38,16 @@ func (r Retention) String() string {
 // Expirer deletes the entries of events older than a time.
 type Expirer interface {
 	DeleteBefore(ctx context.Context, t time.Time) (int64, error)
+	// NthOldest returns the event time of the n-th oldest entry (1 is
+	// the oldest), and false when there are fewer than n entries.
+	NthOldest(ctx context.Context, n int) (time.Time, bool, error)
 }
+
+// Defaults of a Purger's steps.
+const (
+	DefaultPurgeBatch       = 10_000
+	DefaultPurgeStepTimeout = time.Minute
+)
 
 // Purger deletes, every Every, the entries whose event time is more than
 // Keep ago. It stands in for a TTL index where the database has none. Each
@@ -48,12 +58,47 @@ type Purger struct {
 	Every  time.Duration
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Batch is about how many entries one step deletes (0:
+	// DefaultPurgeBatch), and StepTimeout bounds a step (0:
+	// DefaultPurgeStepTimeout).
+	Batch       int
+	StepTimeout time.Duration
 }
 
 // PurgeOnce deletes the entries that are past the retention period now and
-// returns how many it deleted.
+// returns how many it deleted. It goes oldest first, about Batch entries a
+// step, each step a deletion of its own within StepTimeout: a backlog of
+// millions is neither one huge transaction nor a wait without bound on a
+// stalled database, and what a failed step leaves goes at the next purge.
 func (p *Purger) PurgeOnce(ctx context.Context) (int64, error) {
-	return p.Store.DeleteBefore(ctx, p.Now().UTC().Add(-p.Keep))
+	cutoff := p.Now().UTC().Add(-p.Keep)
+	var total int64
+	for {
+		n, until, err := p.step(ctx, cutoff)
+		total += n
+		if err != nil || !until.Before(cutoff) {
+			return total, err
+		}
+	}
+}
+
+// step deletes the oldest entries, up to and including the Batch-th oldest
+// and those of its millisecond (the precision of a BSON date), or all of
+// those before cutoff if that is fewer, and returns how many it deleted
+// and the time it deleted before.
+func (p *Purger) step(ctx context.Context, cutoff time.Time) (int64, time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, cmp.Or(p.StepTimeout, DefaultPurgeStepTimeout))
+	defer cancel()
+	until := cutoff
+	t, ok, err := p.Store.NthOldest(ctx, cmp.Or(p.Batch, DefaultPurgeBatch))
+	if err != nil {
+		return 0, until, err
+	}
+	if next := t.UTC().Truncate(time.Millisecond).Add(time.Millisecond); ok && next.Before(cutoff) {
+		until = next
+	}
+	n, err := p.Store.DeleteBefore(ctx, until)
+	return n, until, err
 }
 
 // Run purges at once and then every p.Every until ctx ends. A failed purge

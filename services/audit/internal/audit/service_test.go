@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -285,23 +286,50 @@ func TestServiceStatsWindows(t *testing.T) {
 	}
 }
 
-// fakeExpirer records the purges asked of it.
+// fakeExpirer holds entry times, oldest first, and records the purges
+// asked of it. A stalled one answers no deletion until its context ends
+// (or 5 s, for a test to fail rather than hang).
 type fakeExpirer struct {
 	mu      sync.Mutex
+	times   []time.Time
 	cutoffs []time.Time
 	err     error
+	stalled bool
 	calls   chan struct{}
 }
 
-func (e *fakeExpirer) DeleteBefore(_ context.Context, t time.Time) (int64, error) {
+func (e *fakeExpirer) NthOldest(_ context.Context, n int) (time.Time, bool, error) {
 	e.mu.Lock()
-	e.cutoffs = append(e.cutoffs, t)
-	e.mu.Unlock()
+	defer e.mu.Unlock()
+	if n > len(e.times) {
+		return time.Time{}, false, nil
+	}
+	return e.times[n-1], true, nil
+}
+
+func (e *fakeExpirer) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 	select {
 	case e.calls <- struct{}{}:
 	default:
 	}
-	return 3, e.err
+	if e.stalled {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(5 * time.Second):
+			return 0, errors.New("stalled past the test's patience")
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cutoffs = append(e.cutoffs, t)
+	if e.err != nil {
+		return 0, e.err
+	}
+	kept := slices.DeleteFunc(e.times, func(at time.Time) bool { return at.Before(t) })
+	n := len(e.times) - len(kept)
+	e.times = kept
+	return int64(n), nil
 }
 
 func TestPurger(t *testing.T) {
@@ -309,11 +337,37 @@ func TestPurger(t *testing.T) {
 		ex := &fakeExpirer{}
 		p := &audit.Purger{Store: ex, Keep: 90 * 24 * time.Hour, Every: time.Hour, Now: clock}
 		n, err := p.PurgeOnce(context.Background())
-		if err != nil || n != 3 {
+		if err != nil || n != 0 {
 			t.Fatalf("PurgeOnce = %d, %v", n, err)
 		}
 		if diff := cmp.Diff([]time.Time{received.Add(-90 * 24 * time.Hour)}, ex.cutoffs); diff != "" {
 			t.Errorf("cutoff (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("oldest first, a batch a step", func(t *testing.T) {
+		ago := func(d time.Duration) time.Time { return received.Add(-d) }
+		ex := &fakeExpirer{times: []time.Time{ago(5 * time.Hour), ago(5 * time.Hour), ago(4 * time.Hour), ago(3 * time.Hour),
+			ago(2 * time.Hour), ago(30 * time.Minute)}}
+		p := &audit.Purger{Store: ex, Keep: time.Hour, Every: time.Hour, Now: clock, Batch: 2}
+		n, err := p.PurgeOnce(context.Background())
+		if err != nil || n != 5 {
+			t.Fatalf("PurgeOnce = %d, %v; want the 5 entries older than an hour", n, err)
+		}
+		// Up to and including the second oldest (and its millisecond),
+		// twice; then the one left before the cutoff.
+		want := []time.Time{ago(5*time.Hour - time.Millisecond), ago(3*time.Hour - time.Millisecond), ago(time.Hour)}
+		if diff := cmp.Diff(want, ex.cutoffs); diff != "" {
+			t.Errorf("steps (-want +got):\n%s", diff)
+		}
+		if len(ex.times) != 1 {
+			t.Errorf("%d entries left, want the one of half an hour ago", len(ex.times))
+		}
+	})
+	t.Run("a stalled step gives up at its timeout", func(t *testing.T) {
+		ex := &fakeExpirer{stalled: true}
+		p := &audit.Purger{Store: ex, Keep: time.Hour, Every: time.Hour, Now: clock, StepTimeout: 50 * time.Millisecond}
+		if _, err := p.PurgeOnce(context.Background()); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("PurgeOnce on a stalled store = %v, want the step's deadline", err)
 		}
 	})
 	t.Run("runs at once, then every interval, even after a failure, until stopped", func(t *testing.T) {

@@ -128,6 +128,28 @@ func refused(err error) bool {
 	return errors.As(err, &se)
 }
 
+// NthOldest returns the event time of the n-th oldest entry (1 is the
+// oldest), and false when there are fewer than n.
+func (s *Store) NthOldest(ctx context.Context, n int) (time.Time, bool, error) {
+	docs, err := oneBatch[struct {
+		Time time.Time `bson:"time"`
+	}](ctx, s.entries.Database(), bson.D{
+		{Key: "find", Value: EventsCollection},
+		{Key: "filter", Value: bson.D{}},
+		{Key: "sort", Value: bson.D{{Key: "time", Value: 1}, {Key: "_id", Value: 1}}},
+		{Key: "projection", Value: bson.D{{Key: "time", Value: 1}}},
+		{Key: "skip", Value: int64(max(n, 1) - 1)},
+		{Key: "limit", Value: int64(1)},
+	})
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("find the %d-th oldest entry: %w", n, unavailable(err))
+	}
+	if len(docs) == 0 {
+		return time.Time{}, false, nil
+	}
+	return docs[0].Time, true, nil
+}
+
 // DeleteBefore deletes the entries of events older than t and returns how
 // many it deleted, with the rollups of the stretches they filled: those
 // wholly before t go, and the minute and hour t falls in are touched. Only the retention purge

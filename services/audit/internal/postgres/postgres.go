@@ -264,6 +264,21 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 	return n, nil
 }
 
+// NthOldest returns the event time of the n-th oldest entry (1 is the
+// oldest), and false when there are fewer than n: a read of n keys of the
+// time index.
+func (s *Store) NthOldest(ctx context.Context, n int) (time.Time, bool, error) {
+	var t time.Time
+	err := s.pool.QueryRow(ctx, `SELECT time FROM audit.entries ORDER BY time OFFSET $1 LIMIT 1`, max(n, 1)-1).Scan(&t)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return time.Time{}, false, nil
+	case err != nil:
+		return time.Time{}, false, fmt.Errorf("find the %d-th oldest entry: %w", n, unavailable(err))
+	}
+	return t, true, nil
+}
+
 // unavailable marks err as fault.Unavailable when the database could not
 // be reached or did not answer in time, so that clients get 503 rather than
 // 500.

@@ -614,8 +614,20 @@ func testPurge(t *testing.T, h Harness) {
 		Entry("new-2", "", 0, "1", now.Add(-time.Hour)),
 		Entry("new-3", audit.ActionAddComment, 2, "2", now),
 	)
+	for _, tt := range []struct {
+		n    int
+		want time.Time
+		ok   bool
+	}{{1, now.Add(-400 * 24 * time.Hour), true}, {2, now.Add(-keep - 24*time.Hour), true}, {6, now, true}, {7, time.Time{}, false}} {
+		got, ok, err := s.NthOldest(ctx, tt.n)
+		if err != nil || ok != tt.ok || !got.Equal(tt.want) {
+			t.Errorf("NthOldest(%d) = %v, %t, %v; want %v, %t", tt.n, got, ok, err, tt.want, tt.ok)
+		}
+	}
+	// Two entries a step: the two oldest, then the one left before the
+	// limit.
 	p := &audit.Purger{Store: s, Keep: keep, Every: time.Hour, Now: func() time.Time { return now },
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Batch: 2}
 	n, err := p.PurgeOnce(ctx)
 	if err != nil {
 		t.Fatal(err)
