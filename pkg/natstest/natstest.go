@@ -70,7 +70,8 @@ type Cluster struct {
 }
 
 // StartCluster runs a cluster of n servers and waits until it has a
-// JetStream meta leader. They stop when the test ends.
+// JetStream meta leader that sees all n online: a stream created at once
+// with n replicas finds room for them. They stop when the test ends.
 func StartCluster(tb testing.TB, n int) *Cluster {
 	tb.Helper()
 	c := &Cluster{tb: tb}
@@ -100,7 +101,7 @@ func StartCluster(tb testing.TB, n int) *Cluster {
 			c.Stop(i)
 		}
 	})
-	c.waitForLeader()
+	c.waitForPeers()
 	return c
 }
 
@@ -136,16 +137,18 @@ func (c *Cluster) Restart(i int) {
 	c.Servers[i] = s
 }
 
-func (c *Cluster) waitForLeader() {
+func (c *Cluster) waitForPeers() {
 	c.tb.Helper()
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		for _, s := range c.Servers {
-			if s != nil && s.JetStreamIsLeader() {
+			// Only the leader answers; a peer counts once the leader
+			// has its stats, which is when it can place a replica there.
+			if s != nil && len(s.JetStreamClusterPeers()) == len(c.Servers) {
 				return
 			}
 		}
 	}
-	c.tb.Fatal("natstest: the cluster elected no JetStream leader in 30 s")
+	c.tb.Fatalf("natstest: the cluster's JetStream leader did not see its %d servers in 30 s", len(c.Servers))
 }
 
 func freePort(tb testing.TB) int {

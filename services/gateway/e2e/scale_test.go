@@ -172,23 +172,10 @@ func TestScaleOut(t *testing.T) {
 // ticket is counted stored at most once and at least once in all.
 func (s *system) checkRelays(natsURL string, created int, fail func(string, ...any)) {
 	s.t.Helper()
-	nc, err := nats.Connect(natsURL)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		s.t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	topic := events.Topic(events.TypeTicketCreated)
-	stream, err := js.Stream(ctx, bus.StreamName)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(topic))
+	info, err := s.eventStream(natsURL).Info(ctx, jetstream.WithSubjectFilter(topic))
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -241,24 +228,31 @@ func createTicket(base, bearer, text string) (string, error) {
 // checkStreamReplicas checks the events stream has want replicas.
 func (s *system) checkStreamReplicas(url string, want int) {
 	s.t.Helper()
+	if got := s.eventStream(url).CachedInfo().Config.Replicas; got != want {
+		s.t.Fatalf("the stream has %d replicas, want %d", got, want)
+	}
+}
+
+// eventStream opens the events stream on the NATS servers at url, on a
+// connection of its own that closes when the test ends.
+func (s *system) eventStream(url string) jetstream.Stream {
+	s.t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	defer nc.Close()
+	s.t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := js.Stream(ctx, "SUPPORT_EVENTS")
+	st, err := js.Stream(ctx, bus.StreamName)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	if got := st.CachedInfo().Config.Replicas; got != want {
-		s.t.Fatalf("the stream has %d replicas, want %d", got, want)
-	}
+	return st
 }
 
 // TestLimitsAcrossReplicas runs two gateways, each in front of its own auth

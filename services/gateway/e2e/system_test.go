@@ -248,11 +248,15 @@ func startSystemOn(t *testing.T, databaseURL, natsURL string, extraEnv ...string
 
 	s := &system{t: t, baseURL: "http://127.0.0.1:" + ports["gateway"], client: &http.Client{Timeout: 10 * time.Second},
 		databaseURL: databaseURL, natsURL: natsURL, ports: ports, procs: procs, env: env}
-	s.waitFor("a healthy system", 60*time.Second, func() bool {
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		resp, body := s.call("GET", "/health", "", nil)
-		return resp.StatusCode == 200 && strings.Contains(string(body), `"status":"healthy"`)
-	})
-	return s
+		if resp.StatusCode == 200 && strings.Contains(string(body), `"status":"healthy"`) {
+			return s
+		}
+		if time.Now().After(deadline) { // say what was not healthy
+			t.Fatalf("timed out after 60s waiting for a healthy system; the gateway's /health answered %d %s", resp.StatusCode, body)
+		}
+	}
 }
 
 // withMongo is the environment that keeps the audit log in MongoDB, as
