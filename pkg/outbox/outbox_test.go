@@ -261,14 +261,7 @@ func TestRelayBoundsAPublish(t *testing.T) {
 func TestRelayBoundsAStalledClaim(t *testing.T) {
 	pool, _ := pgtest.New(t, migrations)
 	insert(t, pool, 1, true)
-	locker, err := pool.Begin(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer locker.Rollback(context.Background()) //nolint:errcheck
-	if _, err := locker.Exec(context.Background(), "LOCK TABLE svc.outbox IN ACCESS EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
+	release := pgtest.Lock(t, pool, "LOCK TABLE svc.outbox IN ACCESS EXCLUSIVE MODE")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	relay := outbox.NewRelay(box, pool, &flakyPublisher{}, outbox.RelayConfig{PollInterval: time.Hour, BatchTimeout: 200 * time.Millisecond}, quiet())
@@ -280,7 +273,7 @@ func TestRelayBoundsAStalledClaim(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Error("the relay did not stop while its claim waited on a lock")
-		_ = locker.Rollback(context.Background()) // let it go, so that the test ends
+		release() // let it go, so that the test ends
 		<-done
 	}
 }

@@ -98,3 +98,20 @@ func Count(tb testing.TB, pool *pgxpool.Pool, query string, args ...any) int {
 	}
 	return n
 }
+
+// Lock runs sql, which takes a lock (LOCK TABLE, SELECT … FOR UPDATE), in a
+// transaction of its own on pool and keeps the lock until release is
+// called or the test ends, for a test of what waits on it.
+func Lock(tb testing.TB, pool *pgxpool.Pool, sql string, args ...any) (release func()) {
+	tb.Helper()
+	tx, err := pool.Begin(context.Background())
+	if err != nil {
+		tb.Fatalf("pgtest: begin: %v", err)
+	}
+	release = func() { _ = tx.Rollback(context.Background()) } // a no-op once done
+	tb.Cleanup(release)
+	if _, err := tx.Exec(context.Background(), sql, args...); err != nil {
+		tb.Fatalf("pgtest: %s: %v", strings.TrimSpace(sql), err)
+	}
+	return release
+}

@@ -248,15 +248,12 @@ func startSystemOn(t *testing.T, databaseURL, natsURL string, extraEnv ...string
 
 	s := &system{t: t, baseURL: "http://127.0.0.1:" + ports["gateway"], client: &http.Client{Timeout: 10 * time.Second},
 		databaseURL: databaseURL, natsURL: natsURL, ports: ports, procs: procs, env: env}
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	s.waitForState("a healthy system", 60*time.Second, func() (bool, string) {
 		resp, body := s.call("GET", "/health", "", nil)
-		if resp.StatusCode == 200 && strings.Contains(string(body), `"status":"healthy"`) {
-			return s
-		}
-		if time.Now().After(deadline) { // say what was not healthy
-			t.Fatalf("timed out after 60s waiting for a healthy system; the gateway's /health answered %d %s", resp.StatusCode, body)
-		}
-	}
+		healthy := resp.StatusCode == 200 && strings.Contains(string(body), `"status":"healthy"`)
+		return healthy, fmt.Sprintf("the gateway's /health answered %d %s", resp.StatusCode, body)
+	})
+	return s
 }
 
 // withMongo is the environment that keeps the audit log in MongoDB, as
@@ -413,9 +410,23 @@ func (s *system) login(email, password string) string {
 // waitFor polls cond until it holds or the deadline passes.
 func (s *system) waitFor(what string, within time.Duration, cond func() bool) {
 	s.t.Helper()
+	s.waitForState(what, within, func() (bool, string) { return cond(), "" })
+}
+
+// waitForState is waitFor with a condition that also describes what it
+// saw: the last description goes with the failure.
+func (s *system) waitForState(what string, within time.Duration, cond func() (bool, string)) {
+	s.t.Helper()
 	deadline := time.Now().Add(within)
-	for !cond() {
+	for {
+		ok, seen := cond()
+		if ok {
+			return
+		}
 		if time.Now().After(deadline) {
+			if seen != "" {
+				what += " (last: " + seen + ")"
+			}
 			s.t.Fatalf("timed out after %v waiting for %s", within, what)
 		}
 		time.Sleep(50 * time.Millisecond)

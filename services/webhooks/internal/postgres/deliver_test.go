@@ -273,14 +273,7 @@ func TestRecordingIsBounded(t *testing.T) {
 		t.Fatal(errs[0])
 	}
 
-	locker, err := pool.Begin(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer locker.Rollback(context.Background()) //nolint:errcheck
-	if _, err := locker.Exec(context.Background(), "SELECT 1 FROM webhooks.endpoints WHERE id = $1 FOR UPDATE", e.ID); err != nil {
-		t.Fatal(err)
-	}
+	release := pgtest.Lock(t, pool, "SELECT 1 FROM webhooks.endpoints WHERE id = $1 FOR UPDATE", e.ID)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
@@ -295,11 +288,10 @@ func TestRecordingIsBounded(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Error("the dispatcher did not stop while recording an attempt waited on a lock")
-		_ = locker.Rollback(context.Background()) // let it go, so that the test ends
+		release() // let it go, so that the test ends
 		<-done
 	}
-	var jobs int
-	if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM webhooks.jobs").Scan(&jobs); err != nil || jobs != 1 {
-		t.Errorf("%d jobs queued (%v), want the one whose outcome was not recorded", jobs, err)
+	if jobs := pgtest.Count(t, pool, "SELECT count(*) FROM webhooks.jobs"); jobs != 1 {
+		t.Errorf("%d jobs queued, want the one whose outcome was not recorded", jobs)
 	}
 }
